@@ -1,0 +1,84 @@
+/*
+ * inode: the table of inodes that the kernel knows, keyed by the backing
+ * (st_dev, st_ino).
+ *
+ * Each entry holds an O_PATH descriptor on the backing inode, so the inode
+ * stays valid (and its number is not reused) while the kernel may still ask
+ * about it, whatever happens to its names.  The FUSE node id of an entry is
+ * its address; the root is the table's embedded entry.
+ *
+ * Lifetime: an entry lives while its lookup count (the kernel's references)
+ * is above zero.  The kernel never sends a request for a node id it has
+ * forgotten, so a handler may use an entry without further locking.
+ *
+ * Threads: every function is safe from any FUSE worker.
+ */
+#ifndef MEDIAFS_INODE_H
+#define MEDIAFS_INODE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+/* The node id of the root; equal to FUSE_ROOT_ID (checked in ops.c). */
+#define INODE_ROOT_ID 1
+
+struct inode {
+	int fd;				/* O_PATH; immutable while the entry lives */
+	dev_t dev;			/* immutable */
+	ino_t ino;			/* immutable */
+	mode_t type;			/* S_IFMT bits; immutable */
+	uint64_t nlookup;		/* guarded by table->lock */
+	struct inode *next_in_bucket;	/* guarded by table->lock */
+};
+
+struct inode_table {
+	pthread_mutex_t lock;
+	struct inode **buckets;		/* guarded by lock */
+	size_t bucket_count;		/* guarded by lock; a power of two */
+	size_t count;			/* guarded by lock; excludes the root */
+	struct inode root;		/* never freed; its fd is the store's */
+};
+
+/*
+ * Set up an empty table whose root is root_fd (not owned).  Returns 0 or
+ * -ENOMEM.
+ */
+int inode_table_init(struct inode_table *table, int root_fd,
+		     const struct stat *root_stat);
+
+/* Close every descriptor and free every entry but the root. */
+void inode_table_destroy(struct inode_table *table);
+
+/*
+ * Find the entry for st and add one lookup.  Returns NULL when there is
+ * none; never allocates.
+ */
+struct inode *inode_table_find(struct inode_table *table, const struct stat *st);
+
+/*
+ * Find or insert the entry for st and add one lookup.  When a new entry is
+ * inserted it takes *fd (an O_PATH descriptor on st's inode) and *fd is set
+ * to -1; otherwise *fd is left for the caller to close.  Returns NULL only
+ * when memory runs out.
+ */
+struct inode *inode_table_acquire(struct inode_table *table,
+				  const struct stat *st, int *fd);
+
+/* Drop n lookups; the entry is freed (and its fd closed) at zero. */
+void inode_table_forget(struct inode_table *table, struct inode *inode,
+			uint64_t n);
+
+/*
+ * The node id of the entry for (dev, ino), or 0 when the kernel does not
+ * know it.  The id is only a hint, good for cache invalidation: the entry
+ * may be forgotten as soon as the lock is dropped.
+ */
+uint64_t inode_table_node_id(struct inode_table *table, dev_t dev, ino_t ino);
+
+/* Entries held, the root excluded. */
+size_t inode_table_count(struct inode_table *table);
+
+#endif

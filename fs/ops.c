@@ -1,0 +1,1065 @@
+/*
+ * ops: the FUSE low-level handlers.
+ *
+ * mediafs passes every operation through to BACKING.  Each handler resolves
+ * its inode, traces its arguments, calls one fs_do_*() helper that returns
+ * 0 or -errno, and replies exactly once.  The helpers work on descriptors
+ * through store.c and never wait on a database.
+ *
+ * What it deliberately leaves to the kernel: permission checks (the mount
+ * always uses default_permissions), POSIX and flock locks (kept by the
+ * kernel for the mount, which is the only way to the files), and access(2).
+ * The trap: BACKING/.mediafs must stay invisible, so every name and every
+ * inode that comes back from the backing filesystem is checked against it.
+ */
+#include "ops.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "creds.h"
+#include "log.h"
+#include "mediafs.h"
+
+_Static_assert(sizeof(fuse_ino_t) >= sizeof(uintptr_t),
+	       "a node id must hold a pointer to struct inode");
+_Static_assert(INODE_ROOT_ID == FUSE_ROOT_ID, "the root node id is FUSE's");
+
+enum {
+	MAX_WRITE_BYTES = 1 << 20,
+	DIR_BUFFER_BYTES = 32 * 1024,
+};
+
+/* An open regular file. */
+struct open_file {
+	int fd;
+	atomic_bool dirty;	/* written since the last flush, fsync or release */
+};
+
+/* An open directory; the kernel serialises readdir calls on one handle. */
+struct dir_handle {
+	int fd;
+	off_t offset;		/* directory offset of buf[pos] */
+	size_t len;		/* bytes of getdents64 records in buf */
+	size_t pos;
+	char buf[DIR_BUFFER_BYTES];
+};
+
+/* The record getdents64(2) returns; glibc has no declaration of it. */
+struct linux_dirent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+/* ------------------------------------------------------------------ */
+/* Accessors                                                            */
+/* ------------------------------------------------------------------ */
+
+static struct mediafs *fs_from_req(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static struct inode *fs_inode(struct mediafs *fs, fuse_ino_t ino)
+{
+	if (ino == FUSE_ROOT_ID)
+		return &fs->inodes.root;
+	return (struct inode *)(uintptr_t)ino;
+}
+
+static fuse_ino_t fs_node_id(struct mediafs *fs, struct inode *inode)
+{
+	if (inode == &fs->inodes.root)
+		return FUSE_ROOT_ID;
+	return (fuse_ino_t)(uintptr_t)inode;
+}
+
+static struct open_file *fs_open_file(struct fuse_file_info *fi)
+{
+	return (struct open_file *)(uintptr_t)fi->fh;
+}
+
+static struct dir_handle *fs_dir_handle(struct fuse_file_info *fi)
+{
+	return (struct dir_handle *)(uintptr_t)fi->fh;
+}
+
+/* .mediafs in the root is the daemon's; the mount never shows it. */
+static bool fs_is_reserved_name(struct mediafs *fs, struct inode *parent,
+				const char *name)
+{
+	return parent == &fs->inodes.root &&
+	       strcmp(name, STORE_STATE_DIR_NAME) == 0;
+}
+
+/* Also catches the state directory reached by any other route. */
+static bool fs_is_state_dir(struct mediafs *fs, const struct stat *st)
+{
+	return st->st_ino == fs->store.state_ino &&
+	       st->st_dev == fs->store.state_dev;
+}
+
+static void fs_fill_entry_timeouts(struct mediafs *fs, struct fuse_entry_param *e)
+{
+	e->attr_timeout = fs->settings.attr_timeout_s;
+	e->entry_timeout = fs->settings.entry_timeout_s;
+}
+
+/* ------------------------------------------------------------------ */
+/* Helpers: the work, returning 0 or -errno                             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Find name in parent, fill e and add one lookup to its inode.  A known
+ * inode costs one fstatat(); a new one is opened O_PATH and checked to be
+ * the same file that was stat()ed.
+ */
+static int fs_do_lookup(struct mediafs *fs, struct inode *parent,
+			const char *name, struct fuse_entry_param *e)
+{
+	struct inode *inode;
+	int fd, err;
+
+	memset(e, 0, sizeof(*e));
+	fs_fill_entry_timeouts(fs, e);
+	if (fs_is_reserved_name(fs, parent, name))
+		return -ENOENT;
+	err = store_stat_at(parent->fd, name, &e->attr);
+	if (err)
+		return err;
+	if (fs_is_state_dir(fs, &e->attr))
+		return -ENOENT;
+	inode = inode_table_find(&fs->inodes, &e->attr);
+	if (!inode) {
+		fd = store_open_path_at(parent->fd, name);
+		if (fd < 0)
+			return fd;
+		err = store_stat(fd, &e->attr);
+		if (!err && fs_is_state_dir(fs, &e->attr))
+			err = -ENOENT;
+		if (!err) {
+			inode = inode_table_acquire(&fs->inodes, &e->attr, &fd);
+			if (!inode)
+				err = -ENOMEM;
+		}
+		if (fd >= 0)
+			close(fd);
+		if (err)
+			return err;
+	}
+	e->ino = fs_node_id(fs, inode);
+	return 0;
+}
+
+/*
+ * The entry for a file just created as name in parent and open as fd: the
+ * inode is taken from fd, so a concurrent rename cannot swap it.
+ */
+static int fs_do_entry_for_open_file(struct mediafs *fs, struct inode *parent,
+				     const char *name, int fd,
+				     struct fuse_entry_param *e)
+{
+	struct inode *inode;
+	struct stat named;
+	int path_fd, err;
+
+	memset(e, 0, sizeof(*e));
+	fs_fill_entry_timeouts(fs, e);
+	err = store_stat(fd, &e->attr);
+	if (err)
+		return err;
+	inode = inode_table_find(&fs->inodes, &e->attr);
+	if (!inode) {
+		path_fd = store_open_path_at(parent->fd, name);
+		if (path_fd >= 0 && (store_stat(path_fd, &named) != 0 ||
+				     named.st_ino != e->attr.st_ino ||
+				     named.st_dev != e->attr.st_dev)) {
+			close(path_fd);
+			path_fd = -1;
+		}
+		if (path_fd < 0)
+			path_fd = store_reopen(fd, O_PATH);
+		if (path_fd < 0)
+			return path_fd;
+		inode = inode_table_acquire(&fs->inodes, &e->attr, &path_fd);
+		if (path_fd >= 0)
+			close(path_fd);
+		if (!inode)
+			return -ENOMEM;
+	}
+	e->ino = fs_node_id(fs, inode);
+	return 0;
+}
+
+struct fs_new_node {
+	mode_t mode;		/* S_IFDIR, S_IFLNK or a mknod(2) type, with bits */
+	dev_t rdev;
+	const char *link_target;
+};
+
+/* mknod, mkdir and symlink: create as the caller, then look the name up. */
+static int fs_do_make(fuse_req_t req, struct inode *parent, const char *name,
+		      const struct fs_new_node *node, struct fuse_entry_param *e)
+{
+	struct mediafs *fs = fs_from_req(req);
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct creds_saved saved = { 0 };
+	int err;
+
+	if (fs_is_reserved_name(fs, parent, name))
+		return -EPERM;
+	if (fs->settings.switch_creds) {
+		err = creds_become(ctx->uid, ctx->gid, &saved);
+		if (err)
+			return err;
+	}
+	if (S_ISDIR(node->mode))
+		err = store_make_dir(parent->fd, name, node->mode & ~S_IFMT);
+	else if (S_ISLNK(node->mode))
+		err = store_make_symlink(parent->fd, name, node->link_target);
+	else
+		err = store_make_node(parent->fd, name, node->mode, node->rdev);
+	creds_restore(&saved);
+	if (err)
+		return err;
+	return fs_do_lookup(fs, parent, name, e);
+}
+
+static int fs_do_create(fuse_req_t req, struct inode *parent, const char *name,
+			mode_t mode, struct fuse_file_info *fi,
+			struct fuse_entry_param *e)
+{
+	struct mediafs *fs = fs_from_req(req);
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct creds_saved saved = { 0 };
+	struct open_file *file;
+	int fd, err, flags = fi->flags;
+
+	if (fs_is_reserved_name(fs, parent, name))
+		return -EPERM;
+	if (fs->settings.writeback) {
+		/* The kernel writes back pages at offsets it chooses and may
+		 * read a page it only meant to write. */
+		flags &= ~O_APPEND;
+		if ((flags & O_ACCMODE) == O_WRONLY)
+			flags = (flags & ~O_ACCMODE) | O_RDWR;
+	}
+	file = malloc(sizeof(*file));
+	if (!file)
+		return -ENOMEM;
+	if (fs->settings.switch_creds) {
+		err = creds_become(ctx->uid, ctx->gid, &saved);
+		if (err)
+			goto out_free;
+	}
+	fd = store_create_file(parent->fd, name, flags, mode & ~S_IFMT);
+	creds_restore(&saved);
+	if (fd < 0) {
+		err = fd;
+		goto out_free;
+	}
+	err = fs_do_entry_for_open_file(fs, parent, name, fd, e);
+	if (err) {
+		close(fd);
+		goto out_free;
+	}
+	file->fd = fd;
+	atomic_init(&file->dirty, false);
+	fi->fh = (uintptr_t)file;
+	return 0;
+
+out_free:
+	free(file);
+	return err;
+}
+
+static int fs_do_link(struct mediafs *fs, struct inode *inode,
+		      struct inode *new_parent, const char *new_name,
+		      struct fuse_entry_param *e)
+{
+	int err;
+
+	if (fs_is_reserved_name(fs, new_parent, new_name))
+		return -EPERM;
+	err = store_link(inode->fd, new_parent->fd, new_name);
+	if (err)
+		return err;
+	memset(e, 0, sizeof(*e));
+	fs_fill_entry_timeouts(fs, e);
+	/* Fresh attributes carry the new link count and ctime. */
+	err = store_stat(inode->fd, &e->attr);
+	if (err)
+		return err;
+	if (!inode_table_find(&fs->inodes, &e->attr))
+		return -ESTALE;
+	e->ino = fs_node_id(fs, inode);
+	return 0;
+}
+
+static int fs_do_remove(struct mediafs *fs, struct inode *parent,
+			const char *name, bool is_dir)
+{
+	if (fs_is_reserved_name(fs, parent, name))
+		return -ENOENT;
+	return store_remove(parent->fd, name, is_dir);
+}
+
+static int fs_do_rename(struct mediafs *fs, struct inode *parent,
+			const char *name, struct inode *new_parent,
+			const char *new_name, unsigned int flags)
+{
+	if (fs_is_reserved_name(fs, parent, name))
+		return -ENOENT;
+	if (fs_is_reserved_name(fs, new_parent, new_name))
+		return -EPERM;
+	return store_rename(parent->fd, name, new_parent->fd, new_name, flags);
+}
+
+/* Apply each change that to_set names, in the order chmod, chown,
+ * truncate, utimens, like a sequence of the separate system calls. */
+static int fs_do_setattr(struct inode *inode, const struct stat *attr,
+			 int to_set, struct fuse_file_info *fi)
+{
+	int open_fd = fi ? fs_open_file(fi)->fd : -1;
+	int err;
+
+	if (to_set & FUSE_SET_ATTR_MODE) {
+		err = store_set_mode(inode->fd, open_fd, attr->st_mode);
+		if (err)
+			return err;
+	}
+	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
+		gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
+		err = store_set_owner(inode->fd, uid, gid);
+		if (err)
+			return err;
+	}
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		err = store_set_size(inode->fd, open_fd, attr->st_size);
+		if (err)
+			return err;
+		if (fi)
+			atomic_store(&fs_open_file(fi)->dirty, true);
+	}
+	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
+		struct timespec times[2] = {
+			{ .tv_nsec = UTIME_OMIT },
+			{ .tv_nsec = UTIME_OMIT },
+		};
+		if (to_set & FUSE_SET_ATTR_ATIME_NOW)
+			times[0].tv_nsec = UTIME_NOW;
+		else if (to_set & FUSE_SET_ATTR_ATIME)
+			times[0] = attr->st_atim;
+		if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+			times[1].tv_nsec = UTIME_NOW;
+		else if (to_set & FUSE_SET_ATTR_MTIME)
+			times[1] = attr->st_mtim;
+		err = store_set_times(inode->fd, open_fd, times);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int fs_do_open(struct mediafs *fs, struct inode *inode,
+		      struct fuse_file_info *fi)
+{
+	struct open_file *file;
+	int flags = fi->flags;
+	int fd;
+
+	if (fs->settings.writeback) {
+		flags &= ~O_APPEND;
+		if ((flags & O_ACCMODE) == O_WRONLY)
+			flags = (flags & ~O_ACCMODE) | O_RDWR;
+	}
+	file = malloc(sizeof(*file));
+	if (!file)
+		return -ENOMEM;
+	fd = store_reopen(inode->fd, flags);
+	if (fd < 0) {
+		free(file);
+		return fd;
+	}
+	file->fd = fd;
+	atomic_init(&file->dirty, (flags & O_TRUNC) != 0);
+	fi->fh = (uintptr_t)file;
+	/* Every change reaches the file through this mount, where the kernel
+	 * sees it, or through the checker, which invalidates: the page cache
+	 * stays valid between opens. */
+	fi->keep_cache = 1;
+	/* Nothing to flush for a reader: spare the round trip at close. */
+	if ((fi->flags & O_ACCMODE) == O_RDONLY)
+		fi->noflush = 1;
+	return 0;
+}
+
+static int fs_do_opendir(struct inode *inode, struct fuse_file_info *fi)
+{
+	struct dir_handle *dir = malloc(sizeof(*dir));
+
+	if (!dir)
+		return -ENOMEM;
+	dir->fd = store_open_dir(inode->fd);
+	if (dir->fd < 0) {
+		int err = dir->fd;
+		free(dir);
+		return err;
+	}
+	dir->offset = 0;
+	dir->len = dir->pos = 0;
+	fi->fh = (uintptr_t)dir;
+	fi->cache_readdir = 0;
+	return 0;
+}
+
+/* Make buf[pos] the entry at offset; refill from the kernel when needed.
+ * Returns 1 when an entry is ready, 0 at the end, or -errno. */
+static int dir_next_entry(struct dir_handle *dir, off_t offset)
+{
+	long n;
+
+	if (offset != dir->offset) {
+		if (lseek(dir->fd, offset, SEEK_SET) < 0)
+			return -errno;
+		dir->offset = offset;
+		dir->len = dir->pos = 0;
+	}
+	if (dir->pos < dir->len)
+		return 1;
+	n = syscall(SYS_getdents64, dir->fd, dir->buf, sizeof(dir->buf));
+	if (n < 0)
+		return -errno;
+	dir->len = (size_t)n;
+	dir->pos = 0;
+	return n > 0;
+}
+
+static bool is_dot_or_dotdot(const char *name)
+{
+	return name[0] == '.' &&
+	       (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
+}
+
+/*
+ * Fill reply (size bytes) with entries from offset on; with plus, each
+ * entry but "." and ".." is looked up (one lookup each, as the kernel
+ * expects).  Returns the bytes used, or -errno when not even one fit.
+ */
+static ssize_t fs_do_readdir(fuse_req_t req, struct inode *inode,
+			     struct dir_handle *dir, char *reply, size_t size,
+			     off_t offset, bool plus)
+{
+	struct mediafs *fs = fs_from_req(req);
+	bool is_root = inode == &fs->inodes.root;
+	size_t used = 0;
+	int ready;
+
+	while ((ready = dir_next_entry(dir, offset)) > 0) {
+		struct linux_dirent64 *d = (void *)(dir->buf + dir->pos);
+		struct fuse_entry_param e = { 0 };
+		size_t entry_size;
+		int err = 0;
+
+		if (is_root && strcmp(d->d_name, STORE_STATE_DIR_NAME) == 0)
+			goto next;
+		if (!plus) {
+			e.attr.st_ino = d->d_ino;
+			e.attr.st_mode = (mode_t)d->d_type << 12;
+			entry_size = fuse_add_direntry(req, reply + used, size - used,
+						       d->d_name, &e.attr, d->d_off);
+		} else {
+			if (is_dot_or_dotdot(d->d_name)) {
+				e.attr.st_ino = d->d_ino;
+				e.attr.st_mode = (mode_t)d->d_type << 12;
+			} else {
+				err = fs_do_lookup(fs, inode, d->d_name, &e);
+				/* Gone since getdents, or the state dir. */
+				if (err == -ENOENT)
+					goto next;
+				if (err)
+					return used ? (ssize_t)used : err;
+			}
+			entry_size = fuse_add_direntry_plus(req, reply + used,
+							    size - used, d->d_name,
+							    &e, d->d_off);
+		}
+		if (entry_size > size - used) {
+			if (plus && e.ino)
+				inode_table_forget(&fs->inodes, fs_inode(fs, e.ino), 1);
+			break;
+		}
+		used += entry_size;
+next:
+		dir->pos += d->d_reclen;
+		dir->offset = offset = d->d_off;
+	}
+	if (ready < 0 && used == 0)
+		return ready;
+	return (ssize_t)used;
+}
+
+/* ------------------------------------------------------------------ */
+/* Handlers                                                             */
+/* ------------------------------------------------------------------ */
+
+static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	struct mediafs *fs = userdata;
+
+	conn->max_write = MAX_WRITE_BYTES;
+	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
+		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
+		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
+	if (fs->settings.writeback && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
+		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+	else
+		conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	if (fs->settings.splice) {
+		conn->want |= conn->capable &
+			(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
+	} else {
+		conn->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE |
+				FUSE_CAP_SPLICE_MOVE);
+	}
+	/* Locks stay in the kernel: the mount is the only way to the files. */
+	conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
+}
+
+static void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct mediafs *fs = fs_from_req(req);
+	struct fuse_entry_param e;
+	int err;
+
+	log_trace("lookup parent=%" PRIu64 " name='%s'", parent, name);
+	err = fs_do_lookup(fs, fs_inode(fs, parent), name, &e);
+	if (err == -ENOENT && fs->settings.negative_timeout_s > 0) {
+		e.ino = 0;
+		e.entry_timeout = fs->settings.negative_timeout_s;
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+static void fs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct mediafs *fs = fs_from_req(req);
+
+	inode_table_forget(&fs->inodes, fs_inode(fs, ino), nlookup);
+	fuse_reply_none(req);
+}
+
+static void fs_op_forget_multi(fuse_req_t req, size_t count,
+			       struct fuse_forget_data *forgets)
+{
+	struct mediafs *fs = fs_from_req(req);
+
+	for (size_t i = 0; i < count; i++)
+		inode_table_forget(&fs->inodes, fs_inode(fs, forgets[i].ino),
+				   forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void fs_op_getattr(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	struct mediafs *fs = fs_from_req(req);
+	struct stat st;
+	int err;
+
+	log_trace("getattr ino=%" PRIu64, ino);
+	if (fi)
+		err = fstat(fs_open_file(fi)->fd, &st) < 0 ? -errno : 0;
+	else
+		err = store_stat(fs_inode(fs, ino)->fd, &st);
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_attr(req, &st, fs->settings.attr_timeout_s);
+}
+
+static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+			  int to_set, struct fuse_file_info *fi)
+{
+	struct mediafs *fs = fs_from_req(req);
+	struct inode *inode = fs_inode(fs, ino);
+	int err;
+
+	log_trace("setattr ino=%" PRIu64 " to_set=%#x", ino, to_set);
+	err = fs_do_setattr(inode, attr, to_set, fi);
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	fs_op_getattr(req, ino, fi);
+}
+
+static void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct mediafs *fs = fs_from_req(req);
+	char target[PATH_MAX + 1];
+	ssize_t len;
+
+	log_trace("readlink ino=%" PRIu64, ino);
+	len = store_read_link(fs_inode(fs, ino)->fd, target, sizeof(target));
+	if (len < 0) {
+		fuse_reply_err(req, (int)-len);
+		return;
+	}
+	if ((size_t)len >= sizeof(target)) {
+		fuse_reply_err(req, ENAMETOOLONG);
+		return;
+	}
+	target[len] = '\0';
+	fuse_reply_readlink(req, target);
+}
+
+static void fs_reply_entry_or_err(fuse_req_t req, int err,
+				  const struct fuse_entry_param *e)
+{
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_entry(req, e);
+}
+
+static void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+			mode_t mode, dev_t rdev)
+{
+	struct mediafs *fs = fs_from_req(req);
+	struct fs_new_node node = { .mode = mode, .rdev = rdev };
+	struct fuse_entry_param e;
+
+	log_trace("mknod parent=%" PRIu64 " name='%s' mode=%#o", parent, name, mode);
+	fs_reply_entry_or_err(req, fs_do_make(req, fs_inode(fs, parent), name,
+					      &node, &e), &e);
+}
+
+static void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+			mode_t mode)
+{
+	struct mediafs *fs = fs_from_req(req);
+	struct fs_new_node node = { .mode = S_IFDIR | (mode & ~S_IFMT) };
+	struct fuse_entry_param e;
+
+	log_trace("mkdir parent=%" PRIu64 " name='%s' mode=%#o", parent, name, mode);
+	fs_reply_entry_or_err(req, fs_do_make(req, fs_inode(fs, parent), name,
+					      &node, &e), &e);
+}
+
+static void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+			  const char *name)
+{
+	struct mediafs *fs = fs_from_req(req);
+	struct fs_new_node node = { .mode = S_IFLNK, .link_target = link };
+	struct fuse_entry_param e;
+
+	log_trace("symlink parent=%" PRIu64 " name='%s'", parent, name);
+	fs_reply_entry_or_err(req, fs_do_make(req, fs_inode(fs, parent), name,
+					      &node, &e), &e);
+}
+
+static void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t new_parent,
+		       const char *new_name)
+{
+	struct mediafs *fs = fs_from_req(req);
+	struct fuse_entry_param e;
+
+	log_trace("link ino=%" PRIu64 " new_parent=%" PRIu64 " name='%s'",
+		  ino, new_parent, new_name);
+	fs_reply_entry_or_err(req, fs_do_link(fs, fs_inode(fs, ino),
+					      fs_inode(fs, new_parent), new_name,
+					      &e), &e);
+}
+
+static void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct mediafs *fs = fs_from_req(req);
+
+	log_trace("unlink parent=%" PRIu64 " name='%s'", parent, name);
+	fuse_reply_err(req, -fs_do_remove(fs, fs_inode(fs, parent), name, false));
+}
+
+static void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct mediafs *fs = fs_from_req(req);
+
+	log_trace("rmdir parent=%" PRIu64 " name='%s'", parent, name);
+	fuse_reply_err(req, -fs_do_remove(fs, fs_inode(fs, parent), name, true));
+}
+
+static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+			 fuse_ino_t new_parent, const char *new_name,
+			 unsigned int flags)
+{
+	struct mediafs *fs = fs_from_req(req);
+
+	log_trace("rename parent=%" PRIu64 " name='%s' new_parent=%" PRIu64
+		  " new_name='%s' flags=%#x", parent, name, new_parent, new_name, flags);
+	fuse_reply_err(req, -fs_do_rename(fs, fs_inode(fs, parent), name,
+					  fs_inode(fs, new_parent), new_name, flags));
+}
+
+static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+			 mode_t mode, struct fuse_file_info *fi)
+{
+	struct mediafs *fs = fs_from_req(req);
+	struct fuse_entry_param e;
+	int err;
+
+	log_trace("create parent=%" PRIu64 " name='%s' mode=%#o flags=%#x",
+		  parent, name, mode, fi->flags);
+	err = fs_do_create(req, fs_inode(fs, parent), name, mode, fi, &e);
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	fi->keep_cache = 1;
+	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+		/* The caller was interrupted: no release will come. */
+		close(fs_open_file(fi)->fd);
+		free(fs_open_file(fi));
+	}
+}
+
+static void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct mediafs *fs = fs_from_req(req);
+	int err;
+
+	log_trace("open ino=%" PRIu64 " flags=%#x", ino, fi->flags);
+	err = fs_do_open(fs, fs_inode(fs, ino), fi);
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	if (fuse_reply_open(req, fi) == -ENOENT) {
+		close(fs_open_file(fi)->fd);
+		free(fs_open_file(fi));
+	}
+}
+
+static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+
+	log_trace("read ino=%" PRIu64 " size=%zu off=%jd", ino, size, (intmax_t)off);
+	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	buf.buf[0].fd = fs_open_file(fi)->fd;
+	buf.buf[0].pos = off;
+	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+}
+
+static void fs_op_write_buf(fuse_req_t req, fuse_ino_t ino,
+			    struct fuse_bufvec *in, off_t off,
+			    struct fuse_file_info *fi)
+{
+	struct open_file *file = fs_open_file(fi);
+	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
+	ssize_t res;
+
+	log_trace("write ino=%" PRIu64 " size=%zu off=%jd", ino,
+		  fuse_buf_size(in), (intmax_t)off);
+	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	out.buf[0].fd = file->fd;
+	out.buf[0].pos = off;
+	res = fuse_buf_copy(&out, in, 0);
+	if (res < 0) {
+		fuse_reply_err(req, (int)-res);
+		return;
+	}
+	atomic_store_explicit(&file->dirty, true, memory_order_relaxed);
+	fuse_reply_write(req, (size_t)res);
+}
+
+static void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)fi;
+	log_trace("flush ino=%" PRIu64, ino);
+	fuse_reply_err(req, 0);
+}
+
+static void fs_op_release(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	struct open_file *file = fs_open_file(fi);
+
+	log_trace("release ino=%" PRIu64, ino);
+	close(file->fd);
+	free(file);
+	fuse_reply_err(req, 0);
+}
+
+static void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+			struct fuse_file_info *fi)
+{
+	int fd = fs_open_file(fi)->fd;
+	int res;
+
+	log_trace("fsync ino=%" PRIu64 " datasync=%d", ino, datasync);
+	res = datasync ? fdatasync(fd) : fsync(fd);
+	fuse_reply_err(req, res < 0 ? errno : 0);
+}
+
+static void fs_op_opendir(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	struct mediafs *fs = fs_from_req(req);
+	int err;
+
+	log_trace("opendir ino=%" PRIu64, ino);
+	err = fs_do_opendir(fs_inode(fs, ino), fi);
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	if (fuse_reply_open(req, fi) == -ENOENT) {
+		close(fs_dir_handle(fi)->fd);
+		free(fs_dir_handle(fi));
+	}
+}
+
+static void fs_reply_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+			     off_t off, struct fuse_file_info *fi, bool plus)
+{
+	struct mediafs *fs = fs_from_req(req);
+	char *reply = malloc(size);
+	ssize_t used;
+
+	log_trace("readdir%s ino=%" PRIu64 " size=%zu off=%jd", plus ? "plus" : "",
+		  ino, size, (intmax_t)off);
+	if (!reply) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	used = fs_do_readdir(req, fs_inode(fs, ino), fs_dir_handle(fi), reply,
+			     size, off, plus);
+	if (used < 0)
+		fuse_reply_err(req, (int)-used);
+	else
+		fuse_reply_buf(req, reply, (size_t)used);
+	free(reply);
+}
+
+static void fs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+			  off_t off, struct fuse_file_info *fi)
+{
+	fs_reply_readdir(req, ino, size, off, fi, false);
+}
+
+static void fs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			      off_t off, struct fuse_file_info *fi)
+{
+	fs_reply_readdir(req, ino, size, off, fi, true);
+}
+
+static void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
+			     struct fuse_file_info *fi)
+{
+	struct dir_handle *dir = fs_dir_handle(fi);
+
+	log_trace("releasedir ino=%" PRIu64, ino);
+	close(dir->fd);
+	free(dir);
+	fuse_reply_err(req, 0);
+}
+
+static void fs_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+			   struct fuse_file_info *fi)
+{
+	int fd = fs_dir_handle(fi)->fd;
+	int res;
+
+	log_trace("fsyncdir ino=%" PRIu64, ino);
+	res = datasync ? fdatasync(fd) : fsync(fd);
+	fuse_reply_err(req, res < 0 ? errno : 0);
+}
+
+static void fs_op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct mediafs *fs = fs_from_req(req);
+	struct statvfs st;
+	int err;
+
+	log_trace("statfs ino=%" PRIu64, ino);
+	err = store_statfs(&fs->store, &st);
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_statfs(req, &st);
+}
+
+static void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			   const char *value, size_t size, int flags)
+{
+	struct mediafs *fs = fs_from_req(req);
+	struct inode *inode = fs_inode(fs, ino);
+
+	log_trace("setxattr ino=%" PRIu64 " name='%s'", ino, name);
+	fuse_reply_err(req, -store_set_xattr(inode->fd, inode->type == S_IFLNK,
+					     name, value, size, flags));
+}
+
+/* getxattr and listxattr: a size of zero asks for the size only. */
+static void fs_reply_xattr_result(fuse_req_t req, char *buf, size_t size,
+				  ssize_t res)
+{
+	if (res < 0)
+		fuse_reply_err(req, (int)-res);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)res);
+	else
+		fuse_reply_buf(req, buf, (size_t)res);
+}
+
+static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			   size_t size)
+{
+	struct mediafs *fs = fs_from_req(req);
+	struct inode *inode = fs_inode(fs, ino);
+	char *buf = size ? malloc(size) : NULL;
+
+	log_trace("getxattr ino=%" PRIu64 " name='%s' size=%zu", ino, name, size);
+	if (size && !buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fs_reply_xattr_result(req, buf, size,
+			      store_get_xattr(inode->fd, inode->type == S_IFLNK,
+					      name, buf, size));
+	free(buf);
+}
+
+static void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct mediafs *fs = fs_from_req(req);
+	struct inode *inode = fs_inode(fs, ino);
+	char *buf = size ? malloc(size) : NULL;
+
+	log_trace("listxattr ino=%" PRIu64 " size=%zu", ino, size);
+	if (size && !buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fs_reply_xattr_result(req, buf, size,
+			      store_list_xattr(inode->fd, inode->type == S_IFLNK,
+					       buf, size));
+	free(buf);
+}
+
+static void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct mediafs *fs = fs_from_req(req);
+	struct inode *inode = fs_inode(fs, ino);
+
+	log_trace("removexattr ino=%" PRIu64 " name='%s'", ino, name);
+	fuse_reply_err(req, -store_remove_xattr(inode->fd, inode->type == S_IFLNK,
+						name));
+}
+
+static void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
+			    off_t offset, off_t length, struct fuse_file_info *fi)
+{
+	struct open_file *file = fs_open_file(fi);
+	int res;
+
+	log_trace("fallocate ino=%" PRIu64 " mode=%#x off=%jd len=%jd", ino, mode,
+		  (intmax_t)offset, (intmax_t)length);
+	do {
+		res = fallocate(file->fd, mode, offset, length);
+	} while (res < 0 && errno == EINTR);
+	if (res == 0)
+		atomic_store(&file->dirty, true);
+	fuse_reply_err(req, res < 0 ? errno : 0);
+}
+
+static void fs_op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
+				  off_t off_in, struct fuse_file_info *fi_in,
+				  fuse_ino_t ino_out, off_t off_out,
+				  struct fuse_file_info *fi_out, size_t len,
+				  int flags)
+{
+	struct open_file *out = fs_open_file(fi_out);
+	ssize_t res;
+
+	log_trace("copy_file_range in=%" PRIu64 " out=%" PRIu64 " len=%zu",
+		  ino_in, ino_out, len);
+	res = copy_file_range(fs_open_file(fi_in)->fd, &off_in, out->fd, &off_out,
+			      len, (unsigned int)flags);
+	if (res < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	atomic_store(&out->dirty, true);
+	fuse_reply_write(req, (size_t)res);
+}
+
+static void fs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+			struct fuse_file_info *fi)
+{
+	off_t res;
+
+	log_trace("lseek ino=%" PRIu64 " off=%jd whence=%d", ino, (intmax_t)off, whence);
+	res = lseek(fs_open_file(fi)->fd, off, whence);
+	if (res < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_lseek(req, res);
+}
+
+const struct fuse_lowlevel_ops fs_ops = {
+	.init = fs_op_init,
+	.lookup = fs_op_lookup,
+	.forget = fs_op_forget,
+	.forget_multi = fs_op_forget_multi,
+	.getattr = fs_op_getattr,
+	.setattr = fs_op_setattr,
+	.readlink = fs_op_readlink,
+	.mknod = fs_op_mknod,
+	.mkdir = fs_op_mkdir,
+	.symlink = fs_op_symlink,
+	.link = fs_op_link,
+	.unlink = fs_op_unlink,
+	.rmdir = fs_op_rmdir,
+	.rename = fs_op_rename,
+	.create = fs_op_create,
+	.open = fs_op_open,
+	.read = fs_op_read,
+	.write_buf = fs_op_write_buf,
+	.flush = fs_op_flush,
+	.release = fs_op_release,
+	.fsync = fs_op_fsync,
+	.opendir = fs_op_opendir,
+	.readdir = fs_op_readdir,
+	.readdirplus = fs_op_readdirplus,
+	.releasedir = fs_op_releasedir,
+	.fsyncdir = fs_op_fsyncdir,
+	.statfs = fs_op_statfs,
+	.setxattr = fs_op_setxattr,
+	.getxattr = fs_op_getxattr,
+	.listxattr = fs_op_listxattr,
+	.removexattr = fs_op_removexattr,
+	.fallocate = fs_op_fallocate,
+	.copy_file_range = fs_op_copy_file_range,
+	.lseek = fs_op_lseek,
+};

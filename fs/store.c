@@ -1,0 +1,444 @@
+/*
+ * store: the system calls on BACKING.
+ *
+ * Inodes are named by O_PATH descriptors.  Operations that the kernel does
+ * not offer on an O_PATH descriptor (chmod, truncate, xattrs, reopening)
+ * go through /proc/self/fd/N, which resolves to the inode itself without a
+ * path walk, so they work when BACKING is hidden under the mount and can
+ * never be redirected by a rename or a symlink.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/syscall.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+enum { STATE_DIR_MODE = 0700, LOCK_FILE_MODE = 0600 };
+
+static int kernel_renameat2(int olddirfd, const char *oldpath, int newdirfd,
+			    const char *newpath, unsigned int flags)
+{
+	return renameat2(olddirfd, oldpath, newdirfd, newpath, flags);
+}
+
+const struct store_ops store_kernel_ops = {
+	.renameat2 = kernel_renameat2,
+	.linkat = linkat,
+	.unlinkat = unlinkat,
+	.mkdirat = mkdirat,
+};
+
+static int neg_errno(void)
+{
+	return errno ? -errno : -EIO;
+}
+
+static int openat2_beneath(int dir_fd, const char *rel, int flags, mode_t mode)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_CLOEXEC | O_NOFOLLOW),
+		.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+			   RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
+	};
+	long fd;
+
+	do {
+		fd = syscall(SYS_openat2, dir_fd, rel, &how, sizeof(how));
+	} while (fd < 0 && (errno == EINTR || errno == EAGAIN));
+	return fd < 0 ? neg_errno() : (int)fd;
+}
+
+static int open_state_dir(struct store *st, const char **what)
+{
+	struct stat sb;
+	int err;
+
+	*what = "create the state directory";
+	if (mkdirat(st->root_fd, STORE_STATE_DIR_NAME, STATE_DIR_MODE) < 0 &&
+	    errno != EEXIST)
+		return neg_errno();
+	*what = "open the state directory";
+	st->state_fd = openat2_beneath(st->root_fd, STORE_STATE_DIR_NAME,
+				       O_PATH | O_DIRECTORY, 0);
+	if (st->state_fd < 0)
+		return st->state_fd;
+	err = store_stat(st->state_fd, &sb);
+	if (err)
+		return err;
+	st->state_dev = sb.st_dev;
+	st->state_ino = sb.st_ino;
+
+	*what = "lock the state directory";
+	st->lock_fd = openat2_beneath(st->state_fd, "lock",
+				      O_RDWR | O_CREAT, LOCK_FILE_MODE);
+	if (st->lock_fd < 0)
+		return st->lock_fd;
+	if (flock(st->lock_fd, LOCK_EX | LOCK_NB) < 0)
+		return neg_errno();
+	return 0;
+}
+
+int store_open(struct store *st, const char *backing, const char **what)
+{
+	char proc[STORE_PROC_FD_PATH_BYTES];
+	char resolved[PATH_MAX];
+	ssize_t len;
+	int err;
+
+	memset(st, 0, sizeof(*st));
+	st->root_fd = st->state_fd = st->lock_fd = -1;
+	st->ops = &store_kernel_ops;
+
+	*what = "open the backing directory";
+	st->root_fd = open(backing, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (st->root_fd < 0) {
+		err = neg_errno();
+		goto out_close;
+	}
+	err = store_stat(st->root_fd, &st->root_stat);
+	if (err)
+		goto out_close;
+
+	store_proc_path(st->root_fd, proc);
+	len = readlink(proc, resolved, sizeof(resolved) - 1);
+	if (len < 0) {
+		err = neg_errno();
+		goto out_close;
+	}
+	resolved[len] = '\0';
+	/* "/" is the one root whose children do not need a separator. */
+	if (len == 1)
+		len = 0;
+	st->root_path = strndup(resolved, (size_t)len);
+	if (!st->root_path) {
+		err = -ENOMEM;
+		goto out_close;
+	}
+	st->root_path_len = (size_t)len;
+
+	err = open_state_dir(st, what);
+	if (err)
+		goto out_close;
+	*what = NULL;
+	return 0;
+
+out_close:
+	store_close(st);
+	return err;
+}
+
+void store_close(struct store *st)
+{
+	if (st->lock_fd >= 0)
+		close(st->lock_fd);
+	if (st->state_fd >= 0)
+		close(st->state_fd);
+	if (st->root_fd >= 0)
+		close(st->root_fd);
+	free(st->root_path);
+	st->root_path = NULL;
+	st->root_fd = st->state_fd = st->lock_fd = -1;
+}
+
+void store_proc_path(int fd, char *buf)
+{
+	snprintf(buf, STORE_PROC_FD_PATH_BYTES, "/proc/self/fd/%d", fd);
+}
+
+int store_stat(int fd, struct stat *out)
+{
+	if (fstatat(fd, "", out, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		return neg_errno();
+	return 0;
+}
+
+int store_stat_at(int dir_fd, const char *name, struct stat *out)
+{
+	if (fstatat(dir_fd, name, out, AT_SYMLINK_NOFOLLOW) < 0)
+		return neg_errno();
+	return 0;
+}
+
+int store_open_path_at(int dir_fd, const char *name)
+{
+	int fd = openat(dir_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+
+	return fd < 0 ? neg_errno() : fd;
+}
+
+int store_reopen(int path_fd, int flags)
+{
+	char proc[STORE_PROC_FD_PATH_BYTES];
+	int fd;
+
+	store_proc_path(path_fd, proc);
+	/* The name was resolved when the inode was looked up; O_CREAT and
+	 * O_NOFOLLOW would apply to the magic link itself. */
+	flags &= ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW);
+	do {
+		fd = open(proc, flags | O_CLOEXEC);
+	} while (fd < 0 && errno == EINTR);
+	return fd < 0 ? neg_errno() : fd;
+}
+
+int store_open_dir(int path_fd)
+{
+	int fd = openat(path_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	return fd < 0 ? neg_errno() : fd;
+}
+
+ssize_t store_read_link(int fd, char *buf, size_t size)
+{
+	ssize_t len = readlinkat(fd, "", buf, size);
+
+	return len < 0 ? neg_errno() : len;
+}
+
+int store_make_node(int dir_fd, const char *name, mode_t mode, dev_t rdev)
+{
+	return mknodat(dir_fd, name, mode, rdev) < 0 ? neg_errno() : 0;
+}
+
+int store_make_dir(int dir_fd, const char *name, mode_t mode)
+{
+	return mkdirat(dir_fd, name, mode) < 0 ? neg_errno() : 0;
+}
+
+int store_make_symlink(int dir_fd, const char *name, const char *target)
+{
+	return symlinkat(target, dir_fd, name) < 0 ? neg_errno() : 0;
+}
+
+int store_create_file(int dir_fd, const char *name, int flags, mode_t mode)
+{
+	int fd;
+
+	do {
+		fd = openat(dir_fd, name,
+			    (flags | O_CREAT | O_NOFOLLOW | O_CLOEXEC) & ~O_NOCTTY,
+			    mode);
+	} while (fd < 0 && errno == EINTR);
+	return fd < 0 ? neg_errno() : fd;
+}
+
+int store_link(int fd, int new_dir_fd, const char *new_name)
+{
+	char proc[STORE_PROC_FD_PATH_BYTES];
+
+	if (linkat(fd, "", new_dir_fd, new_name, AT_EMPTY_PATH) == 0)
+		return 0;
+	if (errno != ENOENT && errno != EPERM)
+		return neg_errno();
+	/* Without CAP_DAC_READ_SEARCH, AT_EMPTY_PATH is refused; the magic
+	 * link names the same inode. */
+	store_proc_path(fd, proc);
+	if (linkat(AT_FDCWD, proc, new_dir_fd, new_name, AT_SYMLINK_FOLLOW) < 0)
+		return neg_errno();
+	return 0;
+}
+
+int store_remove(int dir_fd, const char *name, bool is_dir)
+{
+	return unlinkat(dir_fd, name, is_dir ? AT_REMOVEDIR : 0) < 0 ?
+		       neg_errno() : 0;
+}
+
+int store_rename(int old_dir_fd, const char *old_name, int new_dir_fd,
+		 const char *new_name, unsigned int flags)
+{
+	if (renameat2(old_dir_fd, old_name, new_dir_fd, new_name, flags) < 0)
+		return neg_errno();
+	return 0;
+}
+
+int store_set_mode(int path_fd, int open_fd, mode_t mode)
+{
+	char proc[STORE_PROC_FD_PATH_BYTES];
+
+	if (open_fd >= 0)
+		return fchmod(open_fd, mode) < 0 ? neg_errno() : 0;
+	store_proc_path(path_fd, proc);
+	return chmod(proc, mode) < 0 ? neg_errno() : 0;
+}
+
+int store_set_owner(int path_fd, uid_t uid, gid_t gid)
+{
+	if (fchownat(path_fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		return neg_errno();
+	return 0;
+}
+
+int store_set_size(int path_fd, int open_fd, off_t size)
+{
+	char proc[STORE_PROC_FD_PATH_BYTES];
+	int res;
+
+	if (open_fd >= 0) {
+		do {
+			res = ftruncate(open_fd, size);
+		} while (res < 0 && errno == EINTR);
+		return res < 0 ? neg_errno() : 0;
+	}
+	store_proc_path(path_fd, proc);
+	do {
+		res = truncate(proc, size);
+	} while (res < 0 && errno == EINTR);
+	return res < 0 ? neg_errno() : 0;
+}
+
+int store_set_times(int path_fd, int open_fd, const struct timespec times[2])
+{
+	char proc[STORE_PROC_FD_PATH_BYTES];
+
+	if (open_fd >= 0)
+		return futimens(open_fd, times) < 0 ? neg_errno() : 0;
+	/* utimensat() with AT_EMPTY_PATH on an O_PATH descriptor works for
+	 * every file type, symlinks included. */
+	if (utimensat(path_fd, "", times, AT_EMPTY_PATH) == 0)
+		return 0;
+	if (errno != EINVAL)
+		return neg_errno();
+	store_proc_path(path_fd, proc);
+	return utimensat(AT_FDCWD, proc, times, 0) < 0 ? neg_errno() : 0;
+}
+
+int store_statfs(const struct store *st, struct statvfs *out)
+{
+	return fstatvfs(st->root_fd, out) < 0 ? neg_errno() : 0;
+}
+
+/*
+ * xattrs have no *at() form; /proc/self/fd/N follows the magic link to the
+ * inode itself.  A symlink's own xattrs need the l*xattr() form, which does
+ * not follow the final (symlink) component that the magic link resolves to.
+ */
+int store_set_xattr(int path_fd, bool is_symlink, const char *name,
+		    const void *value, size_t size, int flags)
+{
+	char proc[STORE_PROC_FD_PATH_BYTES];
+	int res;
+
+	store_proc_path(path_fd, proc);
+	res = is_symlink ? lsetxattr(proc, name, value, size, flags) :
+			   setxattr(proc, name, value, size, flags);
+	return res < 0 ? neg_errno() : 0;
+}
+
+ssize_t store_get_xattr(int path_fd, bool is_symlink, const char *name,
+			void *value, size_t size)
+{
+	char proc[STORE_PROC_FD_PATH_BYTES];
+	ssize_t res;
+
+	store_proc_path(path_fd, proc);
+	res = is_symlink ? lgetxattr(proc, name, value, size) :
+			   getxattr(proc, name, value, size);
+	return res < 0 ? neg_errno() : res;
+}
+
+ssize_t store_list_xattr(int path_fd, bool is_symlink, char *list, size_t size)
+{
+	char proc[STORE_PROC_FD_PATH_BYTES];
+	ssize_t res;
+
+	store_proc_path(path_fd, proc);
+	res = is_symlink ? llistxattr(proc, list, size) :
+			   listxattr(proc, list, size);
+	return res < 0 ? neg_errno() : res;
+}
+
+int store_remove_xattr(int path_fd, bool is_symlink, const char *name)
+{
+	char proc[STORE_PROC_FD_PATH_BYTES];
+	int res;
+
+	store_proc_path(path_fd, proc);
+	res = is_symlink ? lremovexattr(proc, name) : removexattr(proc, name);
+	return res < 0 ? neg_errno() : 0;
+}
+
+ssize_t store_relative_path(const struct store *st, int fd, char *buf,
+			    size_t size)
+{
+	char proc[STORE_PROC_FD_PATH_BYTES];
+	char full[PATH_MAX + 1];
+	static const char deleted[] = " (deleted)";
+	ssize_t len;
+	size_t rel_len;
+
+	store_proc_path(fd, proc);
+	len = readlink(proc, full, sizeof(full));
+	if (len < 0)
+		return neg_errno();
+	if ((size_t)len >= sizeof(full))
+		return -ENAMETOOLONG;
+	full[len] = '\0';
+
+	if ((size_t)len >= sizeof(deleted) - 1 &&
+	    strcmp(full + len - (sizeof(deleted) - 1), deleted) == 0) {
+		struct stat sb;
+		/* A name may end in " (deleted)" too; the link count tells. */
+		if (store_stat(fd, &sb) == 0 && sb.st_nlink == 0)
+			return -ENOENT;
+	}
+	if ((size_t)len == st->root_path_len + (st->root_path_len ? 0 : 1) &&
+	    strncmp(full, st->root_path, st->root_path_len) == 0) {
+		if (size < 1)
+			return -ENAMETOOLONG;
+		buf[0] = '\0';
+		return 0;
+	}
+	if ((size_t)len <= st->root_path_len + 1 ||
+	    strncmp(full, st->root_path, st->root_path_len) != 0 ||
+	    full[st->root_path_len] != '/')
+		return -EXDEV;
+	rel_len = (size_t)len - st->root_path_len - 1;
+	if (rel_len + 1 > size)
+		return -ENAMETOOLONG;
+	memcpy(buf, full + st->root_path_len + 1, rel_len + 1);
+	return (ssize_t)rel_len;
+}
+
+int store_open_beneath(const struct store *st, const char *rel, int flags,
+		       mode_t mode)
+{
+	return openat2_beneath(st->root_fd, rel[0] ? rel : ".", flags, mode);
+}
+
+int store_open_parent(const struct store *st, const char *rel, int *dir_fd,
+		      const char **name)
+{
+	const char *slash = strrchr(rel, '/');
+	char *dir;
+	int fd;
+
+	if (!slash) {
+		fd = openat2_beneath(st->root_fd, ".", O_PATH | O_DIRECTORY, 0);
+		*name = rel;
+	} else {
+		dir = strndup(rel, (size_t)(slash - rel));
+		if (!dir)
+			return -ENOMEM;
+		fd = openat2_beneath(st->root_fd, dir, O_PATH | O_DIRECTORY, 0);
+		free(dir);
+		*name = slash + 1;
+	}
+	if (fd < 0)
+		return fd;
+	if (**name == '\0' || strcmp(*name, ".") == 0 || strcmp(*name, "..") == 0) {
+		close(fd);
+		return -EINVAL;
+	}
+	*dir_fd = fd;
+	return 0;
+}
