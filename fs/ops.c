@@ -352,6 +352,14 @@ static int fs_do_setattr(struct inode *inode, const struct stat *attr,
 		if (fi)
 			atomic_store(&fs_open_file(fi)->dirty, true);
 	}
+	if ((to_set & ~(FUSE_SET_ATTR_CTIME | FUSE_SET_ATTR_FORCE)) == 0) {
+		/* chown(f, -1, -1) arrives as a setattr that changes nothing;
+		 * it still updates the ctime, and so does the same call on the
+		 * backing file. */
+		err = store_set_owner(inode->fd, (uid_t)-1, (gid_t)-1);
+		if (err)
+			return err;
+	}
 	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
 		struct timespec times[2] = {
 			{ .tv_nsec = UTIME_OMIT },

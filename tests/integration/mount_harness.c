@@ -1,0 +1,312 @@
+/*
+ * mount_harness: a real daemon per test case, polled until its mount shows
+ * up in statfs(2) (never a fixed sleep), and unmounted on every exit path.
+ */
+#include "mount_harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+enum {
+	FUSE_SUPER_MAGIC = 0x65735546,
+	MOUNT_WAIT_MS = 10000,
+	UNMOUNT_WAIT_MS = 10000,
+	POLL_MS = 5,
+	MAX_ARGS = 64,
+	MAX_TRACKED = 16,
+};
+
+/* Mounts that an atexit() handler must take down; test process only. */
+static struct mount_harness *tracked[MAX_TRACKED];
+static bool atexit_registered;
+static char path_buffer[2][2 * PATH_MAX + 2];
+static int path_turn;
+
+static void cleanup_at_exit(void)
+{
+	/* Check forks a child per test: only the process that mounted a
+	 * filesystem takes it down. */
+	for (int i = 0; i < MAX_TRACKED; i++) {
+		if (tracked[i] && tracked[i]->pid > 0 && tracked[i]->owner == getpid())
+			harness_unmount(tracked[i]);
+	}
+}
+
+static void track(struct mount_harness *h)
+{
+	h->owner = getpid();
+	if (!atexit_registered) {
+		atexit(cleanup_at_exit);
+		atexit_registered = true;
+	}
+	for (int i = 0; i < MAX_TRACKED; i++) {
+		if (tracked[i] == h)
+			return;
+	}
+	for (int i = 0; i < MAX_TRACKED; i++) {
+		if (!tracked[i]) {
+			tracked[i] = h;
+			return;
+		}
+	}
+}
+
+static void untrack(struct mount_harness *h)
+{
+	for (int i = 0; i < MAX_TRACKED; i++) {
+		if (tracked[i] == h)
+			tracked[i] = NULL;
+	}
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+void harness_require_fuse(void)
+{
+	const char *bin = getenv("MEDIAFS_BIN");
+
+	if (access("/dev/fuse", R_OK | W_OK) != 0) {
+		printf("skip: /dev/fuse is not usable here\n");
+		exit(HARNESS_EXIT_SKIP);
+	}
+	if (!bin || access(bin, X_OK) != 0) {
+		printf("skip: $MEDIAFS_BIN does not name the mediafs binary\n");
+		exit(HARNESS_EXIT_SKIP);
+	}
+	if (system("command -v fusermount3 >/dev/null") != 0) {
+		printf("skip: fusermount3 is not installed\n");
+		exit(HARNESS_EXIT_SKIP);
+	}
+}
+
+int harness_init(struct mount_harness *h, const char *name)
+{
+	memset(h, 0, sizeof(*h));
+	snprintf(h->dir, sizeof(h->dir), "/tmp/mediafs-%s-XXXXXX", name);
+	if (!mkdtemp(h->dir) || chmod(h->dir, 0755) != 0)
+		return -errno;
+	snprintf(h->backing, sizeof(h->backing), "%s/backing", h->dir);
+	snprintf(h->mountpoint, sizeof(h->mountpoint), "%s/mnt", h->dir);
+	snprintf(h->log_path, sizeof(h->log_path), "%s/daemon.log", h->dir);
+	if (mkdir(h->backing, 0755) != 0 || mkdir(h->mountpoint, 0755) != 0)
+		return -errno;
+	return 0;
+}
+
+bool harness_is_mounted(const char *path)
+{
+	struct statfs sf;
+
+	return statfs(path, &sf) == 0 && sf.f_type == FUSE_SUPER_MAGIC;
+}
+
+static void print_log(struct mount_harness *h)
+{
+	char cmd[PATH_MAX + 32];
+
+	snprintf(cmd, sizeof(cmd), "tail -n 30 '%s' >&2", h->log_path);
+	if (system(cmd) != 0)
+		fprintf(stderr, "(no daemon log)\n");
+}
+
+int harness_mount_at(struct mount_harness *h, const char *backing,
+		     const char *mountpoint, const char *const args[])
+{
+	const char *argv[MAX_ARGS];
+	int argc = 0;
+	long deadline;
+	int status;
+
+	if (backing != h->backing)
+		snprintf(h->backing, sizeof(h->backing), "%s", backing);
+	if (mountpoint != h->mountpoint)
+		snprintf(h->mountpoint, sizeof(h->mountpoint), "%s", mountpoint);
+	argv[argc++] = getenv("MEDIAFS_BIN");
+	argv[argc++] = "-f";
+	for (int i = 0; args && args[i] && argc < MAX_ARGS - 3; i++)
+		argv[argc++] = args[i];
+	argv[argc++] = h->backing;
+	argv[argc++] = h->mountpoint;
+	argv[argc] = NULL;
+
+	fflush(NULL);
+	h->pid = fork();
+	if (h->pid < 0)
+		return -1;
+	if (h->pid == 0) {
+		int fd = open(h->log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		if (fd >= 0) {
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+			close(fd);
+		}
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	track(h);
+	deadline = now_ms() + MOUNT_WAIT_MS;
+	while (now_ms() < deadline) {
+		if (waitpid(h->pid, &status, WNOHANG) == h->pid) {
+			h->pid = 0;
+			fprintf(stderr, "mediafs exited before mounting:\n");
+			print_log(h);
+			return -1;
+		}
+		if (harness_is_mounted(h->mountpoint))
+			return 0;
+		sleep_ms(POLL_MS);
+	}
+	fprintf(stderr, "mount did not appear within %d ms:\n", MOUNT_WAIT_MS);
+	print_log(h);
+	harness_kill(h);
+	return -1;
+}
+
+int harness_mount(struct mount_harness *h, const char *const args[])
+{
+	return harness_mount_at(h, h->backing, h->mountpoint, args);
+}
+
+int harness_unmount(struct mount_harness *h)
+{
+	long deadline = now_ms() + UNMOUNT_WAIT_MS;
+	int status;
+
+	if (h->pid <= 0)
+		return 0;
+	harness_sh("fusermount3 -u '%s' 2>/dev/null", h->mountpoint);
+	while (now_ms() < deadline) {
+		if (waitpid(h->pid, &status, WNOHANG) == h->pid) {
+			h->pid = 0;
+			untrack(h);
+			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		}
+		sleep_ms(POLL_MS);
+	}
+	fprintf(stderr, "mediafs did not exit after unmount; killing it\n");
+	harness_kill(h);
+	return -1;
+}
+
+void harness_kill(struct mount_harness *h)
+{
+	if (h->pid > 0) {
+		kill(h->pid, SIGKILL);
+		waitpid(h->pid, NULL, 0);
+		h->pid = 0;
+	}
+	untrack(h);
+	harness_sh("fusermount3 -u -z '%s' 2>/dev/null", h->mountpoint);
+}
+
+void harness_destroy(struct mount_harness *h)
+{
+	harness_unmount(h);
+	if (harness_is_mounted(h->mountpoint))
+		harness_sh("fusermount3 -u -z '%s' 2>/dev/null", h->mountpoint);
+	if (h->dir[0] && !getenv("HARNESS_KEEP"))
+		harness_sh("rm -rf '%s'", h->dir);
+}
+
+static const char *join(const char *base, const char *rel)
+{
+	char *out = path_buffer[path_turn];
+
+	path_turn = !path_turn;
+	snprintf(out, sizeof(path_buffer[0]), "%s%s%s", base, rel[0] ? "/" : "", rel);
+	return out;
+}
+
+const char *harness_backing_path(struct mount_harness *h, const char *rel)
+{
+	return join(h->backing, rel);
+}
+
+const char *harness_mount_path(struct mount_harness *h, const char *rel)
+{
+	return join(h->mountpoint, rel);
+}
+
+int harness_sh(const char *fmt, ...)
+{
+	char cmd[8192];
+	va_list ap;
+	int status;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	fflush(NULL);
+	status = system(cmd);
+	if (status < 0 || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+int harness_write_file(const char *path, const void *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, data, len);
+	if (n < 0 || (size_t)n != len) {
+		int err = n < 0 ? -errno : -EIO;
+		close(fd);
+		return err;
+	}
+	return close(fd) < 0 ? -errno : 0;
+}
+
+int harness_read_file(const char *path, void *buf, size_t cap, size_t *len)
+{
+	int fd = open(path, O_RDONLY);
+	size_t got = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	while (got < cap && (n = read(fd, (char *)buf + got, cap - got)) > 0)
+		got += (size_t)n;
+	close(fd);
+	*len = got;
+	return 0;
+}
+
+bool harness_log_contains(struct mount_harness *h, const char *needle)
+{
+	FILE *f = fopen(h->log_path, "r");
+	char line[4096];
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, needle) != NULL;
+	fclose(f);
+	return found;
+}

@@ -1,0 +1,81 @@
+/*
+ * mount_harness: start a real mediafs daemon on a temporary BACKING and
+ * MOUNTPOINT for integration tests, wait until the mount is up, and always
+ * take it down again.
+ *
+ * The daemon binary comes from $MEDIAFS_BIN (meson sets it).  Every mount
+ * started here is recorded, and an atexit() handler unmounts whatever a
+ * failing test left behind.
+ *
+ * Threads: test processes only; not thread-safe.
+ */
+#ifndef MEDIAFS_MOUNT_HARNESS_H
+#define MEDIAFS_MOUNT_HARNESS_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* meson reports a test that exits with this status as skipped. */
+#define HARNESS_EXIT_SKIP 77
+
+struct mount_harness {
+	char dir[256];			/* temporary directory holding the rest */
+	char backing[512];
+	char mountpoint[512];
+	char log_path[512];		/* the daemon's stderr */
+	pid_t pid;			/* daemon, 0 when not running */
+	pid_t owner;			/* the process that started it */
+};
+
+/*
+ * Exit with HARNESS_EXIT_SKIP and a reason when this machine cannot mount
+ * FUSE filesystems (no /dev/fuse, no fusermount3, no $MEDIAFS_BIN).
+ */
+void harness_require_fuse(void);
+
+/* Create a fresh temporary directory with backing/ and mnt/ in it. */
+int harness_init(struct mount_harness *h, const char *name);
+
+/*
+ * Start "mediafs -f [args...] BACKING MOUNTPOINT" (args is NULL-terminated,
+ * may be NULL) and wait up to 10 s for the mount.  Returns 0, or -1 when
+ * the daemon exited or the mount did not appear (its log is printed).
+ */
+int harness_mount(struct mount_harness *h, const char *const args[]);
+
+/* Same with backing and mountpoint given (they may be equal). */
+int harness_mount_at(struct mount_harness *h, const char *backing,
+		     const char *mountpoint, const char *const args[]);
+
+/*
+ * Unmount with fusermount3 -u and wait for the daemon.  Returns its exit
+ * status, or -1 when it had to be killed.
+ */
+int harness_unmount(struct mount_harness *h);
+
+/* SIGKILL the daemon, reap it and lazily detach the dead mount. */
+void harness_kill(struct mount_harness *h);
+
+/* Unmount if needed and remove the temporary directory. */
+void harness_destroy(struct mount_harness *h);
+
+/* True when path is currently the root of a FUSE mount. */
+bool harness_is_mounted(const char *path);
+
+/* "<dir>/<rel>" for the backing directory and the mount point. */
+const char *harness_backing_path(struct mount_harness *h, const char *rel);
+const char *harness_mount_path(struct mount_harness *h, const char *rel);
+
+/* Run a shell command; returns its exit status (or -1). */
+int harness_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Whole-file helpers; they return 0 or -errno. */
+int harness_write_file(const char *path, const void *data, size_t len);
+/* Reads at most cap bytes into buf; *len gets the size read. */
+int harness_read_file(const char *path, void *buf, size_t cap, size_t *len);
+
+/* Does the daemon's log contain needle? */
+bool harness_log_contains(struct mount_harness *h, const char *needle);
+
+#endif
