@@ -7,6 +7,7 @@
  * FUSE workers.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@ enum {
 
 struct daemon_options {
 	char *backing;
+	char *mountpoint;
 	double timeout_s;
 	double entry_timeout_s;
 	double attr_timeout_s;
@@ -82,19 +84,24 @@ static void print_help(void)
 	fuse_lowlevel_help();
 }
 
-/* Takes the first non-option argument as BACKING and leaves the second
- * for fuse_parse_cmdline() as the mount point. */
+/* Takes the non-option arguments as BACKING and MOUNTPOINT, so that the
+ * checks of preflight.c, not libfuse's, explain a bad mount point. */
 static int daemon_opt_proc(void *data, const char *arg, int key,
 			   struct fuse_args *outargs)
 {
 	struct daemon_options *opts = data;
+	char **slot;
 
 	(void)outargs;
-	if (key == FUSE_OPT_KEY_NONOPT && !opts->backing) {
-		opts->backing = strdup(arg);
-		return opts->backing ? 0 : -1;
+	if (key != FUSE_OPT_KEY_NONOPT)
+		return 1;
+	slot = !opts->backing ? &opts->backing : !opts->mountpoint ? &opts->mountpoint : NULL;
+	if (!slot) {
+		fprintf(stderr, "mediafs: unexpected argument '%s'\n", arg);
+		return -1;
 	}
-	return 1;
+	*slot = strdup(arg);
+	return *slot ? 0 : -1;
 }
 
 /* Escape commas so that a path survives as one -o value. */
@@ -130,6 +137,18 @@ static void settings_from_options(struct fs_settings *settings,
 	settings->switch_creds = geteuid() == 0;
 }
 
+/* Replace *path with its canonical absolute form.  Returns 0 or -1. */
+static int make_absolute(char **path)
+{
+	char *resolved = realpath(*path, NULL);
+
+	if (!resolved)
+		return -1;
+	free(*path);
+	*path = resolved;
+	return 0;
+}
+
 /* Every inode the kernel caches holds a descriptor here. */
 static void raise_open_file_limit(void)
 {
@@ -148,7 +167,7 @@ static void raise_open_file_limit(void)
 }
 
 static int run_session(struct mediafs *fs, struct fuse_args *args,
-		       const struct fuse_cmdline_opts *cmdline)
+		       const struct fuse_cmdline_opts *cmdline, const char *mountpoint)
 {
 	struct fuse_loop_config *loop_config = NULL;
 	int ret = 1;
@@ -158,12 +177,12 @@ static int run_session(struct mediafs *fs, struct fuse_args *args,
 		return 1;
 	if (fuse_set_signal_handlers(fs->session) != 0)
 		goto out_destroy;
-	if (fuse_session_mount(fs->session, cmdline->mountpoint) != 0) {
-		log_error("cannot mount '%s' (see the message above)", cmdline->mountpoint);
+	if (fuse_session_mount(fs->session, mountpoint) != 0) {
+		log_error("cannot mount '%s' (see the message above)", mountpoint);
 		goto out_remove_handlers;
 	}
 	log_info("mounted '%s' on '%s'", fs->store.root_path[0] ? fs->store.root_path : "/",
-		 cmdline->mountpoint);
+		 mountpoint);
 	if (!cmdline->foreground)
 		log_use_syslog();
 	fuse_daemonize(cmdline->foreground);
@@ -179,7 +198,10 @@ static int run_session(struct mediafs *fs, struct fuse_args *args,
 		fuse_loop_cfg_destroy(loop_config);
 	}
 	fuse_session_unmount(fs->session);
-	log_info("unmounted '%s'", cmdline->mountpoint);
+	log_info("unmounted '%s'", mountpoint);
+	/* The loop reports the signal that ended it; that is a clean stop. */
+	if (ret == SIGTERM || ret == SIGINT || ret == SIGHUP)
+		ret = 0;
 out_remove_handlers:
 	fuse_remove_signal_handlers(fs->session);
 out_destroy:
@@ -225,7 +247,7 @@ int main(int argc, char *argv[])
 		ret = 0;
 		goto out_free_args;
 	}
-	if (!opts.backing || !cmdline.mountpoint) {
+	if (!opts.backing || !opts.mountpoint) {
 		print_usage(stderr);
 		ret = EXIT_USAGE;
 		goto out_free_args;
@@ -240,8 +262,15 @@ int main(int argc, char *argv[])
 		level = LOG_LEVEL_DEBUG;
 	log_set_level(level);
 
-	if (preflight_check(opts.backing, cmdline.mountpoint, message, sizeof(message))) {
+	if (preflight_check(opts.backing, opts.mountpoint, message, sizeof(message))) {
 		fprintf(stderr, "mediafs: %s\n", message);
+		goto out_free_args;
+	}
+	/* Absolute from here on: the daemon leaves its working directory
+	 * when it detaches, and unmounts by this name at the end. */
+	if (make_absolute(&opts.mountpoint) != 0 || make_absolute(&opts.backing) != 0) {
+		fprintf(stderr, "mediafs: cannot resolve '%s': %s\n", opts.mountpoint,
+			strerror(errno));
 		goto out_free_args;
 	}
 	err = store_open(&fs.store, opts.backing, &what);
@@ -273,7 +302,7 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "mediafs: out of memory\n");
 		goto out_destroy_inodes;
 	}
-	ret = run_session(&fs, &args, &cmdline);
+	ret = run_session(&fs, &args, &cmdline, opts.mountpoint);
 
 out_destroy_inodes:
 	inode_table_destroy(&fs.inodes);
@@ -283,6 +312,7 @@ out_free_args:
 	free(fsname);
 	free(cmdline.mountpoint);
 	free(opts.backing);
+	free(opts.mountpoint);
 	free(opts.log_level);
 	fuse_opt_free_args(&args);
 	return ret;

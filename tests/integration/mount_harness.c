@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
@@ -163,6 +164,9 @@ int harness_mount_at(struct mount_harness *h, const char *backing,
 			dup2(fd, STDERR_FILENO);
 			close(fd);
 		}
+		/* Check ends a failing test with _exit(), which runs no
+		 * cleanup: the daemon unmounts itself when its test dies. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}

@@ -4,8 +4,9 @@
  * take it down again.
  *
  * The daemon binary comes from $MEDIAFS_BIN (meson sets it).  Every mount
- * started here is recorded, and an atexit() handler unmounts whatever a
- * failing test left behind.
+ * started here is recorded and an atexit() handler unmounts whatever is
+ * left; a daemon also unmounts itself (SIGTERM) when the process that
+ * started it dies, as a failing Check test does with _exit().
  *
  * Threads: test processes only; not thread-safe.
  */
