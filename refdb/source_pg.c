@@ -124,8 +124,16 @@ static void pg_disconnect(struct source *src)
 	src->conn = NULL;
 }
 
+/* Server notices (a WARNING before a shutdown) would go to stderr. */
+static void ignore_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
 static int pg_connect(struct source *src, char *why, size_t why_size)
 {
+	const char *encoding;
 	const char *keywords[PARAM_COUNT + 3];
 	const char *values[PARAM_COUNT + 3];
 	size_t n = 0;
@@ -164,6 +172,20 @@ static int pg_connect(struct source *src, char *why, size_t why_size)
 		PQfinish(conn);
 		return err;
 	}
+	PQsetNoticeProcessor(conn, ignore_notice, NULL);
+	/* A SQL_ASCII database holds bytes in no encoding: converting them to
+	 * UTF-8 would fail the whole fetch on one bad value.  Take them raw;
+	 * pathnorm marks the values that are not UTF-8. */
+	encoding = PQparameterStatus(conn, "server_encoding");
+	if (encoding && strcmp(encoding, "SQL_ASCII") == 0 &&
+	    PQsetClientEncoding(conn, "SQL_ASCII") != 0) {
+		char msg[512];
+
+		pg_message(src, PQerrorMessage(conn), msg, sizeof(msg));
+		source_say(why, why_size, "cannot set the client encoding: %s", msg);
+		PQfinish(conn);
+		return -EIO;
+	}
 	src->conn = conn;
 	return 0;
 }
@@ -198,8 +220,10 @@ static int pg_begin(struct source *src, char *why, size_t why_size)
 {
 	int err = pg_begin_once(src, why, why_size);
 
-	/* The server restarted since the last fetch: connect again, once. */
-	if (err && PQstatus(pg(src)) == CONNECTION_BAD) {
+	/* BEGIN fails on a connection that died since the last fetch (the
+	 * server restarted), which libpq may not have noticed as dead yet:
+	 * connect again, once.  A second failure is reported. */
+	if (err) {
 		pg_disconnect(src);
 		err = pg_connect(src, why, why_size);
 		if (!err)
