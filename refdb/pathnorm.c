@@ -32,6 +32,16 @@ static bool is_utf8(const unsigned char *s, size_t len)
 		size_t need;
 		uint32_t cp;
 
+		/* Paths are mostly ASCII: skip eight such bytes at a time. */
+		if (len - i >= sizeof(uint64_t)) {
+			uint64_t word;
+
+			memcpy(&word, s + i, sizeof(word));
+			if ((word & 0x8080808080808080ULL) == 0) {
+				i += sizeof(word);
+				continue;
+			}
+		}
 		if (c < 0x80) {
 			i++;
 			continue;
