@@ -1,0 +1,1144 @@
+/*
+ * config: reads the file in two passes.
+ *
+ * libinih splits lines into sections, keys and values, strips comments and
+ * joins continuation lines.  It is fed through our own line reader, which
+ * counts lines (the library does not say which line a key is on), refuses
+ * lines that would not fit its fixed 200-byte buffer instead of letting
+ * them be split silently, and handles section headers itself, so that an
+ * empty "[source x]" and a misspelt section are errors too.  The first pass
+ * only collects raw key/value pairs with their lines; the second validates
+ * them in file order, so a continued value is checked whole.
+ *
+ * Each [mediafs] key is declared once in the settings table below, with
+ * its type and where it goes; config_load() and config_set() share it.
+ */
+#include "config.h"
+
+#include "duration.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <libpq-fe.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { SECTION_NONE = -2, SECTION_MEDIAFS = -1 };
+enum { WHY_BYTES = 384 };
+
+static const char DURATION_HINT[] = "use e.g. 30s, 10m, 1h, 7d";
+static const char MEDIAFS_KEYS[] = "interval, min_age, grace, max_fraction, temp_max_age, "
+				   "restore_on_access, dry_run or exclude";
+static const char SOURCE_KEYS[] = "url, columns, query or strip_prefix";
+
+/* ---- small helpers ---- */
+
+/* snprintf() for messages: cutting a long message short is intended. */
+static void say(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void say(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (size == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+}
+
+static void free_strings(char **list, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		free(list[i]);
+	free(list);
+}
+
+static void free_columns(struct source_column *columns, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		free(columns[i].database);
+		free(columns[i].schema);
+		free(columns[i].table);
+		free(columns[i].column);
+	}
+	free(columns);
+}
+
+static char *trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+/*
+ * Split a comma-separated list into trimmed, non-empty strings.  Returns
+ * 0, -EINVAL with why filled for an empty item, or -ENOMEM.
+ */
+static int split_list(const char *value, char ***out, size_t *out_count, char *why,
+		      size_t why_size)
+{
+	char *copy = strdup(value);
+	char **list = NULL;
+	size_t count = 0;
+	char *item;
+	char *next;
+	int err = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	if (*trim(copy) == '\0')
+		goto out_done;
+	for (item = copy; item; item = next) {
+		next = strchr(item, ',');
+		if (next)
+			*next++ = '\0';
+		char *t = trim(item);
+		if (!*t) {
+			say(why, why_size, "'%s' has an empty entry in its list", value);
+			err = -EINVAL;
+			goto out_free_list;
+		}
+		char **grown = realloc(list, (count + 1) * sizeof(*list));
+		if (!grown) {
+			err = -ENOMEM;
+			goto out_free_list;
+		}
+		list = grown;
+		list[count] = strdup(t);
+		if (!list[count]) {
+			err = -ENOMEM;
+			goto out_free_list;
+		}
+		count++;
+	}
+out_done:
+	free(copy);
+	*out = list;
+	*out_count = count;
+	return 0;
+
+out_free_list:
+	free_strings(list, count);
+	free(copy);
+	return err;
+}
+
+/* ---- [mediafs]: one table of keys ---- */
+
+enum setting_type { SETTING_DURATION, SETTING_FRACTION, SETTING_BOOL, SETTING_GLOBS };
+
+struct setting {
+	const char *key;
+	enum setting_type type;
+	size_t offset;		/* into struct config_settings */
+	int64_t min_ms;		/* SETTING_DURATION only */
+};
+
+static const struct setting settings_table[] = {
+	{ "interval", SETTING_DURATION, offsetof(struct config_settings, interval_ms), 1000 },
+	{ "min_age", SETTING_DURATION, offsetof(struct config_settings, min_age_ms), 0 },
+	{ "grace", SETTING_DURATION, offsetof(struct config_settings, grace_ms), 0 },
+	{ "max_fraction", SETTING_FRACTION, offsetof(struct config_settings, max_fraction), 0 },
+	{ "temp_max_age", SETTING_DURATION, offsetof(struct config_settings, temp_max_age_ms), 0 },
+	{ "restore_on_access", SETTING_BOOL,
+	  offsetof(struct config_settings, restore_on_access), 0 },
+	{ "dry_run", SETTING_BOOL, offsetof(struct config_settings, dry_run), 0 },
+	{ "exclude", SETTING_GLOBS, offsetof(struct config_settings, exclude), 0 },
+};
+
+static int parse_duration_value(const char *value, int64_t min_ms, int64_t *out, char *why,
+				size_t why_size)
+{
+	char text[DURATION_TEXT_BYTES];
+	int64_t ms;
+	int err = duration_parse(value, &ms);
+
+	if (err == -ERANGE) {
+		say(why, why_size, "'%s' is too long a duration", value);
+		return -EINVAL;
+	}
+	if (err) {
+		say(why, why_size, "'%s' is not a duration (%s)", value, DURATION_HINT);
+		return -EINVAL;
+	}
+	if (ms < min_ms) {
+		duration_format(min_ms, text, sizeof(text));
+		say(why, why_size, "'%s' is too short (at least %s)", value, text);
+		return -EINVAL;
+	}
+	*out = ms;
+	return 0;
+}
+
+static int parse_fraction(const char *value, double *out, char *why, size_t why_size)
+{
+	char *end;
+	double x;
+
+	errno = 0;
+	x = strtod(value, &end);
+	if (!*value || isspace((unsigned char)*value) || *end || errno || !isfinite(x) ||
+	    x <= 0 || x > 1) {
+		say(why, why_size, "'%s' is not a fraction above 0 and at most 1 "
+			 "(use e.g. 0.10)", value);
+		return -EINVAL;
+	}
+	*out = x;
+	return 0;
+}
+
+static int parse_bool(const char *value, bool *out, char *why, size_t why_size)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcmp(value, yes[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcmp(value, no[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	say(why, why_size, "'%s' is not a boolean (use yes or no)", value);
+	return -EINVAL;
+}
+
+static int parse_globs(const char *value, struct config_settings *s, char *why, size_t why_size)
+{
+	char **list;
+	size_t count;
+	int err = split_list(value, &list, &count, why, why_size);
+
+	if (err)
+		return err;
+	for (size_t i = 0; i < count; i++) {
+		if (list[i][0] == '/') {
+			say(why, why_size, "pattern '%s' is absolute; patterns are relative "
+				 "to the media root", list[i]);
+			free_strings(list, count);
+			return -EINVAL;
+		}
+	}
+	free_strings(s->exclude, s->exclude_count);
+	s->exclude = list;
+	s->exclude_count = count;
+	return 0;
+}
+
+/*
+ * Validate value for key and store it in s.  Returns 0, -ENOENT for a key
+ * that is not in the table, -EINVAL with why filled, or -ENOMEM; s is
+ * unchanged on error.
+ */
+static int setting_apply(struct config_settings *s, const char *key, const char *value,
+			 char *why, size_t why_size)
+{
+	const struct setting *setting = NULL;
+	char *field;
+
+	for (size_t i = 0; i < sizeof(settings_table) / sizeof(settings_table[0]); i++)
+		if (strcmp(key, settings_table[i].key) == 0)
+			setting = &settings_table[i];
+	if (!setting)
+		return -ENOENT;
+	field = (char *)s + setting->offset;
+	switch (setting->type) {
+	case SETTING_DURATION:
+		return parse_duration_value(value, setting->min_ms, (int64_t *)(void *)field,
+					    why, why_size);
+	case SETTING_FRACTION:
+		return parse_fraction(value, (double *)(void *)field, why, why_size);
+	case SETTING_BOOL:
+		return parse_bool(value, (bool *)(void *)field, why, why_size);
+	case SETTING_GLOBS:
+		return parse_globs(value, s, why, why_size);
+	}
+	return -ENOENT;
+}
+
+/* ---- URLs ---- */
+
+const char *config_sqlite_path(const char *url)
+{
+	static const char scheme[] = "sqlite://";
+	const char *path;
+
+	if (!url || strncmp(url, scheme, sizeof(scheme) - 1) != 0)
+		return NULL;
+	path = url + sizeof(scheme) - 1;
+	if (path[0] != '/')
+		return NULL;
+	/* "sqlite:////srv/db" has one slash too many for a URL: accept both. */
+	while (path[0] == '/' && path[1] == '/')
+		path++;
+	return path[1] ? path : NULL;
+}
+
+static bool is_postgres_url(const char *url)
+{
+	return strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0;
+}
+
+/*
+ * Where the password is in url, as written: the userinfo of a URL, its
+ * ?password= or &password= parameter, or the value of a conninfo's
+ * password keyword (quoted or not).  Returns false when there is none.
+ * *from indexes url; a second password (URL userinfo and parameter) is
+ * found by calling again with start past the first.
+ */
+static bool find_password(const char *url, size_t start, size_t *from, size_t *len)
+{
+	if (is_postgres_url(url)) {
+		const char *auth = strstr(url, "://") + 3;
+		size_t auth_len = strcspn(auth, "/?");
+		const char *at = NULL;
+
+		for (size_t i = 0; i < auth_len; i++)
+			if (auth[i] == '@')
+				at = auth + i;
+		if (at) {
+			const char *colon = memchr(auth, ':', (size_t)(at - auth));
+
+			if (colon && (size_t)(colon + 1 - url) >= start) {
+				*from = (size_t)(colon + 1 - url);
+				*len = (size_t)(at - colon - 1);
+				return true;
+			}
+		}
+		for (const char *q = strchr(url, '?'); q; q = strchr(q + 1, '&')) {
+			if (strncmp(q + 1, "password=", 9) == 0 && (size_t)(q + 10 - url) >= start) {
+				*from = (size_t)(q + 10 - url);
+				*len = strcspn(q + 10, "&");
+				return true;
+			}
+		}
+		return false;
+	}
+	for (const char *k = strstr(url + start, "password"); k; k = strstr(k + 1, "password")) {
+		const char *v = k + 8;
+
+		if (k != url && !isspace((unsigned char)k[-1]))
+			continue;
+		while (isspace((unsigned char)*v))
+			v++;
+		if (*v != '=')
+			continue;
+		v++;
+		while (isspace((unsigned char)*v))
+			v++;
+		*from = (size_t)(v - url);
+		if (*v == '\'') {
+			const char *e = v + 1;
+
+			while (*e && *e != '\'')
+				e += (*e == '\\' && e[1]) ? 2 : 1;
+			*len = (size_t)(e - v) + (*e ? 1 : 0);
+		} else {
+			*len = strcspn(v, " \t\r\n\f\v");
+		}
+		return true;
+	}
+	return false;
+}
+
+void config_redact_url(const char *url, char *out, size_t out_size)
+{
+	size_t used = 0;
+	size_t pos = 0;
+	size_t from;
+	size_t len;
+
+	if (out_size == 0)
+		return;
+	while (find_password(url, pos, &from, &len)) {
+		used += (size_t)snprintf(out + used, out_size - used, "%.*s***",
+					 (int)(from - pos), url + pos);
+		pos = from + len;
+		if (used >= out_size)
+			return;
+	}
+	snprintf(out + used, out_size - used, "%s", url + pos);
+}
+
+static void replace_all(char *text, size_t text_size, const char *secret, size_t secret_len)
+{
+	static const char mask[] = "***";
+	char *hit;
+
+	if (secret_len == 0)
+		return;
+	for (char *p = text; (hit = memmem(p, strlen(p), secret, secret_len)) != NULL;) {
+		size_t tail = strlen(hit + secret_len);
+
+		if (secret_len < sizeof(mask) - 1 &&
+		    (size_t)(hit - text) + sizeof(mask) - 1 + tail >= text_size)
+			tail = text_size - (size_t)(hit - text) - sizeof(mask);
+		memmove(hit + sizeof(mask) - 1, hit + secret_len, tail);
+		memcpy(hit, mask, sizeof(mask) - 1);
+		hit[sizeof(mask) - 1 + tail] = '\0';
+		p = hit + sizeof(mask) - 1;
+	}
+}
+
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+void config_scrub_password(const char *url, char *text, size_t text_size)
+{
+	size_t pos = 0;
+	size_t from;
+	size_t len;
+
+	if (!url || !text || text_size == 0)
+		return;
+	while (find_password(url, pos, &from, &len)) {
+		char decoded[256];
+		size_t n = 0;
+
+		replace_all(text, text_size, url + from, len);
+		for (size_t i = from; i < from + len && n < sizeof(decoded); i++) {
+			int hi = url[i] == '%' && i + 2 < from + len ? hex_value(url[i + 1]) : -1;
+			int lo = hi >= 0 ? hex_value(url[i + 2]) : -1;
+
+			if (lo >= 0) {
+				decoded[n++] = (char)(hi * 16 + lo);
+				i += 2;
+			} else {
+				decoded[n++] = url[i];
+			}
+		}
+		replace_all(text, text_size, decoded, n);
+		pos = from + len;
+	}
+}
+
+/* ---- [source NAME] ---- */
+
+static bool is_identifier_part(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (isspace((unsigned char)*s) || iscntrl((unsigned char)*s) || *s == '"')
+			return false;
+	return true;
+}
+
+/* Split "[[database.]schema.]table.column" into col. */
+static int parse_column(const char *text, struct source_column *col, char *why, size_t why_size)
+{
+	char *parts[4] = { NULL };
+	char *copy = strdup(text);
+	char *p = copy;
+	size_t count = 0;
+	int err = -EINVAL;
+
+	if (!copy)
+		return -ENOMEM;
+	while (p && count < 4) {
+		parts[count++] = p;
+		p = strchr(p, '.');
+		if (p)
+			*p++ = '\0';
+	}
+	if (p || count < 2) {
+		say(why, why_size, "'%s' is not table.column, schema.table.column or "
+			 "database.schema.table.column", text);
+		goto out_free;
+	}
+	for (size_t i = 0; i < count; i++) {
+		if (!is_identifier_part(parts[i])) {
+			say(why, why_size, "'%s' has an empty or invalid name (no spaces "
+				 "or quotes)", text);
+			goto out_free;
+		}
+	}
+	memset(col, 0, sizeof(*col));
+	err = -ENOMEM;
+	col->column = strdup(parts[count - 1]);
+	col->table = strdup(parts[count - 2]);
+	col->schema = count >= 3 ? strdup(parts[count - 3]) : NULL;
+	col->database = count == 4 ? strdup(parts[0]) : NULL;
+	if (!col->column || !col->table || (count >= 3 && !col->schema) ||
+	    (count == 4 && !col->database)) {
+		free(col->column);
+		free(col->table);
+		free(col->schema);
+		free(col->database);
+		goto out_free;
+	}
+	err = 0;
+out_free:
+	free(copy);
+	return err;
+}
+
+static bool same_column(const struct source_column *a, const struct source_column *b)
+{
+	return strcmp(a->table, b->table) == 0 && strcmp(a->column, b->column) == 0 &&
+	       !a->schema == !b->schema && (!a->schema || strcmp(a->schema, b->schema) == 0) &&
+	       !a->database == !b->database &&
+	       (!a->database || strcmp(a->database, b->database) == 0);
+}
+
+static int parse_columns(const char *value, struct config_source *src, char *why,
+			 size_t why_size)
+{
+	char **items;
+	size_t count;
+	struct source_column *columns;
+	size_t done = 0;
+	int err = split_list(value, &items, &count, why, why_size);
+
+	if (err)
+		return err;
+	if (count == 0) {
+		say(why, why_size, "no column given");
+		free_strings(items, count);
+		return -EINVAL;
+	}
+	columns = calloc(count, sizeof(*columns));
+	if (!columns) {
+		free_strings(items, count);
+		return -ENOMEM;
+	}
+	for (; done < count; done++) {
+		err = parse_column(items[done], &columns[done], why, why_size);
+		if (err)
+			goto out_free_columns;
+		for (size_t k = 0; k < done; k++) {
+			if (same_column(&columns[k], &columns[done])) {
+				say(why, why_size, "'%s' is listed twice", items[done]);
+				done++;
+				err = -EINVAL;
+				goto out_free_columns;
+			}
+		}
+	}
+	free_strings(items, count);
+	free_columns(src->columns, src->column_count);
+	src->columns = columns;
+	src->column_count = count;
+	return 0;
+
+out_free_columns:
+	free_columns(columns, done);
+	free_strings(items, count);
+	return err;
+}
+
+static int parse_url(const char *value, struct config_source *src, char *why, size_t why_size)
+{
+	char shown[256];
+	char *libpq_error = NULL;
+	PQconninfoOption *options;
+	enum config_source_kind kind;
+
+	config_redact_url(value, shown, sizeof(shown));
+	if (strncmp(value, "sqlite:", 7) == 0) {
+		if (!config_sqlite_path(value)) {
+			say(why, why_size, "'%s' does not name an absolute path (use "
+				 "sqlite:///absolute/path)", shown);
+			return -EINVAL;
+		}
+		kind = CONFIG_SOURCE_SQLITE;
+	} else if (is_postgres_url(value) || strchr(value, '=')) {
+		options = PQconninfoParse(value, &libpq_error);
+		if (!options) {
+			char msg[256];
+
+			snprintf(msg, sizeof(msg), "%s", libpq_error ? libpq_error : "out of memory");
+			msg[strcspn(msg, "\n")] = '\0';
+			config_scrub_password(value, msg, sizeof(msg));
+			say(why, why_size, "'%s' is not a valid PostgreSQL URL or conninfo: %s",
+				 shown, msg);
+			PQfreemem(libpq_error);
+			return -EINVAL;
+		}
+		PQconninfoFree(options);
+		kind = CONFIG_SOURCE_POSTGRESQL;
+	} else {
+		say(why, why_size, "'%s' is not a database URL (use sqlite:///path, "
+			 "postgresql://... or a libpq conninfo)", shown);
+		return -EINVAL;
+	}
+	char *copy = strdup(value);
+	if (!copy)
+		return -ENOMEM;
+	free(src->url);
+	src->url = copy;
+	src->kind = kind;
+	return 0;
+}
+
+static int parse_query(const char *value, struct config_source *src, char *why, size_t why_size)
+{
+	char *copy = strdup(value);
+	char *end;
+
+	if (!copy)
+		return -ENOMEM;
+	/* COPY (query) refuses a final ';', and it means nothing here. */
+	end = copy + strlen(copy);
+	while (end > copy && (isspace((unsigned char)end[-1]) || end[-1] == ';'))
+		*--end = '\0';
+	if (!*copy) {
+		say(why, why_size, "the query is empty");
+		free(copy);
+		return -EINVAL;
+	}
+	free(src->query);
+	src->query = copy;
+	return 0;
+}
+
+static int parse_prefixes(const char *value, struct config_source *src, char *why,
+			  size_t why_size)
+{
+	char **list;
+	size_t count;
+	int err = split_list(value, &list, &count, why, why_size);
+
+	if (err)
+		return err;
+	if (count == 0) {
+		say(why, why_size, "no prefix given");
+		return -EINVAL;
+	}
+	free_strings(src->strip_prefixes, src->strip_prefix_count);
+	src->strip_prefixes = list;
+	src->strip_prefix_count = count;
+	return 0;
+}
+
+/* Like setting_apply(), for the keys of a [source NAME] section. */
+static int source_apply(struct config_source *src, const char *key, const char *value,
+			char *why, size_t why_size)
+{
+	if (strcmp(key, "url") == 0)
+		return parse_url(value, src, why, why_size);
+	if (strcmp(key, "columns") == 0)
+		return parse_columns(value, src, why, why_size);
+	if (strcmp(key, "query") == 0)
+		return parse_query(value, src, why, why_size);
+	if (strcmp(key, "strip_prefix") == 0)
+		return parse_prefixes(value, src, why, why_size);
+	return -ENOENT;
+}
+
+/* ---- the file: first pass ---- */
+
+struct raw_entry {
+	int section;		/* SECTION_MEDIAFS or an index into sources */
+	char *key;
+	char *value;		/* continuation lines appended */
+	int line;
+};
+
+struct parser {
+	const char *path;	/* as given, for messages */
+	FILE *file;
+	char *buf;		/* getline() buffer */
+	size_t buf_size;
+	int line;		/* the line being parsed */
+	int section;		/* SECTION_NONE, SECTION_MEDIAFS or a source index */
+	int mediafs_line;	/* line of [mediafs], 0 before it */
+	bool have_key;		/* a key was seen in this section (libinih's prev_name) */
+	bool continuation;	/* the line being parsed continues the last key */
+	struct config next;	/* what the file builds */
+	struct raw_entry *entries;
+	size_t entry_count;
+	int err;		/* the first error, 0 before it */
+	char *error;
+	size_t error_size;
+};
+
+static void parser_fail(struct parser *p, int err, int line, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void parser_fail(struct parser *p, int err, int line, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (p->err)
+		return;
+	p->err = err;
+	if (!p->error || p->error_size == 0)
+		return;
+	n = snprintf(p->error, p->error_size, "%s:%d: ", p->path, line);
+	if (n < 0 || (size_t)n >= p->error_size)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(p->error + n, p->error_size - (size_t)n, fmt, ap);
+	va_end(ap);
+}
+
+static bool is_source_name(const char *name)
+{
+	if (!*name)
+		return false;
+	for (; *name; name++)
+		if (!isalnum((unsigned char)*name) && !strchr("_-.", *name))
+			return false;
+	return true;
+}
+
+static void parser_add_source(struct parser *p, const char *name)
+{
+	struct config_source *grown;
+	struct config *next = &p->next;
+
+	for (size_t i = 0; i < next->source_count; i++) {
+		if (strcmp(next->sources[i].name, name) == 0) {
+			parser_fail(p, -EINVAL, p->line, "source '%s' is defined twice (first "
+				    "on line %d)", name, next->sources[i].line);
+			return;
+		}
+	}
+	grown = realloc(next->sources, (next->source_count + 1) * sizeof(*grown));
+	if (!grown) {
+		parser_fail(p, -ENOMEM, p->line, "out of memory");
+		return;
+	}
+	next->sources = grown;
+	memset(&grown[next->source_count], 0, sizeof(*grown));
+	grown[next->source_count].name = strdup(name);
+	if (!grown[next->source_count].name) {
+		parser_fail(p, -ENOMEM, p->line, "out of memory");
+		return;
+	}
+	grown[next->source_count].line = p->line;
+	p->section = (int)next->source_count++;
+}
+
+/* A "[...]" line: s points at the '['. */
+static void parser_begin_section(struct parser *p, const char *s)
+{
+	char name[CONFIG_MAX_LINE_BYTES + 1];
+	const char *end = strchr(s, ']');
+	char *t;
+
+	p->have_key = false;
+	if (!end) {
+		parser_fail(p, -EINVAL, p->line, "expected ']' to close the section name");
+		return;
+	}
+	snprintf(name, sizeof(name), "%.*s", (int)(end - s - 1), s + 1);
+	t = trim(name);
+	if (strcmp(t, "mediafs") == 0) {
+		if (p->mediafs_line) {
+			parser_fail(p, -EINVAL, p->line, "section [mediafs] appears twice (first "
+				    "on line %d)", p->mediafs_line);
+			return;
+		}
+		p->mediafs_line = p->line;
+		p->section = SECTION_MEDIAFS;
+		return;
+	}
+	if (strncmp(t, "source", 6) == 0 && (!t[6] || isspace((unsigned char)t[6]))) {
+		char *source_name = trim(t + 6);
+
+		if (!*source_name)
+			parser_fail(p, -EINVAL, p->line, "section [source] needs a name, as in "
+				    "[source app]");
+		else if (!is_source_name(source_name))
+			parser_fail(p, -EINVAL, p->line, "source name '%s' may hold only letters, "
+				    "digits, '_', '-' and '.'", source_name);
+		else
+			parser_add_source(p, source_name);
+		return;
+	}
+	parser_fail(p, -EINVAL, p->line, "unknown section [%s] (use [mediafs] or "
+		    "[source NAME])", t);
+}
+
+/* Note what kind of line libinih is about to see: the same rules as its. */
+static void parser_classify_line(struct parser *p, const char *line)
+{
+	const char *s = line;
+	const char *start;
+
+	if (p->line == 1 && strncmp(s, "\xef\xbb\xbf", 3) == 0)
+		s += 3;
+	start = s;
+	while (isspace((unsigned char)*s))
+		s++;
+	p->continuation = false;
+	if (!*s || *s == ';' || *s == '#')
+		return;
+	if (*s == '[') {
+		parser_begin_section(p, s);
+		return;
+	}
+	if (s > start && p->have_key)
+		p->continuation = true;
+}
+
+/* libinih's fgets(): one whole line, or NULL to stop. */
+static char *parser_read_line(char *str, int num, void *stream)
+{
+	struct parser *p = stream;
+	ssize_t n;
+
+	if (p->err)
+		return NULL;
+	errno = 0;
+	n = getline(&p->buf, &p->buf_size, p->file);
+	if (n < 0) {
+		if (ferror(p->file))
+			parser_fail(p, errno ? -errno : -EIO, p->line + 1, "cannot read: %s",
+				    strerror(errno ? errno : EIO));
+		return NULL;
+	}
+	p->line++;
+	if (memchr(p->buf, '\0', (size_t)n)) {
+		parser_fail(p, -EINVAL, p->line, "the line holds a NUL byte");
+		return NULL;
+	}
+	/* Its buffer takes num - 1 bytes; a longer line would be cut in two. */
+	if (num <= 0 || n >= num) {
+		parser_fail(p, -EINVAL, p->line, "the line is longer than %d bytes (continue "
+			    "a long value on indented lines)", num - 2);
+		return NULL;
+	}
+	parser_classify_line(p, p->buf);
+	if (p->err)
+		return NULL;
+	memcpy(str, p->buf, (size_t)n + 1);
+	return str;
+}
+
+/*
+ * libinih 55 strips " ;" comments from "key = value" lines but not from
+ * continuation lines: cut them here, so both kinds of line agree.
+ */
+static size_t continuation_length(const char *value)
+{
+	size_t len = 0;
+
+	while (value[len] && !(value[len] == ';' && len > 0 && isspace((unsigned char)value[len - 1])))
+		len++;
+	while (len > 0 && isspace((unsigned char)value[len - 1]))
+		len--;
+	return len;
+}
+
+static int parser_continue(struct parser *p, const char *value)
+{
+	struct raw_entry *last = &p->entries[p->entry_count - 1];
+	size_t old = strlen(last->value);
+	size_t len = continuation_length(value);
+	char *grown;
+
+	if (len == 0)
+		return 0;
+	grown = realloc(last->value, old + 1 + len + 1);
+	if (!grown) {
+		parser_fail(p, -ENOMEM, p->line, "out of memory");
+		return -ENOMEM;
+	}
+	grown[old] = ' ';
+	memcpy(grown + old + 1, value, len);
+	grown[old + 1 + len] = '\0';
+	last->value = grown;
+	return 0;
+}
+
+/* libinih's handler: nonzero to go on. */
+static int parser_handle(void *user, const char *section, const char *key, const char *value)
+{
+	struct parser *p = user;
+	struct raw_entry *grown;
+
+	(void)section;	/* ours is p->section: libinih cuts names at 50 bytes */
+	if (p->err)
+		return 0;
+	if (p->continuation && p->entry_count > 0)
+		return parser_continue(p, value) == 0;
+	if (p->section == SECTION_NONE) {
+		parser_fail(p, -EINVAL, p->line, "key '%s' is outside a section (start with "
+			    "[mediafs] or [source NAME])", key);
+		return 0;
+	}
+	for (size_t i = 0; i < p->entry_count; i++) {
+		if (p->entries[i].section == p->section && strcmp(p->entries[i].key, key) == 0) {
+			parser_fail(p, -EINVAL, p->line, "key '%s' is given twice (first on "
+				    "line %d)", key, p->entries[i].line);
+			return 0;
+		}
+	}
+	grown = realloc(p->entries, (p->entry_count + 1) * sizeof(*grown));
+	if (!grown) {
+		parser_fail(p, -ENOMEM, p->line, "out of memory");
+		return 0;
+	}
+	p->entries = grown;
+	grown[p->entry_count] = (struct raw_entry){
+		.section = p->section,
+		.key = strdup(key),
+		.value = strdup(value),
+		.line = p->line,
+	};
+	p->entry_count++;
+	if (!grown[p->entry_count - 1].key || !grown[p->entry_count - 1].value) {
+		parser_fail(p, -ENOMEM, p->line, "out of memory");
+		return 0;
+	}
+	p->have_key = true;
+	return 1;
+}
+
+/* ---- the file: second pass ---- */
+
+static void parser_apply(struct parser *p, const struct raw_entry *e)
+{
+	char why[WHY_BYTES];
+	int err;
+
+	if (e->section == SECTION_MEDIAFS) {
+		err = setting_apply(&p->next.settings, e->key, e->value, why, sizeof(why));
+		if (err == -ENOENT)
+			parser_fail(p, -EINVAL, e->line, "key '%s': unknown key in [mediafs] "
+				    "(use %s)", e->key, MEDIAFS_KEYS);
+	} else {
+		struct config_source *src = &p->next.sources[e->section];
+
+		err = source_apply(src, e->key, e->value, why, sizeof(why));
+		if (err == -ENOENT)
+			parser_fail(p, -EINVAL, e->line, "key '%s': unknown key in [source %s] "
+				    "(use %s)", e->key, src->name, SOURCE_KEYS);
+	}
+	if (err == -EINVAL)
+		parser_fail(p, err, e->line, "key '%s': %s", e->key, why);
+	else if (err == -ENOMEM)
+		parser_fail(p, err, e->line, "out of memory");
+}
+
+/* The line of key in source index, or the section's line when not given. */
+static int entry_line(const struct parser *p, int section, const char *key)
+{
+	for (size_t i = 0; i < p->entry_count; i++)
+		if (p->entries[i].section == section && strcmp(p->entries[i].key, key) == 0)
+			return p->entries[i].line;
+	return p->next.sources[section].line;
+}
+
+static void parser_check_source(struct parser *p, int index)
+{
+	const struct config_source *src = &p->next.sources[index];
+
+	if (!src->url) {
+		parser_fail(p, -EINVAL, src->line, "source '%s': key 'url' is missing", src->name);
+		return;
+	}
+	if (src->column_count && src->query) {
+		parser_fail(p, -EINVAL, entry_line(p, index, "query"), "key 'query': source '%s' "
+			    "has both 'columns' and 'query'; give one of them", src->name);
+		return;
+	}
+	if (!src->column_count && !src->query) {
+		parser_fail(p, -EINVAL, src->line, "source '%s': key 'columns' or 'query' is "
+			    "missing", src->name);
+		return;
+	}
+	for (size_t i = 0; i < src->column_count; i++) {
+		if (src->kind == CONFIG_SOURCE_SQLITE && src->columns[i].database) {
+			parser_fail(p, -EINVAL, entry_line(p, index, "columns"), "key 'columns': "
+				    "'%s.%s.%s.%s' names a database; SQLite takes "
+				    "[schema.]table.column", src->columns[i].database,
+				    src->columns[i].schema, src->columns[i].table,
+				    src->columns[i].column);
+			return;
+		}
+	}
+}
+
+static void parser_free(struct parser *p)
+{
+	for (size_t i = 0; i < p->entry_count; i++) {
+		free(p->entries[i].key);
+		free(p->entries[i].value);
+	}
+	free(p->entries);
+	free(p->buf);
+}
+
+/* ---- public functions ---- */
+
+void config_init_defaults(struct config *cfg)
+{
+	*cfg = (struct config){
+		.settings = {
+			.interval_ms = CONFIG_DEFAULT_INTERVAL_MS,
+			.min_age_ms = CONFIG_DEFAULT_MIN_AGE_MS,
+			.grace_ms = CONFIG_DEFAULT_GRACE_MS,
+			.max_fraction = CONFIG_DEFAULT_MAX_FRACTION,
+			.temp_max_age_ms = CONFIG_DEFAULT_TEMP_MAX_AGE_MS,
+			.restore_on_access = true,
+			.dry_run = false,
+		},
+	};
+}
+
+int config_load(struct config *cfg, const char *path, char *error, size_t error_size)
+{
+	struct parser p = {
+		.path = path,
+		.section = SECTION_NONE,
+		.error = error,
+		.error_size = error_size,
+	};
+	int line;
+
+	if (error_size)
+		error[0] = '\0';
+	config_init_defaults(&p.next);
+	p.file = fopen(path, "re");
+	if (!p.file) {
+		int err = -errno;
+
+		snprintf(error, error_size, "cannot open '%s': %s", path, strerror(-err));
+		return err;
+	}
+	line = ini_parse_stream(parser_read_line, &p, parser_handle, &p);
+	fclose(p.file);
+	if (!p.err && line > 0)
+		parser_fail(&p, -EINVAL, line, "cannot parse the line (expected '[section]', "
+			    "'key = value' or a comment)");
+	else if (!p.err && line < 0)
+		parser_fail(&p, -ENOMEM, p.line, "out of memory");
+	for (size_t i = 0; i < p.entry_count && !p.err; i++)
+		parser_apply(&p, &p.entries[i]);
+	for (size_t i = 0; i < p.next.source_count && !p.err; i++)
+		parser_check_source(&p, (int)i);
+	if (!p.err) {
+		p.next.path = strdup(path);
+		if (!p.next.path)
+			parser_fail(&p, -ENOMEM, 0, "out of memory");
+	}
+	parser_free(&p);
+	if (p.err) {
+		config_free(&p.next);
+		return p.err;
+	}
+	config_free(cfg);
+	*cfg = p.next;
+	return 0;
+}
+
+int config_set(struct config *cfg, const char *key, const char *value, char *error,
+	       size_t error_size)
+{
+	char why[WHY_BYTES];
+	int err;
+
+	if (!value) {
+		snprintf(error, error_size, "option '%s': needs a value, as in %s=...", key, key);
+		return setting_apply(&cfg->settings, key, "", why, sizeof(why)) == -ENOENT ?
+			-ENOENT : -EINVAL;
+	}
+	err = setting_apply(&cfg->settings, key, value, why, sizeof(why));
+	if (err == -ENOENT)
+		snprintf(error, error_size, "option '%s': unknown key (use %s)", key, MEDIAFS_KEYS);
+	else if (err == -EINVAL)
+		snprintf(error, error_size, "option '%s': %s", key, why);
+	else if (err)
+		snprintf(error, error_size, "option '%s': %s", key, strerror(-err));
+	return err;
+}
+
+void config_source_clear(struct config_source *src)
+{
+	free(src->name);
+	free(src->url);
+	free_columns(src->columns, src->column_count);
+	free(src->query);
+	free_strings(src->strip_prefixes, src->strip_prefix_count);
+	memset(src, 0, sizeof(*src));
+}
+
+void config_free(struct config *cfg)
+{
+	free(cfg->path);
+	free_strings(cfg->settings.exclude, cfg->settings.exclude_count);
+	for (size_t i = 0; i < cfg->source_count; i++)
+		config_source_clear(&cfg->sources[i]);
+	free(cfg->sources);
+	config_init_defaults(cfg);
+}
+
+static char *dup_or_null(const char *s, bool *failed)
+{
+	char *copy;
+
+	if (!s)
+		return NULL;
+	copy = strdup(s);
+	if (!copy)
+		*failed = true;
+	return copy;
+}
+
+int config_source_copy(struct config_source *dst, const struct config_source *src)
+{
+	bool failed = false;
+
+	memset(dst, 0, sizeof(*dst));
+	dst->kind = src->kind;
+	dst->line = src->line;
+	dst->name = dup_or_null(src->name, &failed);
+	dst->url = dup_or_null(src->url, &failed);
+	dst->query = dup_or_null(src->query, &failed);
+	if (src->column_count) {
+		dst->columns = calloc(src->column_count, sizeof(*dst->columns));
+		if (!dst->columns)
+			failed = true;
+		else
+			dst->column_count = src->column_count;
+	}
+	for (size_t i = 0; i < dst->column_count; i++) {
+		dst->columns[i].database = dup_or_null(src->columns[i].database, &failed);
+		dst->columns[i].schema = dup_or_null(src->columns[i].schema, &failed);
+		dst->columns[i].table = dup_or_null(src->columns[i].table, &failed);
+		dst->columns[i].column = dup_or_null(src->columns[i].column, &failed);
+	}
+	if (src->strip_prefix_count) {
+		dst->strip_prefixes = calloc(src->strip_prefix_count, sizeof(char *));
+		if (!dst->strip_prefixes)
+			failed = true;
+		else
+			dst->strip_prefix_count = src->strip_prefix_count;
+	}
+	for (size_t i = 0; i < dst->strip_prefix_count; i++)
+		dst->strip_prefixes[i] = dup_or_null(src->strip_prefixes[i], &failed);
+	if (failed) {
+		config_source_clear(dst);
+		return -ENOMEM;
+	}
+	return 0;
+}
