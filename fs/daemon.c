@@ -24,6 +24,7 @@
 enum {
 	EXIT_USAGE = 2,
 	MESSAGE_BYTES = 1024,
+	DEFAULT_INODE_FDS = 4096,
 };
 
 /* Names and attributes change only through the mount (or the checker,
@@ -40,6 +41,7 @@ struct daemon_options {
 	int writeback;
 	int splice;
 	char *log_level;
+	int inode_fds;
 };
 
 #define DAEMON_OPT(template, field, value) \
@@ -55,6 +57,7 @@ static const struct fuse_opt daemon_opt_table[] = {
 	DAEMON_OPT("splice", splice, 1),
 	DAEMON_OPT("nosplice", splice, 0),
 	DAEMON_OPT("log_level=%s", log_level, 0),
+	DAEMON_OPT("inode_fds=%d", inode_fds, 0),
 	FUSE_OPT_END
 };
 
@@ -79,6 +82,9 @@ static void print_help(void)
 "                           errors surface at fsync or close)\n"
 "    -o nosplice            copy data instead of splicing it\n"
 "    -o log_level=LEVEL     error, warn, info (default), debug or trace\n"
+"    -o inode_fds=N         descriptors kept open on inodes the kernel caches\n"
+"                           (default: half the open file limit; as root, the\n"
+"                           rest are reopened by file handle when used)\n"
 "\n", DEFAULT_TIMEOUT_S);
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
@@ -149,7 +155,18 @@ static int make_absolute(char **path)
 	return 0;
 }
 
-/* Every inode the kernel caches holds a descriptor here. */
+/* Half the descriptors for the inode table; the rest for open files,
+ * the databases and the sockets. */
+static size_t default_inode_fds(void)
+{
+	struct rlimit lim;
+
+	if (getrlimit(RLIMIT_NOFILE, &lim) < 0 || lim.rlim_cur == RLIM_INFINITY)
+		return DEFAULT_INODE_FDS;
+	return lim.rlim_cur / 2;
+}
+
+/* Every inode the kernel caches may hold a descriptor here. */
 static void raise_open_file_limit(void)
 {
 	struct rlimit lim;
@@ -284,12 +301,14 @@ int main(int argc, char *argv[])
 				opts.backing, strerror(-err));
 		goto out_free_args;
 	}
-	if (inode_table_init(&fs.inodes, fs.store.root_fd, &fs.store.root_stat) != 0) {
+	raise_open_file_limit();
+	if (inode_table_init(&fs.inodes, fs.store.root_fd, &fs.store.root_stat,
+			     opts.inode_fds > 0 ? (size_t)opts.inode_fds :
+						  default_inode_fds()) != 0) {
 		fprintf(stderr, "mediafs: out of memory\n");
 		goto out_close_store;
 	}
 	settings_from_options(&fs.settings, &opts);
-	raise_open_file_limit();
 	/* Modes arrive with the caller's umask applied already. */
 	umask(0);
 

@@ -2,14 +2,26 @@
  * inode: a chained hash table under one mutex.  The critical sections are a
  * few loads and stores, shorter than the system call around each of them,
  * so one lock does not limit the handlers.
+ *
+ * Descriptor bound: entries whose descriptor may be closed sit on an LRU
+ * list.  Closing happens under the lock, after the entry's file handle is
+ * saved (also under the lock: it is rare, and nobody may see fd == -1
+ * without a handle).  Reopening happens outside the lock.
  */
 #include "inode.h"
 
+#include "store.h"
+
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-enum { INITIAL_BUCKETS = 1024 };
+enum {
+	INITIAL_BUCKETS = 1024,
+	/* How many held entries an eviction skips before it gives up. */
+	EVICT_SCAN_LIMIT = 64,
+};
 
 static size_t bucket_of(const struct inode_table *table, dev_t dev, ino_t ino)
 {
@@ -19,12 +31,33 @@ static size_t bucket_of(const struct inode_table *table, dev_t dev, ino_t ino)
 	return (size_t)h & (table->bucket_count - 1);
 }
 
+/* Can this process reopen a file from its handle?  Probe with the root. */
+static bool can_open_by_handle(int mount_fd, int root_fd)
+{
+	struct file_handle *handle = store_handle_of(root_fd);
+	int fd = handle ? store_open_by_handle(mount_fd, handle) : -1;
+
+	free(handle);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
 int inode_table_init(struct inode_table *table, int root_fd,
-		     const struct stat *root_stat)
+		     const struct stat *root_stat, size_t max_open_fds)
 {
 	pthread_mutex_init(&table->lock, NULL);
 	table->bucket_count = INITIAL_BUCKETS;
 	table->count = 0;
+	table->open_fds = 0;
+	table->mount_fd = max_open_fds && root_fd >= 0 ? store_open_dir(root_fd) : -1;
+	if (table->mount_fd >= 0 && !can_open_by_handle(table->mount_fd, root_fd)) {
+		close(table->mount_fd);
+		table->mount_fd = -1;
+	}
+	table->max_open_fds = table->mount_fd >= 0 ? max_open_fds : 0;
+	table->lru.lru_next = table->lru.lru_prev = &table->lru;
 	table->buckets = calloc(table->bucket_count, sizeof(*table->buckets));
 	if (!table->buckets)
 		return -ENOMEM;
@@ -38,20 +71,34 @@ int inode_table_init(struct inode_table *table, int root_fd,
 	return 0;
 }
 
+static void free_entry(struct inode *inode)
+{
+	if (inode->fd >= 0)
+		close(inode->fd);
+	free(inode->handle);
+	free(inode);
+}
+
 void inode_table_destroy(struct inode_table *table)
 {
 	for (size_t i = 0; i < table->bucket_count; i++) {
 		struct inode *inode = table->buckets[i];
 		while (inode) {
 			struct inode *next = inode->next_in_bucket;
-			close(inode->fd);
-			free(inode);
+			free_entry(inode);
 			inode = next;
 		}
 	}
 	free(table->buckets);
 	table->buckets = NULL;
+	if (table->mount_fd >= 0)
+		close(table->mount_fd);
 	pthread_mutex_destroy(&table->lock);
+}
+
+bool inode_table_bounds_fds(const struct inode_table *table)
+{
+	return table->max_open_fds > 0;
 }
 
 /* Caller holds table->lock. */
@@ -89,6 +136,68 @@ static void grow_locked(struct inode_table *table)
 		}
 	}
 	free(old);
+}
+
+/* LRU list helpers; caller holds table->lock. */
+static bool on_lru(const struct inode *inode)
+{
+	return inode->lru_next != NULL;
+}
+
+static void lru_unlink(struct inode *inode)
+{
+	if (!on_lru(inode))
+		return;
+	inode->lru_prev->lru_next = inode->lru_next;
+	inode->lru_next->lru_prev = inode->lru_prev;
+	inode->lru_next = inode->lru_prev = NULL;
+}
+
+/* Append as the most recently used, if its descriptor may ever close:
+ * handles reopen only on the filesystem of the table's mount_fd. */
+static void lru_touch(struct inode_table *table, struct inode *inode)
+{
+	if (!table->max_open_fds || inode == &table->root ||
+	    inode->dev != table->root.dev)
+		return;
+	lru_unlink(inode);
+	inode->lru_prev = table->lru.lru_prev;
+	inode->lru_next = &table->lru;
+	table->lru.lru_prev->lru_next = inode;
+	table->lru.lru_prev = inode;
+}
+
+/* Save the handle and close the descriptor of one idle entry. */
+static bool close_one_locked(struct inode *inode)
+{
+	if (!inode->handle)
+		inode->handle = store_handle_of(inode->fd);
+	if (!inode->handle)
+		return false;
+	close(inode->fd);
+	inode->fd = -1;
+	return true;
+}
+
+/* Close least recently used idle descriptors down to the bound. */
+static void evict_locked(struct inode_table *table)
+{
+	struct inode *inode = table->lru.lru_next;
+	int skipped = 0;
+
+	while (table->open_fds > table->max_open_fds && inode != &table->lru &&
+	       skipped < EVICT_SCAN_LIMIT) {
+		struct inode *next = inode->lru_next;
+		if (inode->holders > 0) {
+			skipped++;
+		} else {
+			lru_unlink(inode);
+			/* An inode without a handle keeps its descriptor. */
+			if (close_one_locked(inode))
+				table->open_fds--;
+		}
+		inode = next;
+	}
 }
 
 struct inode *inode_table_find(struct inode_table *table, const struct stat *st)
@@ -136,6 +245,10 @@ struct inode *inode_table_acquire(struct inode_table *table,
 	fresh->next_in_bucket = table->buckets[b];
 	table->buckets[b] = fresh;
 	table->count++;
+	table->open_fds++;
+	lru_touch(table, fresh);
+	if (table->max_open_fds && table->open_fds > table->max_open_fds)
+		evict_locked(table);
 	pthread_mutex_unlock(&table->lock);
 	return fresh;
 }
@@ -157,9 +270,58 @@ void inode_table_forget(struct inode_table *table, struct inode *inode,
 	if (*link)
 		*link = inode->next_in_bucket;
 	table->count--;
+	if (inode->fd >= 0)
+		table->open_fds--;
+	lru_unlink(inode);
 	pthread_mutex_unlock(&table->lock);
-	close(inode->fd);
-	free(inode);
+	free_entry(inode);
+}
+
+int inode_hold_fd(struct inode_table *table, struct inode *inode)
+{
+	int fd, reopened;
+
+	/* Without a bound, descriptors never change: no lock needed. */
+	if (!table->max_open_fds || inode == &table->root)
+		return inode->fd;
+	pthread_mutex_lock(&table->lock);
+	inode->holders++;
+	if (inode->fd >= 0) {
+		lru_touch(table, inode);
+		fd = inode->fd;
+		pthread_mutex_unlock(&table->lock);
+		return fd;
+	}
+	pthread_mutex_unlock(&table->lock);
+
+	/* The handle is only written while fd >= 0, and we hold the entry. */
+	reopened = store_open_by_handle(table->mount_fd, inode->handle);
+	if (reopened < 0) {
+		inode_release_fd(table, inode);
+		return reopened;
+	}
+	pthread_mutex_lock(&table->lock);
+	if (inode->fd < 0) {
+		inode->fd = reopened;
+		table->open_fds++;
+		reopened = -1;
+	}
+	fd = inode->fd;
+	lru_touch(table, inode);
+	evict_locked(table);
+	pthread_mutex_unlock(&table->lock);
+	if (reopened >= 0)
+		close(reopened);
+	return fd;
+}
+
+void inode_release_fd(struct inode_table *table, struct inode *inode)
+{
+	if (!table->max_open_fds || inode == &table->root)
+		return;
+	pthread_mutex_lock(&table->lock);
+	inode->holders--;
+	pthread_mutex_unlock(&table->lock);
 }
 
 uint64_t inode_table_node_id(struct inode_table *table, dev_t dev, ino_t ino)
@@ -180,6 +342,16 @@ size_t inode_table_count(struct inode_table *table)
 
 	pthread_mutex_lock(&table->lock);
 	count = table->count;
+	pthread_mutex_unlock(&table->lock);
+	return count;
+}
+
+size_t inode_table_open_fds(struct inode_table *table)
+{
+	size_t count;
+
+	pthread_mutex_lock(&table->lock);
+	count = table->open_fds;
 	pthread_mutex_unlock(&table->lock);
 	return count;
 }

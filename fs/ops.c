@@ -43,13 +43,18 @@ struct open_file {
 	atomic_bool dirty;	/* written since the last flush, fsync or release */
 };
 
-/* An open directory; the kernel serialises readdir calls on one handle. */
+/*
+ * An open directory; the kernel serialises readdir calls on one handle.
+ * The backing directory is opened at the first readdir or fsyncdir: a
+ * process that opens directories only to fchdir() into them (or to hold
+ * them) then costs the daemon no descriptor and no buffer.
+ */
 struct dir_handle {
-	int fd;
+	int fd;			/* -1 until first needed */
 	off_t offset;		/* directory offset of buf[pos] */
 	size_t len;		/* bytes of getdents64 records in buf */
 	size_t pos;
-	char buf[DIR_BUFFER_BYTES];
+	char *buf;		/* DIR_BUFFER_BYTES, with fd */
 };
 
 /* The record getdents64(2) returns; glibc has no declaration of it. */
@@ -109,6 +114,20 @@ static bool fs_is_state_dir(struct mediafs *fs, const struct stat *st)
 	       st->st_dev == fs->store.state_dev;
 }
 
+/*
+ * The O_PATH descriptor of an inode, held for the length of one request
+ * (the table may close idle descriptors; see inode.h).
+ */
+static int fs_hold(struct mediafs *fs, struct inode *inode)
+{
+	return inode_hold_fd(&fs->inodes, inode);
+}
+
+static void fs_release(struct mediafs *fs, struct inode *inode)
+{
+	inode_release_fd(&fs->inodes, inode);
+}
+
 static void fs_fill_entry_timeouts(struct mediafs *fs, struct fuse_entry_param *e)
 {
 	e->attr_timeout = fs->settings.attr_timeout_s;
@@ -128,22 +147,27 @@ static int fs_do_lookup(struct mediafs *fs, struct inode *parent,
 			const char *name, struct fuse_entry_param *e)
 {
 	struct inode *inode;
-	int fd, err;
+	int parent_fd, fd, err;
 
 	memset(e, 0, sizeof(*e));
 	fs_fill_entry_timeouts(fs, e);
 	if (fs_is_reserved_name(fs, parent, name))
 		return -ENOENT;
-	err = store_stat_at(parent->fd, name, &e->attr);
+	parent_fd = fs_hold(fs, parent);
+	if (parent_fd < 0)
+		return parent_fd;
+	err = store_stat_at(parent_fd, name, &e->attr);
+	if (!err && fs_is_state_dir(fs, &e->attr))
+		err = -ENOENT;
 	if (err)
-		return err;
-	if (fs_is_state_dir(fs, &e->attr))
-		return -ENOENT;
+		goto out_release;
 	inode = inode_table_find(&fs->inodes, &e->attr);
 	if (!inode) {
-		fd = store_open_path_at(parent->fd, name);
-		if (fd < 0)
-			return fd;
+		fd = store_open_path_at(parent_fd, name);
+		if (fd < 0) {
+			err = fd;
+			goto out_release;
+		}
 		err = store_stat(fd, &e->attr);
 		if (!err && fs_is_state_dir(fs, &e->attr))
 			err = -ENOENT;
@@ -155,17 +179,19 @@ static int fs_do_lookup(struct mediafs *fs, struct inode *parent,
 		if (fd >= 0)
 			close(fd);
 		if (err)
-			return err;
+			goto out_release;
 	}
 	e->ino = fs_node_id(fs, inode);
-	return 0;
+out_release:
+	fs_release(fs, parent);
+	return err;
 }
 
 /*
  * The entry for a file just created as name in parent and open as fd: the
  * inode is taken from fd, so a concurrent rename cannot swap it.
  */
-static int fs_do_entry_for_open_file(struct mediafs *fs, struct inode *parent,
+static int fs_do_entry_for_open_file(struct mediafs *fs, int parent_fd,
 				     const char *name, int fd,
 				     struct fuse_entry_param *e)
 {
@@ -180,7 +206,7 @@ static int fs_do_entry_for_open_file(struct mediafs *fs, struct inode *parent,
 		return err;
 	inode = inode_table_find(&fs->inodes, &e->attr);
 	if (!inode) {
-		path_fd = store_open_path_at(parent->fd, name);
+		path_fd = store_open_path_at(parent_fd, name);
 		if (path_fd >= 0 && (store_stat(path_fd, &named) != 0 ||
 				     named.st_ino != e->attr.st_ino ||
 				     named.st_dev != e->attr.st_dev)) {
@@ -214,25 +240,30 @@ static int fs_do_make(fuse_req_t req, struct inode *parent, const char *name,
 	struct mediafs *fs = fs_from_req(req);
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct creds_saved saved = { 0 };
-	int err;
+	int parent_fd, err;
 
 	if (fs_is_reserved_name(fs, parent, name))
 		return -EPERM;
+	parent_fd = fs_hold(fs, parent);
+	if (parent_fd < 0)
+		return parent_fd;
 	if (fs->settings.switch_creds) {
 		err = creds_become(ctx->uid, ctx->gid, &saved);
 		if (err)
-			return err;
+			goto out_release;
 	}
 	if (S_ISDIR(node->mode))
-		err = store_make_dir(parent->fd, name, node->mode & ~S_IFMT);
+		err = store_make_dir(parent_fd, name, node->mode & ~S_IFMT);
 	else if (S_ISLNK(node->mode))
-		err = store_make_symlink(parent->fd, name, node->link_target);
+		err = store_make_symlink(parent_fd, name, node->link_target);
 	else
-		err = store_make_node(parent->fd, name, node->mode, node->rdev);
+		err = store_make_node(parent_fd, name, node->mode, node->rdev);
 	creds_restore(&saved);
-	if (err)
-		return err;
-	return fs_do_lookup(fs, parent, name, e);
+	if (!err)
+		err = fs_do_lookup(fs, parent, name, e);
+out_release:
+	fs_release(fs, parent);
+	return err;
 }
 
 static int fs_do_create(fuse_req_t req, struct inode *parent, const char *name,
@@ -243,7 +274,7 @@ static int fs_do_create(fuse_req_t req, struct inode *parent, const char *name,
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct creds_saved saved = { 0 };
 	struct open_file *file;
-	int fd, err, flags = fi->flags;
+	int parent_fd, fd, err, flags = fi->flags;
 
 	if (fs_is_reserved_name(fs, parent, name))
 		return -EPERM;
@@ -257,27 +288,35 @@ static int fs_do_create(fuse_req_t req, struct inode *parent, const char *name,
 	file = malloc(sizeof(*file));
 	if (!file)
 		return -ENOMEM;
+	parent_fd = fs_hold(fs, parent);
+	if (parent_fd < 0) {
+		err = parent_fd;
+		goto out_free;
+	}
 	if (fs->settings.switch_creds) {
 		err = creds_become(ctx->uid, ctx->gid, &saved);
 		if (err)
-			goto out_free;
+			goto out_release;
 	}
-	fd = store_create_file(parent->fd, name, flags, mode & ~S_IFMT);
+	fd = store_create_file(parent_fd, name, flags, mode & ~S_IFMT);
 	creds_restore(&saved);
 	if (fd < 0) {
 		err = fd;
-		goto out_free;
+		goto out_release;
 	}
-	err = fs_do_entry_for_open_file(fs, parent, name, fd, e);
+	err = fs_do_entry_for_open_file(fs, parent_fd, name, fd, e);
 	if (err) {
 		close(fd);
-		goto out_free;
+		goto out_release;
 	}
 	file->fd = fd;
 	atomic_init(&file->dirty, false);
 	fi->fh = (uintptr_t)file;
+	fs_release(fs, parent);
 	return 0;
 
+out_release:
+	fs_release(fs, parent);
 out_free:
 	free(file);
 	return err;
@@ -287,66 +326,98 @@ static int fs_do_link(struct mediafs *fs, struct inode *inode,
 		      struct inode *new_parent, const char *new_name,
 		      struct fuse_entry_param *e)
 {
-	int err;
+	int fd, new_parent_fd, err;
 
 	if (fs_is_reserved_name(fs, new_parent, new_name))
 		return -EPERM;
-	err = store_link(inode->fd, new_parent->fd, new_name);
+	fd = fs_hold(fs, inode);
+	if (fd < 0)
+		return fd;
+	new_parent_fd = fs_hold(fs, new_parent);
+	if (new_parent_fd < 0) {
+		err = new_parent_fd;
+		goto out_release_inode;
+	}
+	err = store_link(fd, new_parent_fd, new_name);
 	if (err)
-		return err;
+		goto out_release_parent;
 	memset(e, 0, sizeof(*e));
 	fs_fill_entry_timeouts(fs, e);
 	/* Fresh attributes carry the new link count and ctime. */
-	err = store_stat(inode->fd, &e->attr);
-	if (err)
-		return err;
-	if (!inode_table_find(&fs->inodes, &e->attr))
-		return -ESTALE;
+	err = store_stat(fd, &e->attr);
+	if (!err && !inode_table_find(&fs->inodes, &e->attr))
+		err = -ESTALE;
 	e->ino = fs_node_id(fs, inode);
-	return 0;
+out_release_parent:
+	fs_release(fs, new_parent);
+out_release_inode:
+	fs_release(fs, inode);
+	return err;
 }
 
 static int fs_do_remove(struct mediafs *fs, struct inode *parent,
 			const char *name, bool is_dir)
 {
+	int parent_fd, err;
+
 	if (fs_is_reserved_name(fs, parent, name))
 		return -ENOENT;
-	return store_remove(parent->fd, name, is_dir);
+	parent_fd = fs_hold(fs, parent);
+	if (parent_fd < 0)
+		return parent_fd;
+	err = store_remove(parent_fd, name, is_dir);
+	fs_release(fs, parent);
+	return err;
 }
 
 static int fs_do_rename(struct mediafs *fs, struct inode *parent,
 			const char *name, struct inode *new_parent,
 			const char *new_name, unsigned int flags)
 {
+	int parent_fd, new_parent_fd, err;
+
 	if (fs_is_reserved_name(fs, parent, name))
 		return -ENOENT;
 	if (fs_is_reserved_name(fs, new_parent, new_name))
 		return -EPERM;
-	return store_rename(parent->fd, name, new_parent->fd, new_name, flags);
+	parent_fd = fs_hold(fs, parent);
+	if (parent_fd < 0)
+		return parent_fd;
+	new_parent_fd = fs_hold(fs, new_parent);
+	if (new_parent_fd < 0) {
+		err = new_parent_fd;
+		goto out_release_parent;
+	}
+	err = store_rename(parent_fd, name, new_parent_fd, new_name, flags);
+	fs_release(fs, new_parent);
+out_release_parent:
+	fs_release(fs, parent);
+	return err;
 }
 
 /* Apply each change that to_set names, in the order chmod, chown,
- * truncate, utimens, like a sequence of the separate system calls. */
-static int fs_do_setattr(struct inode *inode, const struct stat *attr,
-			 int to_set, struct fuse_file_info *fi)
+ * truncate, utimens, like a sequence of the separate system calls.  The
+ * caller holds path_fd. */
+static int fs_do_setattr_fd(int path_fd, const struct stat *attr, int to_set,
+			    struct fuse_file_info *fi)
 {
 	int open_fd = fi ? fs_open_file(fi)->fd : -1;
 	int err;
 
 	if (to_set & FUSE_SET_ATTR_MODE) {
-		err = store_set_mode(inode->fd, open_fd, attr->st_mode);
+		err = store_set_mode(path_fd, open_fd, attr->st_mode);
 		if (err)
 			return err;
 	}
 	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
 		uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
 		gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
-		err = store_set_owner(inode->fd, uid, gid);
+		err = store_set_owner(path_fd, uid, gid);
 		if (err)
 			return err;
 	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
-		err = store_set_size(inode->fd, open_fd, attr->st_size);
+		err = store_set_size(path_fd, open_fd, attr->st_size);
 		if (err)
 			return err;
 		if (fi)
@@ -356,7 +427,7 @@ static int fs_do_setattr(struct inode *inode, const struct stat *attr,
 		/* chown(f, -1, -1) arrives as a setattr that changes nothing;
 		 * it still updates the ctime, and so does the same call on the
 		 * backing file. */
-		err = store_set_owner(inode->fd, (uid_t)-1, (gid_t)-1);
+		err = store_set_owner(path_fd, (uid_t)-1, (gid_t)-1);
 		if (err)
 			return err;
 	}
@@ -373,11 +444,25 @@ static int fs_do_setattr(struct inode *inode, const struct stat *attr,
 			times[1].tv_nsec = UTIME_NOW;
 		else if (to_set & FUSE_SET_ATTR_MTIME)
 			times[1] = attr->st_mtim;
-		err = store_set_times(inode->fd, open_fd, times);
+		err = store_set_times(path_fd, open_fd, times);
 		if (err)
 			return err;
 	}
 	return 0;
+}
+
+static int fs_do_setattr(struct mediafs *fs, struct inode *inode,
+			 const struct stat *attr, int to_set,
+			 struct fuse_file_info *fi)
+{
+	int fd = fs_hold(fs, inode);
+	int err;
+
+	if (fd < 0)
+		return fd;
+	err = fs_do_setattr_fd(fd, attr, to_set, fi);
+	fs_release(fs, inode);
+	return err;
 }
 
 static int fs_do_open(struct mediafs *fs, struct inode *inode,
@@ -395,7 +480,12 @@ static int fs_do_open(struct mediafs *fs, struct inode *inode,
 	file = malloc(sizeof(*file));
 	if (!file)
 		return -ENOMEM;
-	fd = store_reopen(inode->fd, flags);
+	fd = fs_hold(fs, inode);
+	if (fd >= 0) {
+		int path_fd = fd;
+		fd = store_reopen(path_fd, flags);
+		fs_release(fs, inode);
+	}
 	if (fd < 0) {
 		free(file);
 		return fd;
@@ -413,23 +503,45 @@ static int fs_do_open(struct mediafs *fs, struct inode *inode,
 	return 0;
 }
 
-static int fs_do_opendir(struct inode *inode, struct fuse_file_info *fi)
+static int fs_do_opendir(struct fuse_file_info *fi)
 {
 	struct dir_handle *dir = malloc(sizeof(*dir));
 
 	if (!dir)
 		return -ENOMEM;
-	dir->fd = store_open_dir(inode->fd);
-	if (dir->fd < 0) {
-		int err = dir->fd;
-		free(dir);
-		return err;
-	}
-	dir->offset = 0;
-	dir->len = dir->pos = 0;
+	*dir = (struct dir_handle){ .fd = -1 };
 	fi->fh = (uintptr_t)dir;
 	fi->cache_readdir = 0;
 	return 0;
+}
+
+/* Open the backing directory of a handle on first use. */
+static int fs_do_dir_open_backing(struct mediafs *fs, struct inode *inode,
+				  struct dir_handle *dir)
+{
+	int path_fd;
+
+	if (dir->fd >= 0)
+		return 0;
+	if (!dir->buf) {
+		dir->buf = malloc(DIR_BUFFER_BYTES);
+		if (!dir->buf)
+			return -ENOMEM;
+	}
+	path_fd = fs_hold(fs, inode);
+	if (path_fd < 0)
+		return path_fd;
+	dir->fd = store_open_dir(path_fd);
+	fs_release(fs, inode);
+	return dir->fd < 0 ? dir->fd : 0;
+}
+
+static void dir_handle_free(struct dir_handle *dir)
+{
+	if (dir->fd >= 0)
+		close(dir->fd);
+	free(dir->buf);
+	free(dir);
 }
 
 /* Make buf[pos] the entry at offset; refill from the kernel when needed.
@@ -446,7 +558,7 @@ static int dir_next_entry(struct dir_handle *dir, off_t offset)
 	}
 	if (dir->pos < dir->len)
 		return 1;
-	n = syscall(SYS_getdents64, dir->fd, dir->buf, sizeof(dir->buf));
+	n = syscall(SYS_getdents64, dir->fd, dir->buf, DIR_BUFFER_BYTES);
 	if (n < 0)
 		return -errno;
 	dir->len = (size_t)n;
@@ -474,6 +586,9 @@ static ssize_t fs_do_readdir(fuse_req_t req, struct inode *inode,
 	size_t used = 0;
 	int ready;
 
+	ready = fs_do_dir_open_backing(fs, inode, dir);
+	if (ready < 0)
+		return ready;
 	while ((ready = dir_next_entry(dir, offset)) > 0) {
 		struct linux_dirent64 *d = (void *)(dir->buf + dir->pos);
 		struct fuse_entry_param e = { 0 };
@@ -516,6 +631,71 @@ next:
 	if (ready < 0 && used == 0)
 		return ready;
 	return (ssize_t)used;
+}
+
+static int fs_do_getattr(struct mediafs *fs, struct inode *inode,
+			 struct fuse_file_info *fi, struct stat *st)
+{
+	int fd, err;
+
+	if (fi)
+		return fstat(fs_open_file(fi)->fd, st) < 0 ? -errno : 0;
+	fd = fs_hold(fs, inode);
+	if (fd < 0)
+		return fd;
+	err = store_stat(fd, st);
+	fs_release(fs, inode);
+	return err;
+}
+
+static ssize_t fs_do_readlink(struct mediafs *fs, struct inode *inode,
+			      char *target, size_t size)
+{
+	int fd = fs_hold(fs, inode);
+	ssize_t len;
+
+	if (fd < 0)
+		return fd;
+	len = store_read_link(fd, target, size);
+	fs_release(fs, inode);
+	return len;
+}
+
+/* One of the four xattr calls, on a held descriptor. */
+struct fs_xattr_call {
+	enum { XATTR_SET, XATTR_GET, XATTR_LIST, XATTR_REMOVE } op;
+	const char *name;
+	char *buf;
+	size_t size;
+	int flags;
+};
+
+static ssize_t fs_do_xattr(struct mediafs *fs, struct inode *inode,
+			   const struct fs_xattr_call *call)
+{
+	bool is_symlink = inode->type == S_IFLNK;
+	int fd = fs_hold(fs, inode);
+	ssize_t res = 0;
+
+	if (fd < 0)
+		return fd;
+	switch (call->op) {
+	case XATTR_SET:
+		res = store_set_xattr(fd, is_symlink, call->name, call->buf,
+				      call->size, call->flags);
+		break;
+	case XATTR_GET:
+		res = store_get_xattr(fd, is_symlink, call->name, call->buf, call->size);
+		break;
+	case XATTR_LIST:
+		res = store_list_xattr(fd, is_symlink, call->buf, call->size);
+		break;
+	case XATTR_REMOVE:
+		res = store_remove_xattr(fd, is_symlink, call->name);
+		break;
+	}
+	fs_release(fs, inode);
+	return res;
 }
 
 /* ------------------------------------------------------------------ */
@@ -595,10 +775,7 @@ static void fs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 	int err;
 
 	log_trace("getattr ino=%" PRIu64, ino);
-	if (fi)
-		err = fstat(fs_open_file(fi)->fd, &st) < 0 ? -errno : 0;
-	else
-		err = store_stat(fs_inode(fs, ino)->fd, &st);
+	err = fs_do_getattr(fs, fs_inode(fs, ino), fi, &st);
 	if (err)
 		fuse_reply_err(req, -err);
 	else
@@ -613,7 +790,7 @@ static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	int err;
 
 	log_trace("setattr ino=%" PRIu64 " to_set=%#x", ino, to_set);
-	err = fs_do_setattr(inode, attr, to_set, fi);
+	err = fs_do_setattr(fs, inode, attr, to_set, fi);
 	if (err) {
 		fuse_reply_err(req, -err);
 		return;
@@ -628,7 +805,7 @@ static void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 	ssize_t len;
 
 	log_trace("readlink ino=%" PRIu64, ino);
-	len = store_read_link(fs_inode(fs, ino)->fd, target, sizeof(target));
+	len = fs_do_readlink(fs, fs_inode(fs, ino), target, sizeof(target));
 	if (len < 0) {
 		fuse_reply_err(req, (int)-len);
 		return;
@@ -832,19 +1009,16 @@ static void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 static void fs_op_opendir(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
-	struct mediafs *fs = fs_from_req(req);
 	int err;
 
 	log_trace("opendir ino=%" PRIu64, ino);
-	err = fs_do_opendir(fs_inode(fs, ino), fi);
+	err = fs_do_opendir(fi);
 	if (err) {
 		fuse_reply_err(req, -err);
 		return;
 	}
-	if (fuse_reply_open(req, fi) == -ENOENT) {
-		close(fs_dir_handle(fi)->fd);
-		free(fs_dir_handle(fi));
-	}
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		dir_handle_free(fs_dir_handle(fi));
 }
 
 static void fs_reply_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
@@ -887,20 +1061,22 @@ static void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
 	struct dir_handle *dir = fs_dir_handle(fi);
 
 	log_trace("releasedir ino=%" PRIu64, ino);
-	close(dir->fd);
-	free(dir);
+	dir_handle_free(dir);
 	fuse_reply_err(req, 0);
 }
 
 static void fs_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 			   struct fuse_file_info *fi)
 {
-	int fd = fs_dir_handle(fi)->fd;
-	int res;
+	struct mediafs *fs = fs_from_req(req);
+	struct dir_handle *dir = fs_dir_handle(fi);
+	int err;
 
 	log_trace("fsyncdir ino=%" PRIu64, ino);
-	res = datasync ? fdatasync(fd) : fsync(fd);
-	fuse_reply_err(req, res < 0 ? errno : 0);
+	err = fs_do_dir_open_backing(fs, fs_inode(fs, ino), dir);
+	if (!err && (datasync ? fdatasync(dir->fd) : fsync(dir->fd)) < 0)
+		err = -errno;
+	fuse_reply_err(req, -err);
 }
 
 static void fs_op_statfs(fuse_req_t req, fuse_ino_t ino)
@@ -924,8 +1100,9 @@ static void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	struct inode *inode = fs_inode(fs, ino);
 
 	log_trace("setxattr ino=%" PRIu64 " name='%s'", ino, name);
-	fuse_reply_err(req, -store_set_xattr(inode->fd, inode->type == S_IFLNK,
-					     name, value, size, flags));
+	fuse_reply_err(req, -fs_do_xattr(fs, inode, &(struct fs_xattr_call){
+		.op = XATTR_SET, .name = name, .buf = (char *)value, .size = size,
+		.flags = flags }));
 }
 
 /* getxattr and listxattr: a size of zero asks for the size only. */
@@ -953,8 +1130,9 @@ static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		return;
 	}
 	fs_reply_xattr_result(req, buf, size,
-			      store_get_xattr(inode->fd, inode->type == S_IFLNK,
-					      name, buf, size));
+			      fs_do_xattr(fs, inode, &(struct fs_xattr_call){
+				      .op = XATTR_GET, .name = name, .buf = buf,
+				      .size = size }));
 	free(buf);
 }
 
@@ -970,8 +1148,8 @@ static void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		return;
 	}
 	fs_reply_xattr_result(req, buf, size,
-			      store_list_xattr(inode->fd, inode->type == S_IFLNK,
-					       buf, size));
+			      fs_do_xattr(fs, inode, &(struct fs_xattr_call){
+				      .op = XATTR_LIST, .buf = buf, .size = size }));
 	free(buf);
 }
 
@@ -981,8 +1159,8 @@ static void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	struct inode *inode = fs_inode(fs, ino);
 
 	log_trace("removexattr ino=%" PRIu64 " name='%s'", ino, name);
-	fuse_reply_err(req, -store_remove_xattr(inode->fd, inode->type == S_IFLNK,
-						name));
+	fuse_reply_err(req, -fs_do_xattr(fs, inode, &(struct fs_xattr_call){
+		.op = XATTR_REMOVE, .name = name }));
 }
 
 static void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,

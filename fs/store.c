@@ -190,6 +190,28 @@ int store_reopen(int path_fd, int flags)
 	return fd < 0 ? neg_errno() : fd;
 }
 
+struct file_handle *store_handle_of(int fd)
+{
+	struct file_handle *handle = malloc(sizeof(*handle) + MAX_HANDLE_SZ);
+	int mount_id;
+
+	if (!handle)
+		return NULL;
+	handle->handle_bytes = MAX_HANDLE_SZ;
+	if (name_to_handle_at(fd, "", handle, &mount_id, AT_EMPTY_PATH) != 0) {
+		free(handle);
+		return NULL;
+	}
+	return handle;
+}
+
+int store_open_by_handle(int mount_fd, struct file_handle *handle)
+{
+	int fd = open_by_handle_at(mount_fd, handle, O_PATH | O_CLOEXEC);
+
+	return fd < 0 ? neg_errno() : fd;
+}
+
 int store_open_dir(int path_fd)
 {
 	int fd = openat(path_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);

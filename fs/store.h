@@ -27,6 +27,8 @@
 #include <sys/types.h>
 #include <time.h>
 
+struct file_handle;
+
 /* The state directory's name in BACKING; hidden from the mount. */
 #define STORE_STATE_DIR_NAME ".mediafs"
 
@@ -86,6 +88,16 @@ int store_open_path_at(int dir_fd, const char *name);
 
 /* Open a new descriptor on the inode that the O_PATH fd names. */
 int store_reopen(int path_fd, int flags);
+
+/*
+ * File handles, to reopen an inode whose descriptor was closed:
+ * store_handle_of() returns a malloc()ed handle of what fd refers to (NULL
+ * with errno set when the filesystem has none); store_open_by_handle()
+ * reopens it as O_PATH relative to mount_fd, a non-O_PATH descriptor on
+ * the same filesystem, and needs CAP_DAC_READ_SEARCH.
+ */
+struct file_handle *store_handle_of(int fd);
+int store_open_by_handle(int mount_fd, struct file_handle *handle);
 
 /* Open a directory for reading its entries. */
 int store_open_dir(int path_fd);

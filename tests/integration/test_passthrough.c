@@ -494,6 +494,73 @@ START_TEST(test_state_directory_is_invisible_and_unreachable)
 }
 END_TEST
 
+static struct mount_harness bounded;
+
+static void mount_bounded(void)
+{
+	static const char *const args[] = { "-o", "inode_fds=16", NULL };
+
+	ck_assert_int_eq(harness_init(&bounded, "bounded"), 0);
+	ck_assert_int_eq(harness_mount(&bounded, args), 0);
+}
+
+static void unmount_bounded(void)
+{
+	ck_assert_int_eq(harness_unmount(&bounded), 0);
+	harness_destroy(&bounded);
+}
+
+static int count_open_fds(pid_t pid)
+{
+	char cmd[128];
+	char out[32];
+	FILE *f;
+	int n = -1;
+
+	snprintf(cmd, sizeof(cmd), "ls /proc/%d/fd | wc -l", (int)pid);
+	f = popen(cmd, "r");
+	if (f && fgets(out, sizeof(out), f))
+		n = atoi(out);
+	if (f)
+		pclose(f);
+	return n;
+}
+
+START_TEST(test_descriptors_stay_bounded_and_files_stay_reachable)
+{
+	char path[PATH_MAX], buf[64];
+	size_t len;
+	struct stat st;
+
+	if (geteuid() != 0)
+		return;	/* reopening by handle needs CAP_DAC_READ_SEARCH */
+	for (int d = 0; d < 20; d++) {
+		snprintf(path, sizeof(path), "%s/d%02d", bounded.mountpoint, d);
+		ck_assert_int_eq(mkdir(path, 0755), 0);
+		for (int f = 0; f < 10; f++) {
+			snprintf(path, sizeof(path), "%s/d%02d/f%d", bounded.mountpoint, d, f);
+			ck_assert_int_eq(harness_write_file(path, path, strlen(path)), 0);
+		}
+	}
+	ck_assert_msg(count_open_fds(bounded.pid) < 16 + 32,
+		      "the daemon holds about inode_fds descriptors (%d)",
+		      count_open_fds(bounded.pid));
+	/* Every inode is still usable: the kernel still caches all of them,
+	 * and the daemon reopens each one by handle. */
+	for (int d = 0; d < 20; d++) {
+		for (int f = 0; f < 10; f++) {
+			snprintf(path, sizeof(path), "%s/d%02d/f%d", bounded.mountpoint, d, f);
+			ck_assert_int_eq(stat(path, &st), 0);
+			ck_assert_int_eq(chmod(path, 0640), 0);
+			ck_assert_int_eq(harness_read_file(path, buf, sizeof(buf), &len), 0);
+			ck_assert_msg(len == strlen(path) && memcmp(buf, path, len) == 0,
+				      "'%s' reads back", path);
+		}
+	}
+	ck_assert_int_lt(count_open_fds(bounded.pid), 16 + 32);
+}
+END_TEST
+
 static Suite *passthrough_suite(void)
 {
 	Suite *s = suite_create("passthrough");
@@ -521,6 +588,12 @@ static Suite *passthrough_suite(void)
 	tcase_add_test(tc, test_permissions_are_enforced);
 	tcase_add_test(tc, test_state_directory_is_invisible_and_unreachable);
 	suite_add_tcase(s, tc);
+
+	TCase *fds = tcase_create("descriptor bound");
+	tcase_add_unchecked_fixture(fds, mount_bounded, unmount_bounded);
+	tcase_set_timeout(fds, 60);
+	tcase_add_test(fds, test_descriptors_stay_bounded_and_files_stay_reachable);
+	suite_add_tcase(s, fds);
 	return s;
 }
 

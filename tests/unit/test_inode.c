@@ -20,7 +20,7 @@ static struct stat root_stat;
 static void setup(void)
 {
 	root_stat = (struct stat){ .st_dev = 7, .st_ino = 2, .st_mode = S_IFDIR | 0755 };
-	ck_assert_int_eq(inode_table_init(&table, -1, &root_stat), 0);
+	ck_assert_int_eq(inode_table_init(&table, -1, &root_stat, 0), 0);
 }
 
 static void teardown(void)
