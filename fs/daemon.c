@@ -7,6 +7,7 @@
  * FUSE workers.
  */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -16,6 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "catalog.h"
+#include "events.h"
 #include "log.h"
 #include "mediafs.h"
 #include "ops.h"
@@ -42,6 +45,7 @@ struct daemon_options {
 	int splice;
 	char *log_level;
 	int inode_fds;
+	int notrack;
 };
 
 #define DAEMON_OPT(template, field, value) \
@@ -58,6 +62,7 @@ static const struct fuse_opt daemon_opt_table[] = {
 	DAEMON_OPT("nosplice", splice, 0),
 	DAEMON_OPT("log_level=%s", log_level, 0),
 	DAEMON_OPT("inode_fds=%d", inode_fds, 0),
+	DAEMON_OPT("notrack", notrack, 1),
 	FUSE_OPT_END
 };
 
@@ -82,6 +87,7 @@ static void print_help(void)
 "                           errors surface at fsync or close)\n"
 "    -o nosplice            copy data instead of splicing it\n"
 "    -o log_level=LEVEL     error, warn, info (default), debug or trace\n"
+"    -o notrack             record nothing in the catalog (to measure its cost)\n"
 "    -o inode_fds=N         descriptors kept open on inodes the kernel caches\n"
 "                           (default: half the open file limit; as root, the\n"
 "                           rest are reopened by file handle when used)\n"
@@ -183,8 +189,42 @@ static void raise_open_file_limit(void)
 	}
 }
 
+/* Open (creating or migrating) the catalog once, so that a broken one is
+ * reported before anything is mounted. */
+static int check_catalog(struct mediafs *fs)
+{
+	char path[PATH_MAX], error[MESSAGE_BYTES];
+	struct catalog *cat;
+	int err = store_state_path(&fs->store, CATALOG_FILE_NAME, path, sizeof(path));
+
+	if (!err)
+		err = catalog_open(path, true, &cat, error, sizeof(error));
+	if (err) {
+		fprintf(stderr, "mediafs: cannot open the catalog: %s\n", error);
+		return err;
+	}
+	catalog_close(cat);
+	return 0;
+}
+
+/* The catalog writer, and the adoption walk that reconciles the catalog
+ * with BACKING in the background.  Threads start after daemonising: a
+ * fork keeps only the thread that calls it. */
+static int start_tracking(struct mediafs *fs)
+{
+	char path[PATH_MAX], error[MESSAGE_BYTES];
+	int err = store_state_path(&fs->store, CATALOG_FILE_NAME, path, sizeof(path));
+
+	if (!err)
+		err = events_start(path, &fs->store, true, &fs->events, error, sizeof(error));
+	if (err)
+		log_error("cannot start the catalog writer: %s", error);
+	return err;
+}
+
 static int run_session(struct mediafs *fs, struct fuse_args *args,
-		       const struct fuse_cmdline_opts *cmdline, const char *mountpoint)
+		       const struct fuse_cmdline_opts *cmdline, const char *mountpoint,
+		       bool tracking)
 {
 	struct fuse_loop_config *loop_config = NULL;
 	int ret = 1;
@@ -203,17 +243,26 @@ static int run_session(struct mediafs *fs, struct fuse_args *args,
 	if (!cmdline->foreground)
 		log_use_syslog();
 	fuse_daemonize(cmdline->foreground);
+	if (tracking && start_tracking(fs) != 0)
+		goto out_unmount;
 
 	if (cmdline->singlethread) {
 		ret = fuse_session_loop(fs->session);
 	} else {
 		loop_config = fuse_loop_cfg_create();
 		fuse_loop_cfg_set_clone_fd(loop_config, (unsigned int)cmdline->clone_fd);
-		fuse_loop_cfg_set_max_threads(loop_config, cmdline->max_threads);
-		fuse_loop_cfg_set_idle_threads(loop_config, cmdline->max_idle_threads);
+		/* UINT_MAX means "not given": keep libfuse's defaults. */
+		if (cmdline->max_threads != UINT_MAX)
+			fuse_loop_cfg_set_max_threads(loop_config, cmdline->max_threads);
+		if (cmdline->max_idle_threads != UINT_MAX)
+			fuse_loop_cfg_set_idle_threads(loop_config, cmdline->max_idle_threads);
 		ret = fuse_session_loop_mt(fs->session, loop_config);
 		fuse_loop_cfg_destroy(loop_config);
 	}
+	/* Every request has been answered: commit what they reported. */
+	events_stop(fs->events);
+	fs->events = NULL;
+out_unmount:
 	fuse_session_unmount(fs->session);
 	log_info("unmounted '%s'", mountpoint);
 	/* The loop reports the signal that ended it; that is a clean stop. */
@@ -321,7 +370,9 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "mediafs: out of memory\n");
 		goto out_destroy_inodes;
 	}
-	ret = run_session(&fs, &args, &cmdline, opts.mountpoint);
+	if (!opts.notrack && check_catalog(&fs) != 0)
+		goto out_destroy_inodes;
+	ret = run_session(&fs, &args, &cmdline, opts.mountpoint, !opts.notrack);
 
 out_destroy_inodes:
 	inode_table_destroy(&fs.inodes);

@@ -11,8 +11,10 @@
 #include <stdbool.h>
 
 #include "inode.h"
+#include "log.h"
 #include "store.h"
 
+struct events;
 struct fuse_session;
 
 /* How the mount behaves; immutable once the session starts. */
@@ -30,6 +32,8 @@ struct mediafs {
 	struct inode_table inodes;
 	struct fs_settings settings;	/* immutable after start */
 	struct fuse_session *session;	/* immutable after mount */
+	struct events *events;		/* NULL when tracking is off; immutable */
+	struct log_ratelimit path_warning; /* for track.c */
 };
 
 #endif

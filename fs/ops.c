@@ -17,16 +17,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/fs.h>
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "creds.h"
 #include "log.h"
 #include "mediafs.h"
+#include "track.h"
 
 _Static_assert(sizeof(fuse_ino_t) >= sizeof(uintptr_t),
 	       "a node id must hold a pointer to struct inode");
@@ -55,15 +56,6 @@ struct dir_handle {
 	size_t len;		/* bytes of getdents64 records in buf */
 	size_t pos;
 	char *buf;		/* DIR_BUFFER_BYTES, with fd */
-};
-
-/* The record getdents64(2) returns; glibc has no declaration of it. */
-struct linux_dirent64 {
-	uint64_t d_ino;
-	int64_t d_off;
-	unsigned short d_reclen;
-	unsigned char d_type;
-	char d_name[];
 };
 
 /* ------------------------------------------------------------------ */
@@ -261,6 +253,8 @@ static int fs_do_make(fuse_req_t req, struct inode *parent, const char *name,
 	creds_restore(&saved);
 	if (!err)
 		err = fs_do_lookup(fs, parent, name, e);
+	if (!err)
+		track_created(fs, parent, parent_fd, name, &e->attr, false);
 out_release:
 	fs_release(fs, parent);
 	return err;
@@ -309,6 +303,7 @@ static int fs_do_create(fuse_req_t req, struct inode *parent, const char *name,
 		close(fd);
 		goto out_release;
 	}
+	track_created(fs, parent, parent_fd, name, &e->attr, false);
 	file->fd = fd;
 	atomic_init(&file->dirty, false);
 	fi->fh = (uintptr_t)file;
@@ -348,6 +343,8 @@ static int fs_do_link(struct mediafs *fs, struct inode *inode,
 	if (!err && !inode_table_find(&fs->inodes, &e->attr))
 		err = -ESTALE;
 	e->ino = fs_node_id(fs, inode);
+	if (!err)
+		track_created(fs, new_parent, new_parent_fd, new_name, &e->attr, true);
 out_release_parent:
 	fs_release(fs, new_parent);
 out_release_inode:
@@ -366,7 +363,32 @@ static int fs_do_remove(struct mediafs *fs, struct inode *parent,
 	if (parent_fd < 0)
 		return parent_fd;
 	err = store_remove(parent_fd, name, is_dir);
+	if (!err && !is_dir)
+		track_removed(fs, parent, parent_fd, name);
 	fs_release(fs, parent);
+	return err;
+}
+
+/* The rename itself, with both directories held; the catalog needs to
+ * know beforehand whether a directory moves. */
+static int fs_do_rename_fds(struct mediafs *fs, struct inode *parent, int parent_fd,
+			    const char *name, struct inode *new_parent, int new_parent_fd,
+			    const char *new_name, unsigned int flags)
+{
+	struct stat st = { 0 }, target_st = { 0 };
+	int err;
+
+	if (track_enabled(fs)) {
+		err = store_stat_at(parent_fd, name, &st);
+		if (!err && (flags & RENAME_EXCHANGE))
+			err = store_stat_at(new_parent_fd, new_name, &target_st);
+		if (err)
+			return err;
+	}
+	err = store_rename(parent_fd, name, new_parent_fd, new_name, flags);
+	if (!err)
+		track_renamed(fs, parent, parent_fd, name, new_parent, new_parent_fd,
+			      new_name, flags, &st, &target_st);
 	return err;
 }
 
@@ -388,7 +410,8 @@ static int fs_do_rename(struct mediafs *fs, struct inode *parent,
 		err = new_parent_fd;
 		goto out_release_parent;
 	}
-	err = store_rename(parent_fd, name, new_parent_fd, new_name, flags);
+	err = fs_do_rename_fds(fs, parent, parent_fd, name, new_parent, new_parent_fd,
+			       new_name, flags);
 	fs_release(fs, new_parent);
 out_release_parent:
 	fs_release(fs, parent);
@@ -398,8 +421,8 @@ out_release_parent:
 /* Apply each change that to_set names, in the order chmod, chown,
  * truncate, utimens, like a sequence of the separate system calls.  The
  * caller holds path_fd. */
-static int fs_do_setattr_fd(int path_fd, const struct stat *attr, int to_set,
-			    struct fuse_file_info *fi)
+static int fs_do_setattr_fd(struct mediafs *fs, int path_fd, const struct stat *attr,
+			    int to_set, struct fuse_file_info *fi)
 {
 	int open_fd = fi ? fs_open_file(fi)->fd : -1;
 	int err;
@@ -422,6 +445,8 @@ static int fs_do_setattr_fd(int path_fd, const struct stat *attr, int to_set,
 			return err;
 		if (fi)
 			atomic_store(&fs_open_file(fi)->dirty, true);
+		else
+			track_written(fs, path_fd);
 	}
 	if ((to_set & ~(FUSE_SET_ATTR_CTIME | FUSE_SET_ATTR_FORCE)) == 0) {
 		/* chown(f, -1, -1) arrives as a setattr that changes nothing;
@@ -460,7 +485,7 @@ static int fs_do_setattr(struct mediafs *fs, struct inode *inode,
 
 	if (fd < 0)
 		return fd;
-	err = fs_do_setattr_fd(fd, attr, to_set, fi);
+	err = fs_do_setattr_fd(fs, fd, attr, to_set, fi);
 	fs_release(fs, inode);
 	return err;
 }
@@ -548,7 +573,7 @@ static void dir_handle_free(struct dir_handle *dir)
  * Returns 1 when an entry is ready, 0 at the end, or -errno. */
 static int dir_next_entry(struct dir_handle *dir, off_t offset)
 {
-	long n;
+	ssize_t n;
 
 	if (offset != dir->offset) {
 		if (lseek(dir->fd, offset, SEEK_SET) < 0)
@@ -558,9 +583,9 @@ static int dir_next_entry(struct dir_handle *dir, off_t offset)
 	}
 	if (dir->pos < dir->len)
 		return 1;
-	n = syscall(SYS_getdents64, dir->fd, dir->buf, DIR_BUFFER_BYTES);
+	n = store_read_dir(dir->fd, dir->buf, DIR_BUFFER_BYTES);
 	if (n < 0)
-		return -errno;
+		return (int)n;
 	dir->len = (size_t)n;
 	dir->pos = 0;
 	return n > 0;
@@ -590,7 +615,7 @@ static ssize_t fs_do_readdir(fuse_req_t req, struct inode *inode,
 	if (ready < 0)
 		return ready;
 	while ((ready = dir_next_entry(dir, offset)) > 0) {
-		struct linux_dirent64 *d = (void *)(dir->buf + dir->pos);
+		struct store_dirent *d = (void *)(dir->buf + dir->pos);
 		struct fuse_entry_param e = { 0 };
 		size_t entry_size;
 		int err = 0;
@@ -977,10 +1002,18 @@ static void fs_op_write_buf(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_write(req, (size_t)res);
 }
 
+/* A written file is reported when it is flushed, synced or released, not
+ * at every write. */
+static void fs_report_if_written(struct mediafs *fs, struct open_file *file)
+{
+	if (atomic_exchange(&file->dirty, false))
+		track_written(fs, file->fd);
+}
+
 static void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)fi;
 	log_trace("flush ino=%" PRIu64, ino);
+	fs_report_if_written(fs_from_req(req), fs_open_file(fi));
 	fuse_reply_err(req, 0);
 }
 
@@ -990,6 +1023,7 @@ static void fs_op_release(fuse_req_t req, fuse_ino_t ino,
 	struct open_file *file = fs_open_file(fi);
 
 	log_trace("release ino=%" PRIu64, ino);
+	fs_report_if_written(fs_from_req(req), file);
 	close(file->fd);
 	free(file);
 	fuse_reply_err(req, 0);
@@ -1003,6 +1037,7 @@ static void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 
 	log_trace("fsync ino=%" PRIu64 " datasync=%d", ino, datasync);
 	res = datasync ? fdatasync(fd) : fsync(fd);
+	fs_report_if_written(fs_from_req(req), fs_open_file(fi));
 	fuse_reply_err(req, res < 0 ? errno : 0);
 }
 

@@ -149,6 +149,14 @@ void store_close(struct store *st)
 	st->root_fd = st->state_fd = st->lock_fd = -1;
 }
 
+int store_state_path(const struct store *st, const char *name, char *buf,
+		     size_t size)
+{
+	int n = snprintf(buf, size, "/proc/self/fd/%d/%s", st->state_fd, name);
+
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
 void store_proc_path(int fd, char *buf)
 {
 	snprintf(buf, STORE_PROC_FD_PATH_BYTES, "/proc/self/fd/%d", fd);
@@ -217,6 +225,20 @@ int store_open_dir(int path_fd)
 	int fd = openat(path_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	return fd < 0 ? neg_errno() : fd;
+}
+
+int store_open_subdir(int dir_fd, const char *name)
+{
+	int fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	return fd < 0 ? neg_errno() : fd;
+}
+
+ssize_t store_read_dir(int dir_fd, void *buf, size_t size)
+{
+	long n = syscall(SYS_getdents64, dir_fd, buf, size);
+
+	return n < 0 ? neg_errno() : (ssize_t)n;
 }
 
 ssize_t store_read_link(int fd, char *buf, size_t size)

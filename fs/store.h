@@ -74,6 +74,14 @@ extern const struct store_ops store_kernel_ops;
 int store_open(struct store *st, const char *backing, const char **what);
 void store_close(struct store *st);
 
+/*
+ * A path to name in the state directory that works even when BACKING is
+ * hidden under the mount (it goes through /proc/self/fd); for libraries
+ * that open files by name, such as SQLite.  Returns 0 or -ENAMETOOLONG.
+ */
+int store_state_path(const struct store *st, const char *name, char *buf,
+		     size_t size);
+
 /* Build "/proc/self/fd/N" in buf (STORE_PROC_FD_PATH_BYTES). */
 void store_proc_path(int fd, char *buf);
 
@@ -101,6 +109,22 @@ int store_open_by_handle(int mount_fd, struct file_handle *handle);
 
 /* Open a directory for reading its entries. */
 int store_open_dir(int path_fd);
+
+/* One record of store_read_dir(): the kernel's struct linux_dirent64. */
+struct store_dirent {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+/* Open the subdirectory name of dir_fd for reading, never through a link. */
+int store_open_subdir(int dir_fd, const char *name);
+
+/* Read directory records (getdents64 format) into buf; returns bytes, 0 at
+ * the end, or -errno. */
+ssize_t store_read_dir(int dir_fd, void *buf, size_t size);
 
 /* Read the target of the symlink that fd names into buf; returns length. */
 ssize_t store_read_link(int fd, char *buf, size_t size);

@@ -314,3 +314,42 @@ bool harness_log_contains(struct mount_harness *h, const char *needle)
 	fclose(f);
 	return found;
 }
+
+bool harness_wait_until(bool (*cond)(void *ctx), void *ctx, long timeout_ms)
+{
+	long deadline = now_ms() + timeout_ms;
+
+	while (!cond(ctx)) {
+		if (now_ms() > deadline)
+			return cond(ctx);
+		sleep_ms(POLL_MS);
+	}
+	return true;
+}
+
+struct log_probe {
+	struct mount_harness *h;
+	const char *needle;
+};
+
+static bool log_has(void *ctx)
+{
+	struct log_probe *probe = ctx;
+
+	return harness_log_contains(probe->h, probe->needle);
+}
+
+bool harness_wait_log(struct mount_harness *h, const char *needle, long timeout_ms)
+{
+	struct log_probe probe = { h, needle };
+
+	return harness_wait_until(log_has, &probe, timeout_ms);
+}
+
+void harness_clear_log(struct mount_harness *h)
+{
+	int fd = open(h->log_path, O_WRONLY | O_TRUNC);
+
+	if (fd >= 0)
+		close(fd);
+}

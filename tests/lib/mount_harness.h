@@ -79,4 +79,13 @@ int harness_read_file(const char *path, void *buf, size_t cap, size_t *len);
 /* Does the daemon's log contain needle? */
 bool harness_log_contains(struct mount_harness *h, const char *needle);
 
+/* Poll the daemon's log for needle, up to timeout_ms. */
+bool harness_wait_log(struct mount_harness *h, const char *needle, long timeout_ms);
+
+/* Poll until cond(ctx) is true, up to timeout_ms; returns the last answer. */
+bool harness_wait_until(bool (*cond)(void *ctx), void *ctx, long timeout_ms);
+
+/* Truncate the daemon's log (before a remount, to wait for new lines). */
+void harness_clear_log(struct mount_harness *h);
+
 #endif

@@ -1,0 +1,131 @@
+/*
+ * track: builds catalog events from handler results.
+ */
+#include "track.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "clock.h"
+#include "events.h"
+#include "log.h"
+
+enum { PATH_LOG_INTERVAL_MS = 60000 };
+
+bool track_enabled(const struct mediafs *fs)
+{
+	return fs->events != NULL;
+}
+
+/* "dir/name" relative to BACKING into buf (PATH_MAX bytes); 0 or -errno. */
+static int child_path(struct mediafs *fs, struct inode *parent, int parent_fd,
+		      const char *name, char *buf)
+{
+	size_t name_len = strlen(name);
+	ssize_t len = 0;
+
+	if (parent != &fs->inodes.root) {
+		len = store_relative_path(&fs->store, parent_fd, buf, PATH_MAX);
+		if (len < 0)
+			goto out_warn;
+		if (len > 0)
+			buf[len++] = '/';
+	}
+	if ((size_t)len + name_len + 1 > PATH_MAX) {
+		len = -ENAMETOOLONG;
+		goto out_warn;
+	}
+	memcpy(buf + len, name, name_len + 1);
+	return 0;
+
+out_warn:
+	log_write_limited(&fs->path_warning, PATH_LOG_INTERVAL_MS, LOG_LEVEL_WARN,
+			  "cannot name '%s' for the catalog: %s; the next adoption "
+			  "will record it", name, strerror((int)-len));
+	return (int)len;
+}
+
+void track_created(struct mediafs *fs, struct inode *parent, int parent_fd,
+		   const char *name, const struct stat *st, bool is_link)
+{
+	char path[PATH_MAX];
+	struct catalog_event ev = {
+		.kind = is_link ? CATALOG_EVENT_LINKED : CATALOG_EVENT_CREATED,
+		.time_ms = clock_now_ms(),
+		.path = path,
+		.file_kind = S_ISLNK(st->st_mode) ? CATALOG_SYMLINK : CATALOG_FILE,
+		.dev = st->st_dev,
+		.ino = st->st_ino,
+		.size = st->st_size,
+		.mtime_ms = clock_ms_of(&st->st_mtim),
+	};
+
+	if (!fs->events || (!S_ISREG(st->st_mode) && !S_ISLNK(st->st_mode)))
+		return;
+	if (child_path(fs, parent, parent_fd, name, path) == 0)
+		events_emit(fs->events, &ev);
+}
+
+void track_written(struct mediafs *fs, int fd)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	struct catalog_event ev = { .kind = CATALOG_EVENT_WRITTEN };
+
+	if (!fs->events || store_stat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+		return;
+	ev.time_ms = clock_now_ms();
+	ev.dev = st.st_dev;
+	ev.ino = st.st_ino;
+	ev.size = st.st_size;
+	ev.mtime_ms = clock_ms_of(&st.st_mtim);
+	/* The path only matters when the catalog does not know the inode; an
+	 * open file moved to the quarantine has a path that is not media. */
+	if (st.st_nlink > 0 && store_relative_path(&fs->store, fd, path, sizeof(path)) > 0 &&
+	    strncmp(path, STORE_STATE_DIR_NAME "/", sizeof(STORE_STATE_DIR_NAME)) != 0)
+		ev.path = path;
+	events_emit(fs->events, &ev);
+}
+
+void track_removed(struct mediafs *fs, struct inode *parent, int parent_fd,
+		   const char *name)
+{
+	char path[PATH_MAX];
+	struct catalog_event ev = {
+		.kind = CATALOG_EVENT_REMOVED,
+		.time_ms = clock_now_ms(),
+		.path = path,
+		.reason = "unlinked",
+	};
+
+	if (fs->events && child_path(fs, parent, parent_fd, name, path) == 0)
+		events_emit(fs->events, &ev);
+}
+
+void track_renamed(struct mediafs *fs, struct inode *parent, int parent_fd,
+		   const char *name, struct inode *new_parent, int new_parent_fd,
+		   const char *new_name, unsigned int flags, const struct stat *st,
+		   const struct stat *target_st)
+{
+	char from[PATH_MAX], to[PATH_MAX];
+	struct catalog_event ev = {
+		.time_ms = clock_now_ms(),
+		.path = from,
+		.path2 = to,
+		.is_dir = S_ISDIR(st->st_mode),
+	};
+
+	if (!fs->events || child_path(fs, parent, parent_fd, name, from) != 0 ||
+	    child_path(fs, new_parent, new_parent_fd, new_name, to) != 0)
+		return;
+	if (flags & RENAME_EXCHANGE) {
+		ev.kind = CATALOG_EVENT_EXCHANGED;
+		ev.is_dir2 = S_ISDIR(target_st->st_mode);
+	} else {
+		ev.kind = ev.is_dir ? CATALOG_EVENT_RENAMED_DIR : CATALOG_EVENT_RENAMED;
+	}
+	events_emit(fs->events, &ev);
+}

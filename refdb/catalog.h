@@ -1,0 +1,201 @@
+/*
+ * catalog: what mediafs knows about every path written through the mount.
+ *
+ * One row per tracked file (regular file or symlink), with its path
+ * relative to BACKING (bytes as the filesystem has them), its inode, size
+ * and mtime, when it was first seen, last written and last changed through
+ * the mount, and its state (live, quarantined, purged, missing) with the
+ * time and reason of the last change.  An append-only audit log records
+ * every change of state and every rename.
+ *
+ * The interface says nothing about SQLite: the implementation keeps the
+ * catalog in BACKING/.mediafs/catalog.db (WAL mode, schema versioned with
+ * PRAGMA user_version and migrated forward on open), but a PostgreSQL
+ * catalog could implement the same functions.
+ *
+ * Writes arrive as batches of events (catalog_apply_events), each batch one
+ * transaction; applying is forgiving, because events from concurrent FUSE
+ * requests may arrive slightly out of order: a write to an unknown file
+ * adds it, a rename of an unknown file adds the new path, and so on.
+ *
+ * Adoption reconciles the catalog with the disk after a mount (and so
+ * after a crash): catalog_adopt_begin(), catalog_adopt_add() for every
+ * file found, catalog_adopt_finish().  Events may be applied in between:
+ * paths removed or renamed away meanwhile are not adopted again, and rows
+ * changed meanwhile are not declared missing.
+ *
+ * Errors: functions return 0 or -errno (-EIO for a database error,
+ * -EBUSY when locked past the busy timeout, -ENOSPC for a full disk,
+ * -ENOMEM) and keep the database's message for catalog_last_error().
+ * Nothing here logs.
+ *
+ * Threads: a struct catalog is one connection and belongs to one thread at
+ * a time.  Several connections to one file may be open at once (the event
+ * writer, the checker, the control socket, mediactl); WAL lets readers go
+ * on while one writes.
+ */
+#ifndef MEDIAFS_CATALOG_H
+#define MEDIAFS_CATALOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct catalog;
+
+/* The schema version this build writes; older catalogs are migrated. */
+#define CATALOG_SCHEMA_VERSION 1
+
+/* The catalog file's name in the state directory. */
+#define CATALOG_FILE_NAME "catalog.db"
+
+enum catalog_state {
+	CATALOG_LIVE,		/* at its path in BACKING */
+	CATALOG_QUARANTINED,	/* moved to the quarantine, restorable */
+	CATALOG_PURGED,		/* deleted for good; the row is a tombstone */
+	CATALOG_MISSING,	/* gone from BACKING behind the daemon's back */
+};
+
+enum catalog_kind {
+	CATALOG_FILE,
+	CATALOG_SYMLINK,
+};
+
+enum catalog_event_kind {
+	CATALOG_EVENT_CREATED,	/* path is new (create, mknod, symlink) */
+	CATALOG_EVENT_LINKED,	/* path is a new hard link */
+	CATALOG_EVENT_WRITTEN,	/* the file (dev, ino) was written or truncated */
+	CATALOG_EVENT_RENAMED,	/* path moved to path2 (a file) */
+	CATALOG_EVENT_RENAMED_DIR, /* every path under path moved under path2 */
+	CATALOG_EVENT_EXCHANGED, /* path and path2 swapped (files or directories) */
+	CATALOG_EVENT_REMOVED,	/* path was unlinked for good */
+	CATALOG_EVENT_QUARANTINED, /* path was moved to quarantine_name */
+};
+
+/* One change observed through the mount.  Strings are borrowed. */
+struct catalog_event {
+	enum catalog_event_kind kind;
+	int64_t time_ms;
+	const char *path;
+	const char *path2;		/* RENAMED*, EXCHANGED */
+	enum catalog_kind file_kind;	/* CREATED, LINKED */
+	bool is_dir;			/* EXCHANGED: path is a directory */
+	bool is_dir2;			/* EXCHANGED: path2 is a directory */
+	dev_t dev;			/* CREATED, LINKED, WRITTEN */
+	ino_t ino;
+	int64_t size;
+	int64_t mtime_ms;
+	const char *quarantine_name;	/* QUARANTINED: relative to the quarantine */
+	const char *reason;		/* QUARANTINED, REMOVED: why */
+};
+
+/* One file found on disk during adoption.  path is borrowed. */
+struct catalog_found {
+	const char *path;
+	enum catalog_kind kind;
+	dev_t dev;
+	ino_t ino;
+	int64_t size;
+	int64_t mtime_ms;
+};
+
+/* What adoption changed. */
+struct catalog_adopt_result {
+	uint64_t found;		/* files on disk */
+	uint64_t adopted;	/* added as live */
+	uint64_t reappeared;	/* missing rows found again */
+	uint64_t changed;	/* live rows whose file changed behind our back */
+	uint64_t missing;	/* live rows whose file is gone */
+};
+
+/* One row of the catalog; strings owned by the row (catalog_row_clear). */
+struct catalog_row {
+	int64_t id;
+	char *path;
+	enum catalog_kind kind;
+	dev_t dev;
+	ino_t ino;
+	int64_t size;
+	int64_t mtime_ms;
+	int64_t first_seen_ms;
+	int64_t last_written_ms;
+	int64_t activity_ms;	/* last create, write, rename or link */
+	enum catalog_state state;
+	int64_t state_changed_ms;
+	char *state_reason;
+	char *quarantine_name;	/* NULL unless quarantined */
+	int64_t scan_id;	/* scan that quarantined it, 0 when none */
+	int64_t last_referenced_ms; /* 0 when no scan ever found it referenced */
+};
+
+/* One audit entry; strings owned (catalog_audit_clear). */
+struct catalog_audit {
+	int64_t id;
+	int64_t time_ms;
+	int64_t file_id;
+	char *path;
+	char *from_state;	/* NULL when the row was new */
+	char *to_state;		/* NULL when the row went away */
+	char *reason;
+	char *detail;		/* NULL or e.g. the old path of a rename */
+};
+
+/*
+ * Open (creating when create is set) the catalog at path and migrate it
+ * to CATALOG_SCHEMA_VERSION.  Returns 0 and sets *out, or -errno with a
+ * message in error; -EPROTO when the file was written by a newer mediafs.
+ */
+int catalog_open(const char *path, bool create, struct catalog **out,
+		 char *error, size_t error_size);
+void catalog_close(struct catalog *cat);
+
+/* The database's message for the last failure on this connection. */
+const char *catalog_last_error(struct catalog *cat);
+
+/* The schema version of the open catalog. */
+int catalog_schema_version(struct catalog *cat);
+
+/* Apply events in order, in one transaction: all or none. */
+int catalog_apply_events(struct catalog *cat, const struct catalog_event *events,
+			 size_t count);
+
+int catalog_adopt_begin(struct catalog *cat, int64_t start_ms);
+/* Record one file found on disk; cheap, batched into the caller's rhythm. */
+int catalog_adopt_add(struct catalog *cat, const struct catalog_found *found);
+/* Commit what catalog_adopt_add() recorded so far (a progress point). */
+int catalog_adopt_commit(struct catalog *cat);
+int catalog_adopt_finish(struct catalog *cat, int64_t now_ms,
+			 struct catalog_adopt_result *result);
+/* True between catalog_adopt_begin() and catalog_adopt_finish(). */
+bool catalog_is_adopting(const struct catalog *cat);
+
+/*
+ * The current (live or missing) row for path.  Returns 0, -ENOENT when
+ * there is none, or -errno.  The caller clears *row.
+ */
+int catalog_get_current(struct catalog *cat, const char *path,
+			struct catalog_row *row);
+
+/* Counts of rows by state, indexed by enum catalog_state. */
+int catalog_count_by_state(struct catalog *cat, uint64_t counts[4]);
+
+/*
+ * Call fn for each audit entry about path (all entries when path is NULL),
+ * oldest first; fn returns 0 to go on.  Returns 0, fn's non-zero value, or
+ * -errno.
+ */
+int catalog_each_audit(struct catalog *cat, const char *path,
+		       int (*fn)(void *ctx, const struct catalog_audit *entry),
+		       void *ctx);
+
+/* Call fn for each row in the given state (all rows when state < 0). */
+int catalog_each_row(struct catalog *cat, int state,
+		     int (*fn)(void *ctx, const struct catalog_row *row),
+		     void *ctx);
+
+void catalog_row_clear(struct catalog_row *row);
+
+const char *catalog_state_name(enum catalog_state state);
+
+#endif

@@ -1,0 +1,505 @@
+/*
+ * Unit tests for refdb/catalog.c on a temporary database: every event,
+ * directory renames with many descendants, adoption and its races with
+ * events, migrations.
+ */
+#include <check.h>
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "catalog.h"
+
+static char dir[] = "/tmp/mediafs-test-catalog-XXXXXX";
+static char db_path[256];
+static struct catalog *cat;
+
+static void setup(void)
+{
+	char error[512];
+
+	strcpy(dir, "/tmp/mediafs-test-catalog-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(db_path, sizeof(db_path), "%s/catalog.db", dir);
+	ck_assert_msg(catalog_open(db_path, true, &cat, error, sizeof(error)) == 0, "%s", error);
+}
+
+static void teardown(void)
+{
+	char cmd[512];
+
+	catalog_close(cat);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static void apply(struct catalog_event ev)
+{
+	ck_assert_msg(catalog_apply_events(cat, &ev, 1) == 0, "apply: %s",
+		      catalog_last_error(cat));
+}
+
+static struct catalog_event created(const char *path, ino_t ino, int64_t t)
+{
+	return (struct catalog_event){ .kind = CATALOG_EVENT_CREATED, .time_ms = t,
+				       .path = path, .dev = 1, .ino = ino, .size = 0,
+				       .mtime_ms = t };
+}
+
+static bool has_current(const char *path, enum catalog_state state)
+{
+	struct catalog_row row;
+	bool found = catalog_get_current(cat, path, &row) == 0 && row.state == state;
+
+	catalog_row_clear(&row);
+	return found;
+}
+
+static int count_sql(const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int n = -1;
+
+	ck_assert_int_eq(sqlite3_open(db_path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+struct audit_probe {
+	const char *reason;
+	int count;
+	char last_detail[256];
+};
+
+static int probe_audit(void *ctx, const struct catalog_audit *entry)
+{
+	struct audit_probe *probe = ctx;
+
+	if (strcmp(entry->reason, probe->reason) == 0) {
+		probe->count++;
+		snprintf(probe->last_detail, sizeof(probe->last_detail), "%s",
+			 entry->detail ? entry->detail : "");
+	}
+	return 0;
+}
+
+static int audit_count(const char *path, const char *reason)
+{
+	struct audit_probe probe = { .reason = reason };
+
+	ck_assert_int_eq(catalog_each_audit(cat, path, probe_audit, &probe), 0);
+	return probe.count;
+}
+
+START_TEST(test_new_catalog_has_current_schema)
+{
+	ck_assert_int_eq(catalog_schema_version(cat), CATALOG_SCHEMA_VERSION);
+}
+END_TEST
+
+START_TEST(test_version_zero_database_is_migrated)
+{
+	char path[300], error[512];
+	struct catalog *other;
+	sqlite3 *db;
+
+	snprintf(path, sizeof(path), "%s/old.db", dir);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "CREATE TABLE unrelated (x)", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	ck_assert_int_eq(catalog_open(path, false, &other, error, sizeof(error)), 0);
+	ck_assert_int_eq(catalog_schema_version(other), CATALOG_SCHEMA_VERSION);
+	struct catalog_event ev = created("x.jpg", 5, 100);
+	ck_assert_int_eq(catalog_apply_events(other, &ev, 1), 0);
+	catalog_close(other);
+}
+END_TEST
+
+START_TEST(test_newer_schema_is_refused)
+{
+	char path[300], error[512];
+	struct catalog *other;
+	sqlite3 *db;
+
+	snprintf(path, sizeof(path), "%s/new.db", dir);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	ck_assert_int_eq(catalog_open(path, false, &other, error, sizeof(error)), -EPROTO);
+	ck_assert_msg(strstr(error, "schema version 99") != NULL, "%s", error);
+}
+END_TEST
+
+START_TEST(test_created_file_is_live_with_audit)
+{
+	struct catalog_row row;
+
+	apply(created("photos/a.jpg", 10, 1000));
+	ck_assert_int_eq(catalog_get_current(cat, "photos/a.jpg", &row), 0);
+	ck_assert_int_eq(row.state, CATALOG_LIVE);
+	ck_assert_int_eq(row.first_seen_ms, 1000);
+	ck_assert_int_eq(row.activity_ms, 1000);
+	ck_assert_int_eq(row.ino, 10);
+	ck_assert_str_eq(row.state_reason, "created");
+	catalog_row_clear(&row);
+	ck_assert_int_eq(audit_count("photos/a.jpg", "created"), 1);
+	apply(created("photos/a.jpg", 10, 1001));
+	ck_assert_msg(audit_count("photos/a.jpg", "created") == 1,
+		      "the same creation seen twice is one row and one entry");
+}
+END_TEST
+
+START_TEST(test_written_updates_by_inode)
+{
+	struct catalog_row row;
+
+	apply(created("a.jpg", 10, 1000));
+	apply((struct catalog_event){ .kind = CATALOG_EVENT_WRITTEN, .time_ms = 2000,
+				      .dev = 1, .ino = 10, .size = 1234, .mtime_ms = 1999 });
+	ck_assert_int_eq(catalog_get_current(cat, "a.jpg", &row), 0);
+	ck_assert_int_eq(row.size, 1234);
+	ck_assert_int_eq(row.mtime_ms, 1999);
+	ck_assert_int_eq(row.last_written_ms, 2000);
+	ck_assert_int_eq(row.activity_ms, 2000);
+	ck_assert_int_eq(row.first_seen_ms, 1000);
+	catalog_row_clear(&row);
+}
+END_TEST
+
+START_TEST(test_written_unknown_file_is_added)
+{
+	apply((struct catalog_event){ .kind = CATALOG_EVENT_WRITTEN, .time_ms = 2000,
+				      .path = "new.jpg", .dev = 1, .ino = 77, .size = 5 });
+	ck_assert(has_current("new.jpg", CATALOG_LIVE));
+}
+END_TEST
+
+START_TEST(test_link_and_symlink_add_rows)
+{
+	apply(created("a.jpg", 10, 1000));
+	struct catalog_event link = created("b.jpg", 10, 1100);
+	link.kind = CATALOG_EVENT_LINKED;
+	apply(link);
+	struct catalog_event sym = created("s.jpg", 11, 1200);
+	sym.file_kind = CATALOG_SYMLINK;
+	apply(sym);
+	ck_assert(has_current("a.jpg", CATALOG_LIVE));
+	ck_assert(has_current("b.jpg", CATALOG_LIVE));
+	ck_assert_int_eq(audit_count("b.jpg", "linked"), 1);
+	struct catalog_row row;
+	ck_assert_int_eq(catalog_get_current(cat, "s.jpg", &row), 0);
+	ck_assert_int_eq(row.kind, CATALOG_SYMLINK);
+	catalog_row_clear(&row);
+}
+END_TEST
+
+START_TEST(test_rename_moves_row_and_replaces_target)
+{
+	struct audit_probe probe = { .reason = "renamed" };
+	struct catalog_row row;
+
+	apply(created("a.jpg", 10, 1000));
+	apply(created("b.jpg", 11, 1000));
+	apply((struct catalog_event){ .kind = CATALOG_EVENT_RENAMED, .time_ms = 3000,
+				      .path = "a.jpg", .path2 = "b.jpg" });
+	ck_assert_int_eq(catalog_get_current(cat, "a.jpg", &row), -ENOENT);
+	ck_assert_int_eq(catalog_get_current(cat, "b.jpg", &row), 0);
+	ck_assert_int_eq(row.ino, 10);
+	ck_assert_msg(row.activity_ms == 3000, "a rename counts as activity for min_age");
+	catalog_row_clear(&row);
+	ck_assert_int_eq(catalog_each_audit(cat, "b.jpg", probe_audit, &probe), 0);
+	ck_assert_int_eq(probe.count, 1);
+	ck_assert_str_eq(probe.last_detail, "a.jpg");
+	ck_assert_int_eq(audit_count("b.jpg", "replaced"), 1);
+	ck_assert_int_eq(count_sql("SELECT count(*) FROM files"), 1);
+}
+END_TEST
+
+START_TEST(test_directory_rename_moves_every_descendant)
+{
+	enum { N = 1000 };
+	struct catalog_event *events = calloc(N, sizeof(*events));
+	char (*paths)[64] = calloc(N, 64);
+
+	for (int i = 0; i < N; i++) {
+		snprintf(paths[i], 64, "old/sub%d/f%04d.jpg", i % 10, i);
+		events[i] = created(paths[i], (ino_t)(100 + i), 1000);
+	}
+	ck_assert_int_eq(catalog_apply_events(cat, events, N), 0);
+	/* Neighbours that share the prefix's bytes but not the directory. */
+	apply(created("old-other.jpg", 5000, 1000));
+	apply(created("old0/x.jpg", 5001, 1000));
+	apply(created("oldx", 5002, 1000));
+	apply((struct catalog_event){ .kind = CATALOG_EVENT_RENAMED_DIR, .time_ms = 4000,
+				      .path = "old", .path2 = "new/place" });
+	ck_assert_int_eq(count_sql("SELECT count(*) FROM files WHERE"
+				   " CAST(path AS TEXT) LIKE 'new/place/sub%/f%.jpg'"
+				   " AND typeof(path) = 'blob'"), N);
+	ck_assert_int_eq(count_sql("SELECT count(*) FROM files WHERE"
+				   " CAST(path AS TEXT) LIKE 'old/%'"), 0);
+	ck_assert(has_current("new/place/sub3/f0003.jpg", CATALOG_LIVE));
+	ck_assert(has_current("old-other.jpg", CATALOG_LIVE));
+	ck_assert(has_current("old0/x.jpg", CATALOG_LIVE));
+	ck_assert(has_current("oldx", CATALOG_LIVE));
+	ck_assert_int_eq(count_sql("SELECT count(*) FROM audit WHERE reason = 'renamed'"), N);
+	free(events);
+	free(paths);
+}
+END_TEST
+
+START_TEST(test_exchange_swaps_files_and_directories)
+{
+	struct catalog_row row;
+
+	apply(created("a.jpg", 10, 1000));
+	apply(created("b.jpg", 11, 1000));
+	apply((struct catalog_event){ .kind = CATALOG_EVENT_EXCHANGED, .time_ms = 2000,
+				      .path = "a.jpg", .path2 = "b.jpg" });
+	ck_assert_int_eq(catalog_get_current(cat, "a.jpg", &row), 0);
+	ck_assert_int_eq(row.ino, 11);
+	catalog_row_clear(&row);
+	ck_assert_int_eq(catalog_get_current(cat, "b.jpg", &row), 0);
+	ck_assert_int_eq(row.ino, 10);
+	catalog_row_clear(&row);
+
+	apply(created("d1/x", 20, 1000));
+	apply(created("d2/y", 21, 1000));
+	apply((struct catalog_event){ .kind = CATALOG_EVENT_EXCHANGED, .time_ms = 2000,
+				      .path = "d1", .path2 = "d2", .is_dir = true,
+				      .is_dir2 = true });
+	ck_assert(has_current("d2/x", CATALOG_LIVE));
+	ck_assert(has_current("d1/y", CATALOG_LIVE));
+	ck_assert_int_eq(count_sql("SELECT count(*) FROM files"), 4);
+}
+END_TEST
+
+START_TEST(test_removed_file_leaves_an_audit_entry)
+{
+	apply(created("a.jpg", 10, 1000));
+	apply((struct catalog_event){ .kind = CATALOG_EVENT_REMOVED, .time_ms = 2000,
+				      .path = "a.jpg", .reason = "unlinked" });
+	ck_assert(!has_current("a.jpg", CATALOG_LIVE));
+	ck_assert_int_eq(audit_count("a.jpg", "unlinked"), 1);
+}
+END_TEST
+
+START_TEST(test_quarantined_file_keeps_its_path)
+{
+	struct catalog_row row;
+	uint64_t counts[4];
+
+	apply(created("a.jpg", 10, 1000));
+	apply((struct catalog_event){ .kind = CATALOG_EVENT_QUARANTINED, .time_ms = 2000,
+				      .path = "a.jpg", .dev = 1, .ino = 10,
+				      .quarantine_name = "q1/a.jpg", .reason = "unlinked" });
+	ck_assert_int_eq(catalog_get_current(cat, "a.jpg", &row), -ENOENT);
+	ck_assert_int_eq(catalog_count_by_state(cat, counts), 0);
+	ck_assert_int_eq(counts[CATALOG_QUARANTINED], 1);
+	ck_assert_int_eq(counts[CATALOG_LIVE], 0);
+	apply(created("a.jpg", 12, 3000));
+	ck_assert_msg(has_current("a.jpg", CATALOG_LIVE),
+		      "a new file may take the path of a quarantined one");
+	ck_assert_int_eq(catalog_count_by_state(cat, counts), 0);
+	ck_assert_int_eq(counts[CATALOG_QUARANTINED], 1);
+	ck_assert_int_eq(counts[CATALOG_LIVE], 1);
+	(void)row;
+}
+END_TEST
+
+START_TEST(test_events_apply_all_or_none)
+{
+	struct catalog_event events[2] = {
+		created("a.jpg", 10, 1000),
+		{ .kind = (enum catalog_event_kind)99, .path = "x" },
+	};
+
+	ck_assert_int_eq(catalog_apply_events(cat, events, 2), -EINVAL);
+	ck_assert_msg(!has_current("a.jpg", CATALOG_LIVE),
+		      "the first event was rolled back with the second");
+}
+END_TEST
+
+START_TEST(test_paths_are_bytes)
+{
+	const char path[] = "raw/\xff\xfe-name.jpg";
+
+	apply(created(path, 10, 1000));
+	struct catalog_row row;
+	ck_assert_int_eq(catalog_get_current(cat, path, &row), 0);
+	ck_assert_msg(memcmp(row.path, path, sizeof(path)) == 0, "bytes come back unchanged");
+	catalog_row_clear(&row);
+}
+END_TEST
+
+static void found(const char *path, ino_t ino, int64_t size)
+{
+	struct catalog_found f = { .path = path, .dev = 1, .ino = ino, .size = size };
+
+	ck_assert_int_eq(catalog_adopt_add(cat, &f), 0);
+}
+
+START_TEST(test_adoption_adds_unknown_and_marks_missing)
+{
+	struct catalog_adopt_result result;
+	struct catalog_row row;
+
+	apply(created("known.jpg", 10, 1000));
+	apply(created("gone.jpg", 11, 1000));
+	ck_assert_int_eq(catalog_adopt_begin(cat, 5000), 0);
+	found("known.jpg", 10, 0);
+	found("new.jpg", 12, 7);
+	ck_assert_int_eq(catalog_adopt_finish(cat, 6000, &result), 0);
+	ck_assert_uint_eq(result.found, 2);
+	ck_assert_uint_eq(result.adopted, 1);
+	ck_assert_uint_eq(result.missing, 1);
+	ck_assert_int_eq(catalog_get_current(cat, "new.jpg", &row), 0);
+	ck_assert_msg(row.first_seen_ms == 6000 && row.activity_ms == 6000,
+		      "an adopted file is first seen now, so min_age protects it");
+	ck_assert_int_eq(row.size, 7);
+	catalog_row_clear(&row);
+	ck_assert(has_current("gone.jpg", CATALOG_MISSING));
+	ck_assert_int_eq(audit_count("new.jpg", "adopted"), 1);
+	ck_assert_int_eq(audit_count("gone.jpg", "not found when mounted"), 1);
+	ck_assert(!catalog_is_adopting(cat));
+}
+END_TEST
+
+START_TEST(test_adoption_revives_missing_and_notices_changes)
+{
+	struct catalog_adopt_result result;
+	struct catalog_row row;
+
+	apply(created("a.jpg", 10, 1000));
+	ck_assert_int_eq(catalog_adopt_begin(cat, 5000), 0);
+	ck_assert_int_eq(catalog_adopt_finish(cat, 6000, &result), 0);
+	ck_assert(has_current("a.jpg", CATALOG_MISSING));
+	apply(created("b.jpg", 20, 1000));
+	ck_assert_int_eq(catalog_adopt_begin(cat, 7000), 0);
+	found("a.jpg", 10, 0);
+	found("b.jpg", 21, 99);
+	ck_assert_int_eq(catalog_adopt_finish(cat, 8000, &result), 0);
+	ck_assert_uint_eq(result.reappeared, 1);
+	ck_assert_uint_eq(result.changed, 1);
+	ck_assert(has_current("a.jpg", CATALOG_LIVE));
+	ck_assert_int_eq(catalog_get_current(cat, "b.jpg", &row), 0);
+	ck_assert_int_eq(row.ino, 21);
+	ck_assert_int_eq(row.activity_ms, 8000);
+	catalog_row_clear(&row);
+}
+END_TEST
+
+START_TEST(test_adoption_respects_events_during_the_walk)
+{
+	struct catalog_adopt_result result;
+
+	apply(created("stays.jpg", 10, 1000));
+	ck_assert_int_eq(catalog_adopt_begin(cat, 5000), 0);
+	found("deleted-later.jpg", 11, 0);
+	found("dir/moved-later.jpg", 12, 0);
+	found("stays.jpg", 10, 0);
+	ck_assert_int_eq(catalog_adopt_commit(cat), 0);
+	/* Events after the walk saw these paths. */
+	apply(created("deleted-later.jpg", 11, 5100));
+	apply((struct catalog_event){ .kind = CATALOG_EVENT_REMOVED, .time_ms = 5200,
+				      .path = "deleted-later.jpg" });
+	apply((struct catalog_event){ .kind = CATALOG_EVENT_RENAMED_DIR, .time_ms = 5300,
+				      .path = "dir", .path2 = "dir2" });
+	apply(created("created-during.jpg", 13, 5400));
+	ck_assert_int_eq(catalog_adopt_finish(cat, 6000, &result), 0);
+	ck_assert_msg(!has_current("deleted-later.jpg", CATALOG_LIVE),
+		      "a file removed during the walk is not adopted again");
+	ck_assert_msg(!has_current("dir/moved-later.jpg", CATALOG_LIVE),
+		      "a file whose directory moved during the walk is not adopted");
+	ck_assert_msg(has_current("created-during.jpg", CATALOG_LIVE),
+		      "a file created during the walk is not declared missing");
+	ck_assert(has_current("stays.jpg", CATALOG_LIVE));
+}
+END_TEST
+
+START_TEST(test_adoption_of_many_files_is_one_pass)
+{
+	enum { N = 20000 };
+	struct catalog_adopt_result result;
+	char path[64];
+
+	ck_assert_int_eq(catalog_adopt_begin(cat, 5000), 0);
+	for (int i = 0; i < N; i++) {
+		snprintf(path, sizeof(path), "d%03d/f%05d.jpg", i % 100, i);
+		found(path, (ino_t)(1000 + i), i);
+		if (i % 5000 == 0)
+			ck_assert_int_eq(catalog_adopt_commit(cat), 0);
+	}
+	ck_assert_int_eq(catalog_adopt_finish(cat, 6000, &result), 0);
+	ck_assert_uint_eq(result.adopted, N);
+	ck_assert_int_eq(count_sql("SELECT count(*) FROM files WHERE state = 'live'"), N);
+	ck_assert_int_eq(count_sql("SELECT count(*) FROM audit WHERE reason = 'adopted'"), N);
+	/* A second adoption of the same tree changes nothing. */
+	ck_assert_int_eq(catalog_adopt_begin(cat, 7000), 0);
+	for (int i = 0; i < N; i++) {
+		snprintf(path, sizeof(path), "d%03d/f%05d.jpg", i % 100, i);
+		found(path, (ino_t)(1000 + i), i);
+	}
+	ck_assert_int_eq(catalog_adopt_finish(cat, 8000, &result), 0);
+	ck_assert_uint_eq(result.adopted, 0);
+	ck_assert_uint_eq(result.missing, 0);
+	ck_assert_uint_eq(result.changed, 0);
+}
+END_TEST
+
+static Suite *catalog_suite(void)
+{
+	Suite *s = suite_create("catalog");
+	TCase *schema = tcase_create("schema");
+	TCase *events = tcase_create("events");
+	TCase *adoption = tcase_create("adoption");
+
+	tcase_add_checked_fixture(schema, setup, teardown);
+	tcase_add_test(schema, test_new_catalog_has_current_schema);
+	tcase_add_test(schema, test_version_zero_database_is_migrated);
+	tcase_add_test(schema, test_newer_schema_is_refused);
+	suite_add_tcase(s, schema);
+
+	tcase_add_checked_fixture(events, setup, teardown);
+	tcase_add_test(events, test_created_file_is_live_with_audit);
+	tcase_add_test(events, test_written_updates_by_inode);
+	tcase_add_test(events, test_written_unknown_file_is_added);
+	tcase_add_test(events, test_link_and_symlink_add_rows);
+	tcase_add_test(events, test_rename_moves_row_and_replaces_target);
+	tcase_add_test(events, test_directory_rename_moves_every_descendant);
+	tcase_add_test(events, test_exchange_swaps_files_and_directories);
+	tcase_add_test(events, test_removed_file_leaves_an_audit_entry);
+	tcase_add_test(events, test_quarantined_file_keeps_its_path);
+	tcase_add_test(events, test_events_apply_all_or_none);
+	tcase_add_test(events, test_paths_are_bytes);
+	suite_add_tcase(s, events);
+
+	tcase_add_checked_fixture(adoption, setup, teardown);
+	tcase_set_timeout(adoption, 60);
+	tcase_add_test(adoption, test_adoption_adds_unknown_and_marks_missing);
+	tcase_add_test(adoption, test_adoption_revives_missing_and_notices_changes);
+	tcase_add_test(adoption, test_adoption_respects_events_during_the_walk);
+	tcase_add_test(adoption, test_adoption_of_many_files_is_one_pass);
+	suite_add_tcase(s, adoption);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *runner = srunner_create(catalog_suite());
+	int failed;
+
+	srunner_run_all(runner, CK_NORMAL);
+	failed = srunner_ntests_failed(runner);
+	srunner_free(runner);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
