@@ -17,6 +17,7 @@ enum { WALK_BUFFER_BYTES = 32 * 1024 };
 
 struct walk_level {
 	int fd;
+	dev_t dev;		/* of this directory, for the files in it */
 	size_t path_len;	/* length of this directory's path in walk->path */
 	size_t len, pos;	/* records in buf */
 	char buf[WALK_BUFFER_BYTES];
@@ -32,7 +33,11 @@ struct adopt_walk {
 static int push_level(struct adopt_walk *walk, int fd, size_t path_len)
 {
 	struct walk_level *level;
+	struct stat st;
+	int err = store_stat(fd, &st);
 
+	if (err)
+		return err;
 	if (walk->depth == walk->capacity) {
 		size_t capacity = walk->capacity ? 2 * walk->capacity : 16;
 		struct walk_level **levels = realloc(walk->levels, capacity * sizeof(*levels));
@@ -45,6 +50,7 @@ static int push_level(struct adopt_walk *walk, int fd, size_t path_len)
 	if (!level)
 		return -ENOMEM;
 	level->fd = fd;
+	level->dev = st.st_dev;
 	level->path_len = path_len;
 	level->len = level->pos = 0;
 	walk->levels[walk->depth++] = level;
@@ -95,10 +101,23 @@ static size_t join_name(struct adopt_walk *walk, size_t dir_len, const char *nam
 	return dir_len + sep + name_len;
 }
 
+/*
+ * The directory entry's type and inode number are enough: a stat per file
+ * would load every inode (about 20 us each when it is not cached, most of
+ * the walk), so sizes are left unknown (-1) for the catalog to fill in
+ * later.  Only entries of unknown type are stat()ed.
+ */
 static int visit(struct adopt_walk *walk, struct walk_level *level,
 		 const struct store_dirent *d, adopt_found_fn found, void *ctx)
 {
-	struct catalog_found file;
+	struct catalog_found file = {
+		.path = walk->path,
+		.dev = level->dev,
+		.ino = d->d_ino,
+		.size = -1,
+		.mtime_ms = -1,
+	};
+	unsigned char type = d->d_type;
 	struct stat st;
 	size_t len;
 	int err, fd;
@@ -111,12 +130,19 @@ static int visit(struct adopt_walk *walk, struct walk_level *level,
 	len = join_name(walk, level->path_len, d->d_name);
 	if (!len)
 		return 0;	/* too long to be a path: nothing could reach it */
-	err = store_stat_at(level->fd, d->d_name, &st);
-	if (err == -ENOENT)
-		return 0;	/* gone since the directory was read */
-	if (err)
-		return err;
-	if (S_ISDIR(st.st_mode)) {
+	if (type == DT_UNKNOWN) {
+		err = store_stat_at(level->fd, d->d_name, &st);
+		if (err == -ENOENT)
+			return 0;	/* gone since the directory was read */
+		if (err)
+			return err;
+		type = IFTODT(st.st_mode);
+		file.dev = st.st_dev;
+		file.ino = st.st_ino;
+		file.size = st.st_size;
+		file.mtime_ms = clock_ms_of(&st.st_mtim);
+	}
+	if (type == DT_DIR) {
 		fd = store_open_subdir(level->fd, d->d_name);
 		if (fd == -ENOENT || fd == -ENOTDIR || fd == -ELOOP)
 			return 0;	/* replaced since the stat */
@@ -127,16 +153,9 @@ static int visit(struct adopt_walk *walk, struct walk_level *level,
 			close(fd);
 		return err;
 	}
-	if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode))
+	if (type != DT_REG && type != DT_LNK)
 		return 0;
-	file = (struct catalog_found){
-		.path = walk->path,
-		.kind = S_ISLNK(st.st_mode) ? CATALOG_SYMLINK : CATALOG_FILE,
-		.dev = st.st_dev,
-		.ino = st.st_ino,
-		.size = st.st_size,
-		.mtime_ms = clock_ms_of(&st.st_mtim),
-	};
+	file.kind = type == DT_LNK ? CATALOG_SYMLINK : CATALOG_FILE;
 	walk->files++;
 	return found(ctx, &file);
 }

@@ -6,7 +6,9 @@
  * of depth, never a list of paths, and it is advanced a bounded number of
  * entries at a time so that its caller (the catalog writer) can apply
  * events in between.  It never follows a symlink and skips the state
- * directory.  Regular files and symlinks are reported; other types (FIFOs,
+ * directory.  Regular files and symlinks are reported, with the inode
+ * number from the directory entry and size and mtime unknown (-1): a stat
+ * per file would cost more than the rest of the walk.  Other types (FIFOs,
  * sockets, devices) are not media.
  *
  * Threads: a walk belongs to one thread.

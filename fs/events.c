@@ -20,6 +20,7 @@
 enum {
 	ADOPT_SLICE_ENTRIES = 5000,	/* directory entries per slice */
 	ADOPT_PROGRESS_FILES = 100000,	/* log a progress line this often */
+	SIZING_SLICE_FILES = 1000,	/* files stat()ed per slice */
 	RETRY_COUNT = 3,
 	RETRY_DELAY_MS = 1000,
 	ERROR_LOG_INTERVAL_MS = 60000,
@@ -47,6 +48,7 @@ struct events {
 	const struct store *store;
 	struct adopt_walk *walk;
 	int64_t walk_next_progress;
+	int64_t sizing_after_id;	/* -1 when no sizes are being filled in */
 	bool needs_adoption;		/* a group was dropped */
 	struct log_ratelimit error_limit;
 };
@@ -187,10 +189,12 @@ static size_t take_group(struct events *ev, struct queued_event *group)
 	size_t n = 0;
 
 	pthread_mutex_lock(&ev->lock);
-	while (ev->count == 0 && !ev->stopping && !ev->walk && !ev->adoption_requested &&
+	bool background = ev->walk || ev->sizing_after_id >= 0;
+
+	while (ev->count == 0 && !ev->stopping && !background && !ev->adoption_requested &&
 	       !ev->needs_adoption)
 		pthread_cond_wait(&ev->not_empty, &ev->lock);
-	if (ev->count > 0 && ev->count < EVENT_GROUP_MAX && !ev->stopping && !ev->walk) {
+	if (ev->count > 0 && ev->count < EVENT_GROUP_MAX && !ev->stopping && !background) {
 		/* Let a group form: one transaction for many events. */
 		deadline_after(&deadline, EVENT_GROUP_MS);
 		while (ev->count < EVENT_GROUP_MAX && !ev->stopping &&
@@ -310,6 +314,58 @@ static void end_walk(struct events *ev, int err, const char *where)
 	}
 	pthread_cond_broadcast(&ev->progress);
 	pthread_mutex_unlock(&ev->lock);
+	if (!err)
+		ev->sizing_after_id = 0;
+}
+
+struct sizing_slice {
+	struct events *ev;
+	struct catalog_size sizes[SIZING_SLICE_FILES];
+	size_t count, seen;
+	int64_t last_id;
+};
+
+static int size_one(void *ctx, int64_t id, const char *path)
+{
+	struct sizing_slice *slice = ctx;
+	struct stat st;
+
+	slice->seen++;
+	slice->last_id = id;
+	/* Gone meanwhile: the events or the next adoption will say so. */
+	if (store_stat_beneath(slice->ev->store, path, &st) != 0)
+		return 0;
+	slice->sizes[slice->count++] = (struct catalog_size){
+		.id = id,
+		.size = st.st_size,
+		.mtime_ms = clock_ms_of(&st.st_mtim),
+	};
+	return 0;
+}
+
+/* Fill in, a slice at a time, the sizes that adoption left unknown. */
+static void sizing_slice(struct events *ev)
+{
+	struct sizing_slice *slice = calloc(1, sizeof(*slice));
+	int err;
+
+	if (!slice)
+		return;
+	slice->ev = ev;
+	err = catalog_next_unsized(ev->cat, ev->sizing_after_id, SIZING_SLICE_FILES,
+				   size_one, slice);
+	if (!err && slice->count)
+		err = catalog_set_sizes(ev->cat, slice->sizes, slice->count);
+	if (err) {
+		log_error("cannot record file sizes: %s", catalog_last_error(ev->cat));
+		ev->sizing_after_id = -1;
+	} else if (slice->seen < SIZING_SLICE_FILES) {
+		ev->sizing_after_id = -1;
+		log_debug("adoption: sizes recorded");
+	} else {
+		ev->sizing_after_id = slice->last_id;
+	}
+	free(slice);
 }
 
 static void walk_slice(struct events *ev)
@@ -360,6 +416,8 @@ static void *writer_main(void *arg)
 			start_walk(ev);
 		else if (ev->walk)
 			walk_slice(ev);
+		else if (ev->sizing_after_id >= 0)
+			sizing_slice(ev);
 	}
 	if (ev->walk) {
 		log_info("adoption: unfinished at unmount; it runs again at the next mount");
@@ -391,6 +449,7 @@ int events_start(const char *catalog_path, const struct store *st, bool adopt,
 	}
 	ev->store = st;
 	ev->adoption_requested = adopt;
+	ev->sizing_after_id = -1;
 	pthread_mutex_init(&ev->lock, NULL);
 	pthread_cond_init(&ev->not_full, NULL);
 	pthread_condattr_t attr;

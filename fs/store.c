@@ -459,6 +459,18 @@ int store_open_beneath(const struct store *st, const char *rel, int flags,
 	return openat2_beneath(st->root_fd, rel[0] ? rel : ".", flags, mode);
 }
 
+int store_stat_beneath(const struct store *st, const char *rel, struct stat *out)
+{
+	int fd = store_open_beneath(st, rel, O_PATH, 0);
+	int err;
+
+	if (fd < 0)
+		return fd;
+	err = store_stat(fd, out);
+	close(fd);
+	return err;
+}
+
 int store_open_parent(const struct store *st, const char *rel, int *dir_fd,
 		      const char **name)
 {

@@ -178,6 +178,10 @@ ssize_t store_relative_path(const struct store *st, int fd, char *buf,
 int store_open_beneath(const struct store *st, const char *rel, int flags,
 		       mode_t mode);
 
+/* Stat a path relative to BACKING, resolved as store_open_beneath() does,
+ * without following a final symlink. */
+int store_stat_beneath(const struct store *st, const char *rel, struct stat *out);
+
 /*
  * Split rel into the descriptor of its parent directory (opened O_PATH
  * beneath BACKING) and a pointer to its last component inside rel.

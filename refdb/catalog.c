@@ -55,7 +55,8 @@ static const char *const migrations[] = {
 	"CREATE UNIQUE INDEX files_current_path ON files(path)"
 	"  WHERE state IN ('live', 'missing');"
 	"CREATE INDEX files_live_ino ON files(ino) WHERE state = 'live';"
-	"CREATE INDEX files_state ON files(state, state_changed_ms);"
+	"CREATE INDEX files_quarantined ON files(state_changed_ms)"
+	"  WHERE state = 'quarantined';"
 	"CREATE TABLE audit ("
 	"  id INTEGER PRIMARY KEY,"
 	"  time_ms INTEGER NOT NULL,"
@@ -249,6 +250,8 @@ static void bind_text_or_null(sqlite3_stmt *st, int index, const char *text)
 		sqlite3_bind_null(st, index);
 }
 
+static char *column_string(sqlite3_stmt *st, int column);
+
 /* Step a statement that returns no rows. */
 static int run(struct catalog *cat, sqlite3_stmt *st, const char *what)
 {
@@ -370,6 +373,9 @@ int catalog_open(const char *path, bool create, struct catalog **out,
 	err = exec(cat, "PRAGMA journal_mode = WAL");
 	if (!err)
 		err = exec(cat, "PRAGMA synchronous = NORMAL");
+	/* Adoption of a large tree builds indexes of a million paths. */
+	if (!err)
+		err = exec(cat, "PRAGMA cache_size = -16384");
 	if (!err)
 		err = exec(cat, "PRAGMA foreign_keys = OFF");
 	if (!err)
@@ -893,11 +899,13 @@ static const char *const finish_sql[] = {
 	"UPDATE files SET state = 'live', state_changed_ms = ?1, state_reason = 'reappeared',"
 	" activity_ms = ?1, dev = s.dev, ino = s.ino, size = s.size, mtime_ms = s.mtime_ms"
 	" FROM temp.adopt_seen s WHERE files.path = s.path AND files.state = 'missing'",
-	/* Live rows whose file changed behind the daemon's back. */
+	/* Live rows whose file changed behind the daemon's back: another inode,
+	 * or (when the walk knew them) another size or mtime. */
 	"UPDATE files SET dev = s.dev, ino = s.ino, size = s.size, mtime_ms = s.mtime_ms,"
 	" last_written_ms = ?1, activity_ms = ?1 FROM temp.adopt_seen s"
 	" WHERE files.path = s.path AND files.state = 'live' AND files.activity_ms < ?2"
-	" AND (files.size != s.size OR files.mtime_ms != s.mtime_ms OR files.ino != s.ino)",
+	" AND (files.ino != s.ino OR (s.size >= 0 AND"
+	" (files.size != s.size OR files.mtime_ms != s.mtime_ms)))",
 	/* Files the catalog does not know. */
 	"INSERT INTO files (path, kind, dev, ino, size, mtime_ms, first_seen_ms,"
 	" last_written_ms, activity_ms, state, state_changed_ms, state_reason)"
@@ -966,6 +974,65 @@ int catalog_adopt_finish(struct catalog *cat, int64_t now_ms,
 	result->adopted = changes[FINISH_ADOPTED];
 	result->missing = changes[FINISH_MISSING];
 	return 0;
+}
+
+int catalog_next_unsized(struct catalog *cat, int64_t after_id, size_t limit,
+			 int (*fn)(void *ctx, int64_t id, const char *path), void *ctx)
+{
+	sqlite3_stmt *st;
+	int rc, ret = 0;
+
+	/* "+state" keeps the planner on the rowid: one pass over the table
+	 * in slices, not a sort of every live row per slice. */
+	rc = sqlite3_prepare_v2(cat->db, "SELECT id, path FROM files WHERE id > ?1"
+				" AND +state = 'live' AND size < 0 ORDER BY id LIMIT ?2",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return fail(cat, rc, "find files of unknown size");
+	sqlite3_bind_int64(st, 1, after_id);
+	sqlite3_bind_int64(st, 2, (int64_t)limit);
+	while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		char *path = column_string(st, 1);
+		ret = path ? fn(ctx, sqlite3_column_int64(st, 0), path) : -ENOMEM;
+		free(path);
+	}
+	sqlite3_finalize(st);
+	if (ret)
+		return ret;
+	return rc == SQLITE_DONE ? 0 : fail(cat, rc, "find files of unknown size");
+}
+
+int catalog_set_sizes(struct catalog *cat, const struct catalog_size *sizes, size_t count)
+{
+	sqlite3_stmt *st;
+	int rc, err;
+
+	err = commit(cat);
+	if (!err)
+		err = begin(cat);
+	if (err)
+		return err;
+	rc = sqlite3_prepare_v2(cat->db, "UPDATE files SET size = ?2, mtime_ms = ?3"
+				" WHERE id = ?1 AND size < 0", -1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		rollback(cat);
+		return fail(cat, rc, "record sizes");
+	}
+	rc = SQLITE_DONE;
+	for (size_t i = 0; i < count && rc == SQLITE_DONE; i++) {
+		sqlite3_bind_int64(st, 1, sizes[i].id);
+		sqlite3_bind_int64(st, 2, sizes[i].size);
+		sqlite3_bind_int64(st, 3, sizes[i].mtime_ms);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		err = fail(cat, rc, "record sizes");
+		rollback(cat);
+		return err;
+	}
+	return commit(cat);
 }
 
 /* ------------------------------------------------------------------ */

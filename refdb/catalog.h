@@ -96,8 +96,8 @@ struct catalog_found {
 	enum catalog_kind kind;
 	dev_t dev;
 	ino_t ino;
-	int64_t size;
-	int64_t mtime_ms;
+	int64_t size;		/* -1 when the walk did not stat the file */
+	int64_t mtime_ms;	/* -1 likewise */
 };
 
 /* What adoption changed. */
@@ -169,6 +169,22 @@ int catalog_adopt_finish(struct catalog *cat, int64_t now_ms,
 			 struct catalog_adopt_result *result);
 /* True between catalog_adopt_begin() and catalog_adopt_finish(). */
 bool catalog_is_adopting(const struct catalog *cat);
+
+/*
+ * Adoption leaves sizes unknown (-1).  catalog_next_unsized() calls fn
+ * with up to limit live rows of unknown size whose id is above after_id,
+ * in id order (fn returns 0 to go on); catalog_set_sizes() records what a
+ * stat found, in one transaction.
+ */
+struct catalog_size {
+	int64_t id;
+	int64_t size;
+	int64_t mtime_ms;
+};
+
+int catalog_next_unsized(struct catalog *cat, int64_t after_id, size_t limit,
+			 int (*fn)(void *ctx, int64_t id, const char *path), void *ctx);
+int catalog_set_sizes(struct catalog *cat, const struct catalog_size *sizes, size_t count);
 
 /*
  * The current (live or missing) row for path.  Returns 0, -ENOENT when
