@@ -1,10 +1,16 @@
 /*
  * daemon: main() of mediafs.  Parses the command line, checks it, opens
- * the store, mounts, runs the session loop and tears everything down in the
- * reverse order.
+ * the store, mounts, starts the threads, runs the session loop and tears
+ * everything down in the reverse order.
  *
- * Threads: main() runs the session loop (or waits for it); libfuse runs the
- * FUSE workers.
+ * Threads: main() runs the session loop; libfuse runs the FUSE workers;
+ * events.c runs the catalog writer; checker.c runs the checker.  Threads
+ * start after the daemon detaches from its terminal: fork() keeps only the
+ * thread that calls it.
+ *
+ * Lock order (each module keeps its own locks as leaves, except):
+ *   fs->dir_lock (checker, for writing) -> inodes.lock
+ *   checker->lock, events->lock, pathmap locks: never held together.
  */
 #include <errno.h>
 #include <limits.h>
@@ -18,11 +24,15 @@
 #include <unistd.h>
 
 #include "catalog.h"
+#include "checker.h"
 #include "events.h"
 #include "log.h"
 #include "mediafs.h"
 #include "ops.h"
+#include "options.h"
+#include "pathmap.h"
 #include "preflight.h"
+#include "source.h"
 
 enum {
 	EXIT_USAGE = 2,
@@ -34,105 +44,42 @@ enum {
  * which invalidates), so the kernel may trust them for a while. */
 #define DEFAULT_TIMEOUT_S 10.0
 
-struct daemon_options {
-	char *backing;
-	char *mountpoint;
-	double timeout_s;
-	double entry_timeout_s;
-	double attr_timeout_s;
-	double negative_timeout_s;
-	int writeback;
-	int splice;
-	char *log_level;
-	int inode_fds;
-	int notrack;
-};
-
-#define DAEMON_OPT(template, field, value) \
-	{ template, offsetof(struct daemon_options, field), value }
-
-static const struct fuse_opt daemon_opt_table[] = {
-	DAEMON_OPT("timeout=%lf", timeout_s, 0),
-	DAEMON_OPT("entry_timeout=%lf", entry_timeout_s, 0),
-	DAEMON_OPT("attr_timeout=%lf", attr_timeout_s, 0),
-	DAEMON_OPT("negative_timeout=%lf", negative_timeout_s, 0),
-	DAEMON_OPT("writeback", writeback, 1),
-	DAEMON_OPT("no_writeback", writeback, 0),
-	DAEMON_OPT("splice", splice, 1),
-	DAEMON_OPT("nosplice", splice, 0),
-	DAEMON_OPT("log_level=%s", log_level, 0),
-	DAEMON_OPT("inode_fds=%d", inode_fds, 0),
-	DAEMON_OPT("notrack", notrack, 1),
-	FUSE_OPT_END
-};
-
 static void print_usage(FILE *out)
 {
-	fprintf(out, "usage: mediafs [options] BACKING MOUNTPOINT\n");
+	fprintf(out, "usage: mediafs [options] BACKING MOUNTPOINT\n"
+		     "       mediafs --check-config FILE\n");
 }
 
 static void print_help(void)
 {
 	print_usage(stdout);
 	printf("\n"
-"Mounts BACKING at MOUNTPOINT (which may be the same directory) as a\n"
-"passthrough filesystem that records which files are written through it.\n"
-"\n"
-"mediafs options:\n"
-"    -o timeout=S           entry, attribute and negative cache time (default %g s)\n"
-"    -o entry_timeout=S     how long the kernel trusts a name\n"
-"    -o attr_timeout=S      how long the kernel trusts attributes\n"
-"    -o negative_timeout=S  how long the kernel trusts that a name is absent\n"
-"    -o writeback           kernel writeback cache (faster small writes; write\n"
-"                           errors surface at fsync or close)\n"
-"    -o nosplice            copy data instead of splicing it\n"
-"    -o log_level=LEVEL     error, warn, info (default), debug or trace\n"
-"    -o notrack             record nothing in the catalog (to measure its cost)\n"
-"    -o inode_fds=N         descriptors kept open on inodes the kernel caches\n"
-"                           (default: half the open file limit; as root, the\n"
-"                           rest are reopened by file handle when used)\n"
-"\n", DEFAULT_TIMEOUT_S);
+"Mounts BACKING at MOUNTPOINT (which may be the same directory), records\n"
+"which files are written through it, and moves files that no database\n"
+"column references to a quarantine, purging them after a grace period.\n"
+"\n");
+	options_print_help();
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
 }
 
-/* Takes the non-option arguments as BACKING and MOUNTPOINT, so that the
- * checks of preflight.c, not libfuse's, explain a bad mount point. */
-static int daemon_opt_proc(void *data, const char *arg, int key,
-			   struct fuse_args *outargs)
+/* mediafs --check-config FILE: validate, connect, check every column. */
+static int check_config(const char *path)
 {
-	struct daemon_options *opts = data;
-	char **slot;
+	char error[CONFIG_ERROR_BYTES];
+	struct config cfg;
+	int ret;
 
-	(void)outargs;
-	if (key != FUSE_OPT_KEY_NONOPT)
+	config_init_defaults(&cfg);
+	if (config_load(&cfg, path, error, sizeof(error)) != 0) {
+		fprintf(stderr, "mediafs: %s\n", error);
 		return 1;
-	slot = !opts->backing ? &opts->backing : !opts->mountpoint ? &opts->mountpoint : NULL;
-	if (!slot) {
-		fprintf(stderr, "mediafs: unexpected argument '%s'\n", arg);
-		return -1;
 	}
-	*slot = strdup(arg);
-	return *slot ? 0 : -1;
-}
-
-/* Escape commas so that a path survives as one -o value. */
-static char *fsname_option(const char *backing)
-{
-	size_t len = strlen(backing);
-	char *out = malloc(strlen("-ofsname=") + 2 * len + 1);
-	char *p;
-
-	if (!out)
-		return NULL;
-	p = out + sprintf(out, "-ofsname=");
-	for (size_t i = 0; i < len; i++) {
-		if (backing[i] == ',' || backing[i] == '\\')
-			*p++ = '\\';
-		*p++ = backing[i];
-	}
-	*p = '\0';
-	return out;
+	printf("%s: settings are valid; %zu source%s\n", path, cfg.source_count,
+	       cfg.source_count == 1 ? "" : "s");
+	ret = config_check_sources(&cfg, stdout) == 0 ? 0 : 1;
+	config_free(&cfg);
+	return ret;
 }
 
 static void settings_from_options(struct fs_settings *settings,
@@ -147,6 +94,8 @@ static void settings_from_options(struct fs_settings *settings,
 	settings->writeback = opts->writeback == 1;
 	settings->splice = opts->splice != 0;
 	settings->switch_creds = geteuid() == 0;
+	settings->restore_on_access = opts->config.settings.restore_on_access;
+	settings->temp_max_age_ms = opts->config.settings.temp_max_age_ms;
 }
 
 /* Replace *path with its canonical absolute form.  Returns 0 or -1. */
@@ -189,44 +138,106 @@ static void raise_open_file_limit(void)
 	}
 }
 
-/* Open (creating or migrating) the catalog once, so that a broken one is
- * reported before anything is mounted. */
-static int check_catalog(struct mediafs *fs)
+/* Escape commas so that a path survives as one -o value. */
+static char *fsname_option(const char *backing)
 {
-	char path[PATH_MAX], error[MESSAGE_BYTES];
+	size_t len = strlen(backing);
+	char *out = malloc(strlen("-ofsname=") + 2 * len + 1);
+	char *p;
+
+	if (!out)
+		return NULL;
+	p = out + sprintf(out, "-ofsname=");
+	for (size_t i = 0; i < len; i++) {
+		if (backing[i] == ',' || backing[i] == '\\')
+			*p++ = '\\';
+		*p++ = backing[i];
+	}
+	*p = '\0';
+	return out;
+}
+
+/*
+ * Open (creating or migrating) the catalog and the quarantine before
+ * anything is mounted, so that a broken one is a message on the terminal.
+ */
+static int prepare_tracking(struct mediafs *fs, char *catalog_path, size_t size)
+{
+	char error[MESSAGE_BYTES];
 	struct catalog *cat;
-	int err = store_state_path(&fs->store, CATALOG_FILE_NAME, path, sizeof(path));
+	int err = store_state_path(&fs->store, CATALOG_FILE_NAME, catalog_path, size);
 
 	if (!err)
-		err = catalog_open(path, true, &cat, error, sizeof(error));
+		err = catalog_open(catalog_path, true, &cat, error, sizeof(error));
 	if (err) {
 		fprintf(stderr, "mediafs: cannot open the catalog: %s\n", error);
 		return err;
 	}
 	catalog_close(cat);
+	err = quarantine_open(&fs->quarantine, &fs->store);
+	if (err) {
+		fprintf(stderr, "mediafs: cannot open the quarantine in '%s/%s': %s\n",
+			fs->store.root_path, STORE_STATE_DIR_NAME, strerror(-err));
+		return err;
+	}
+	fs->quarantined = pathmap_new();
+	fs->young_referenced = pathmap_new();
+	if (!fs->quarantined || !fs->young_referenced) {
+		fprintf(stderr, "mediafs: out of memory\n");
+		return -ENOMEM;
+	}
 	return 0;
 }
 
-/* The catalog writer, and the adoption walk that reconciles the catalog
- * with BACKING in the background.  Threads start after daemonising: a
- * fork keeps only the thread that calls it. */
-static int start_tracking(struct mediafs *fs)
+/* The catalog writer (with the adoption walk) and the checker. */
+static int start_threads(struct mediafs *fs, const struct config *cfg,
+			 const char *catalog_path)
 {
-	char path[PATH_MAX], error[MESSAGE_BYTES];
-	int err = store_state_path(&fs->store, CATALOG_FILE_NAME, path, sizeof(path));
+	char error[MESSAGE_BYTES];
+	int err = events_start(catalog_path, &fs->store, true, &fs->events, error, sizeof(error));
 
-	if (!err)
-		err = events_start(path, &fs->store, true, &fs->events, error, sizeof(error));
-	if (err)
+	if (err) {
 		log_error("cannot start the catalog writer: %s", error);
+		return err;
+	}
+	err = checker_start(fs, cfg, catalog_path, &fs->checker, error, sizeof(error));
+	if (err)
+		log_error("cannot start the checker: %s", error);
 	return err;
 }
 
-static int run_session(struct mediafs *fs, struct fuse_args *args,
-		       const struct fuse_cmdline_opts *cmdline, const char *mountpoint,
-		       bool tracking)
+static void stop_threads(struct mediafs *fs)
 {
-	struct fuse_loop_config *loop_config = NULL;
+	/* The checker flushes events: it stops first. */
+	checker_stop(fs->checker);
+	fs->checker = NULL;
+	events_stop(fs->events);
+	fs->events = NULL;
+}
+
+static int run_loop(struct mediafs *fs, const struct fuse_cmdline_opts *cmdline)
+{
+	struct fuse_loop_config *loop_config;
+	int ret;
+
+	if (cmdline->singlethread)
+		return fuse_session_loop(fs->session);
+	loop_config = fuse_loop_cfg_create();
+	fuse_loop_cfg_set_clone_fd(loop_config, (unsigned int)cmdline->clone_fd);
+	/* UINT_MAX means "not given": keep libfuse's defaults. */
+	if (cmdline->max_threads != UINT_MAX)
+		fuse_loop_cfg_set_max_threads(loop_config, cmdline->max_threads);
+	if (cmdline->max_idle_threads != UINT_MAX)
+		fuse_loop_cfg_set_idle_threads(loop_config, cmdline->max_idle_threads);
+	ret = fuse_session_loop_mt(fs->session, loop_config);
+	fuse_loop_cfg_destroy(loop_config);
+	return ret;
+}
+
+static int run_session(struct mediafs *fs, struct fuse_args *args,
+		       const struct fuse_cmdline_opts *cmdline,
+		       const struct daemon_options *opts, const char *catalog_path)
+{
 	int ret = 1;
 
 	fs->session = fuse_session_new(args, &fs_ops, sizeof(fs_ops), fs);
@@ -234,40 +245,26 @@ static int run_session(struct mediafs *fs, struct fuse_args *args,
 		return 1;
 	if (fuse_set_signal_handlers(fs->session) != 0)
 		goto out_destroy;
-	if (fuse_session_mount(fs->session, mountpoint) != 0) {
-		log_error("cannot mount '%s' (see the message above)", mountpoint);
+	if (fuse_session_mount(fs->session, opts->mountpoint) != 0) {
+		log_error("cannot mount '%s' (see the message above)", opts->mountpoint);
 		goto out_remove_handlers;
 	}
 	log_info("mounted '%s' on '%s'", fs->store.root_path[0] ? fs->store.root_path : "/",
-		 mountpoint);
+		 opts->mountpoint);
 	if (!cmdline->foreground)
 		log_use_syslog();
 	fuse_daemonize(cmdline->foreground);
-	if (tracking && start_tracking(fs) != 0)
-		goto out_unmount;
-
-	if (cmdline->singlethread) {
-		ret = fuse_session_loop(fs->session);
-	} else {
-		loop_config = fuse_loop_cfg_create();
-		fuse_loop_cfg_set_clone_fd(loop_config, (unsigned int)cmdline->clone_fd);
-		/* UINT_MAX means "not given": keep libfuse's defaults. */
-		if (cmdline->max_threads != UINT_MAX)
-			fuse_loop_cfg_set_max_threads(loop_config, cmdline->max_threads);
-		if (cmdline->max_idle_threads != UINT_MAX)
-			fuse_loop_cfg_set_idle_threads(loop_config, cmdline->max_idle_threads);
-		ret = fuse_session_loop_mt(fs->session, loop_config);
-		fuse_loop_cfg_destroy(loop_config);
-	}
-	/* Every request has been answered: commit what they reported. */
-	events_stop(fs->events);
-	fs->events = NULL;
-out_unmount:
-	fuse_session_unmount(fs->session);
-	log_info("unmounted '%s'", mountpoint);
+	if (!opts->notrack && start_threads(fs, &opts->config, catalog_path) != 0)
+		goto out_stop;
+	ret = run_loop(fs, cmdline);
 	/* The loop reports the signal that ended it; that is a clean stop. */
 	if (ret == SIGTERM || ret == SIGINT || ret == SIGHUP)
 		ret = 0;
+out_stop:
+	/* Every request has been answered: commit what they reported. */
+	stop_threads(fs);
+	fuse_session_unmount(fs->session);
+	log_info("unmounted '%s'", opts->mountpoint);
 out_remove_handlers:
 	fuse_remove_signal_handlers(fs->session);
 out_destroy:
@@ -276,91 +273,110 @@ out_destroy:
 	return ret != 0;
 }
 
+/* Everything that can fail with a message on the terminal, before mount. */
+static int prepare(struct mediafs *fs, struct daemon_options *opts, char *catalog_path,
+		   size_t size)
+{
+	char message[MESSAGE_BYTES];
+	const char *what = NULL;
+	int err;
+
+	if (preflight_check(opts->backing, opts->mountpoint, message, sizeof(message))) {
+		fprintf(stderr, "mediafs: %s\n", message);
+		return -1;
+	}
+	/* Absolute from here on: the daemon leaves its working directory
+	 * when it detaches, and unmounts by this name at the end. */
+	if (make_absolute(&opts->mountpoint) != 0 || make_absolute(&opts->backing) != 0) {
+		fprintf(stderr, "mediafs: cannot resolve '%s': %s\n", opts->mountpoint,
+			strerror(errno));
+		return -1;
+	}
+	err = store_open(&fs->store, opts->backing, &what);
+	if (err == -EWOULDBLOCK) {
+		fprintf(stderr, "mediafs: backing directory '%s' is in use by another mediafs "
+			"(its lock %s/%s/lock is held)\n", opts->backing, opts->backing,
+			STORE_STATE_DIR_NAME);
+		return err;
+	}
+	if (err) {
+		fprintf(stderr, "mediafs: cannot %s in '%s': %s\n", what, opts->backing,
+			strerror(-err));
+		return err;
+	}
+	raise_open_file_limit();
+	if (inode_table_init(&fs->inodes, fs->store.root_fd, &fs->store.root_stat,
+			     opts->inode_fds > 0 ? (size_t)opts->inode_fds :
+						   default_inode_fds()) != 0) {
+		fprintf(stderr, "mediafs: out of memory\n");
+		return -ENOMEM;
+	}
+	settings_from_options(&fs->settings, opts);
+	if (!opts->notrack)
+		return prepare_tracking(fs, catalog_path, size);
+	return 0;
+}
+
+static void cleanup(struct mediafs *fs)
+{
+	pathmap_free(fs->quarantined);
+	pathmap_free(fs->young_referenced);
+	quarantine_close(&fs->quarantine);
+	if (fs->inodes.buckets)
+		inode_table_destroy(&fs->inodes);
+	store_close(&fs->store);
+	pthread_rwlock_destroy(&fs->dir_lock);
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct daemon_options opts = {
-		.timeout_s = -1,
-		.entry_timeout_s = -1,
-		.attr_timeout_s = -1,
-		.negative_timeout_s = -1,
-		.writeback = 0,
-		.splice = 1,
-	};
 	struct fuse_cmdline_opts cmdline = { 0 };
-	struct mediafs fs = { 0 };
+	struct daemon_options opts;
+	struct mediafs fs = { .quarantine = { .dir_fd = -1 } };
+	char catalog_path[PATH_MAX];
 	enum log_level level = LOG_LEVEL_INFO;
-	char message[MESSAGE_BYTES];
-	const char *what = NULL;
 	char *fsname = NULL;
-	int ret = 1, err;
+	int ret = 1;
 
 	log_init("mediafs", LOG_LEVEL_INFO, LOG_TARGET_STDERR);
-	if (fuse_opt_parse(&args, &opts, daemon_opt_table, daemon_opt_proc) != 0 ||
-	    fuse_parse_cmdline(&args, &cmdline) != 0) {
+	if (argc == 3 && strcmp(argv[1], "--check-config") == 0)
+		return check_config(argv[2]);
+	pthread_rwlock_init(&fs.dir_lock, NULL);
+	fs.store.root_fd = fs.store.state_fd = fs.store.lock_fd = -1;
+	if (options_parse(&args, &opts) != 0 || fuse_parse_cmdline(&args, &cmdline) != 0) {
 		print_usage(stderr);
 		ret = EXIT_USAGE;
-		goto out_free_args;
+		goto out_free;
 	}
-	if (cmdline.show_help) {
-		print_help();
+	if (cmdline.show_help || cmdline.show_version) {
+		if (cmdline.show_help)
+			print_help();
+		else
+			printf("mediafs %s\n", MEDIAFS_VERSION);
+		if (cmdline.show_version)
+			fuse_lowlevel_version();
 		ret = 0;
-		goto out_free_args;
-	}
-	if (cmdline.show_version) {
-		printf("mediafs %s\n", MEDIAFS_VERSION);
-		fuse_lowlevel_version();
-		ret = 0;
-		goto out_free_args;
+		goto out_free;
 	}
 	if (!opts.backing || !opts.mountpoint) {
 		print_usage(stderr);
 		ret = EXIT_USAGE;
-		goto out_free_args;
+		goto out_free;
 	}
 	if (opts.log_level && log_parse_level(opts.log_level, &level) != 0) {
 		fprintf(stderr, "mediafs: unknown log level '%s' (use error, warn, info, "
 			"debug or trace)\n", opts.log_level);
 		ret = EXIT_USAGE;
-		goto out_free_args;
+		goto out_free;
 	}
 	if (cmdline.debug && !opts.log_level)
 		level = LOG_LEVEL_DEBUG;
 	log_set_level(level);
-
-	if (preflight_check(opts.backing, opts.mountpoint, message, sizeof(message))) {
-		fprintf(stderr, "mediafs: %s\n", message);
-		goto out_free_args;
-	}
-	/* Absolute from here on: the daemon leaves its working directory
-	 * when it detaches, and unmounts by this name at the end. */
-	if (make_absolute(&opts.mountpoint) != 0 || make_absolute(&opts.backing) != 0) {
-		fprintf(stderr, "mediafs: cannot resolve '%s': %s\n", opts.mountpoint,
-			strerror(errno));
-		goto out_free_args;
-	}
-	err = store_open(&fs.store, opts.backing, &what);
-	if (err) {
-		if (err == -EWOULDBLOCK)
-			fprintf(stderr, "mediafs: backing directory '%s' is in use by another "
-				"mediafs (its lock %s/%s/lock is held)\n", opts.backing,
-				opts.backing, STORE_STATE_DIR_NAME);
-		else
-			fprintf(stderr, "mediafs: cannot %s in '%s': %s\n", what,
-				opts.backing, strerror(-err));
-		goto out_free_args;
-	}
-	raise_open_file_limit();
-	if (inode_table_init(&fs.inodes, fs.store.root_fd, &fs.store.root_stat,
-			     opts.inode_fds > 0 ? (size_t)opts.inode_fds :
-						  default_inode_fds()) != 0) {
-		fprintf(stderr, "mediafs: out of memory\n");
-		goto out_close_store;
-	}
-	settings_from_options(&fs.settings, &opts);
+	if (prepare(&fs, &opts, catalog_path, sizeof(catalog_path)) != 0)
+		goto out_cleanup;
 	/* Modes arrive with the caller's umask applied already. */
 	umask(0);
-
 	fsname = fsname_option(opts.backing);
 	/* The kernel checks permissions: the daemon may run as root for users
 	 * who must not see each other's files. */
@@ -368,22 +384,15 @@ int main(int argc, char *argv[])
 	    fuse_opt_add_arg(&args, fsname) != 0 ||
 	    fuse_opt_add_arg(&args, "-osubtype=mediafs") != 0) {
 		fprintf(stderr, "mediafs: out of memory\n");
-		goto out_destroy_inodes;
+		goto out_cleanup;
 	}
-	if (!opts.notrack && check_catalog(&fs) != 0)
-		goto out_destroy_inodes;
-	ret = run_session(&fs, &args, &cmdline, opts.mountpoint, !opts.notrack);
-
-out_destroy_inodes:
-	inode_table_destroy(&fs.inodes);
-out_close_store:
-	store_close(&fs.store);
-out_free_args:
+	ret = run_session(&fs, &args, &cmdline, &opts, catalog_path);
+out_cleanup:
+	cleanup(&fs);
+out_free:
 	free(fsname);
 	free(cmdline.mountpoint);
-	free(opts.backing);
-	free(opts.mountpoint);
-	free(opts.log_level);
+	options_free(&opts);
 	fuse_opt_free_args(&args);
 	return ret;
 }

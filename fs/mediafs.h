@@ -8,14 +8,20 @@
 #ifndef MEDIAFS_MEDIAFS_H
 #define MEDIAFS_MEDIAFS_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "inode.h"
 #include "log.h"
+#include "quarantine.h"
 #include "store.h"
 
+struct checker;
 struct events;
 struct fuse_session;
+struct pathmap;
 
 /* How the mount behaves; immutable once the session starts. */
 struct fs_settings {
@@ -25,6 +31,8 @@ struct fs_settings {
 	bool writeback;			/* kernel writeback cache */
 	bool splice;			/* splice(2) for read and write data */
 	bool switch_creds;		/* daemon is root: create as the caller */
+	bool restore_on_access;		/* a lookup brings a quarantined path back */
+	int64_t temp_max_age_ms;	/* unlinked younger files go for good */
 };
 
 struct mediafs {
@@ -34,6 +42,17 @@ struct mediafs {
 	struct fuse_session *session;	/* immutable after mount */
 	struct events *events;		/* NULL when tracking is off; immutable */
 	struct log_ratelimit path_warning; /* for track.c */
+	/* With tracking on (immutable after start): */
+	struct quarantine quarantine;
+	struct pathmap *quarantined;	/* path -> newest quarantine name */
+	struct pathmap *young_referenced; /* young paths a scan found referenced */
+	struct checker *checker;
+	/* Read-held by lookups of directories, write-held by the checker
+	 * while it removes an empty directory that the kernel does not know:
+	 * an upload can never land in a directory removed under it. */
+	pthread_rwlock_t dir_lock;
+	atomic_uint_fast64_t restores_by_access;
+	struct log_ratelimit quarantine_warning;
 };
 
 #endif

@@ -27,6 +27,7 @@
 #include "creds.h"
 #include "log.h"
 #include "mediafs.h"
+#include "safekeep.h"
 #include "track.h"
 
 _Static_assert(sizeof(fuse_ino_t) >= sizeof(uintptr_t),
@@ -155,12 +156,13 @@ static int fs_do_lookup(struct mediafs *fs, struct inode *parent,
 		goto out_release;
 	inode = inode_table_find(&fs->inodes, &e->attr);
 	if (!inode) {
+		/* The checker removes empty directories the kernel does not
+		 * know; this one becomes known under the lock, or is gone. */
+		bool is_dir = S_ISDIR(e->attr.st_mode) && safekeep_enabled(fs);
+		if (is_dir)
+			pthread_rwlock_rdlock(&fs->dir_lock);
 		fd = store_open_path_at(parent_fd, name);
-		if (fd < 0) {
-			err = fd;
-			goto out_release;
-		}
-		err = store_stat(fd, &e->attr);
+		err = fd < 0 ? fd : store_stat(fd, &e->attr);
 		if (!err && fs_is_state_dir(fs, &e->attr))
 			err = -ENOENT;
 		if (!err) {
@@ -168,6 +170,8 @@ static int fs_do_lookup(struct mediafs *fs, struct inode *parent,
 			if (!inode)
 				err = -ENOMEM;
 		}
+		if (is_dir)
+			pthread_rwlock_unlock(&fs->dir_lock);
 		if (fd >= 0)
 			close(fd);
 		if (err)
@@ -362,9 +366,10 @@ static int fs_do_remove(struct mediafs *fs, struct inode *parent,
 	parent_fd = fs_hold(fs, parent);
 	if (parent_fd < 0)
 		return parent_fd;
-	err = store_remove(parent_fd, name, is_dir);
-	if (!err && !is_dir)
-		track_removed(fs, parent, parent_fd, name);
+	if (is_dir)
+		err = store_remove(parent_fd, name, true);
+	else
+		err = safekeep_unlink(fs, parent, parent_fd, name);
 	fs_release(fs, parent);
 	return err;
 }
@@ -376,16 +381,28 @@ static int fs_do_rename_fds(struct mediafs *fs, struct inode *parent, int parent
 			    const char *new_name, unsigned int flags)
 {
 	struct stat st = { 0 }, target_st = { 0 };
+	struct safekeep_replace replace = { .active = false };
 	int err;
 
 	if (track_enabled(fs)) {
 		err = store_stat_at(parent_fd, name, &st);
 		if (!err && (flags & RENAME_EXCHANGE))
 			err = store_stat_at(new_parent_fd, new_name, &target_st);
+		/* A plain rename may replace a file that must be kept. */
+		if (!err && !(flags & (RENAME_EXCHANGE | RENAME_NOREPLACE)) &&
+		    !S_ISDIR(st.st_mode))
+			err = safekeep_replace_begin(fs, new_parent, new_parent_fd, new_name,
+						     &replace);
 		if (err)
 			return err;
+		/* A rename onto another link of the same file changes nothing. */
+		if (replace.active && replace.st.st_ino == st.st_ino) {
+			safekeep_replace_end(fs, &replace, false);
+			replace.active = false;
+		}
 	}
 	err = store_rename(parent_fd, name, new_parent_fd, new_name, flags);
+	safekeep_replace_end(fs, &replace, err == 0);
 	if (!err)
 		track_renamed(fs, parent, parent_fd, name, new_parent, new_parent_fd,
 			      new_name, flags, &st, &target_st);
@@ -658,6 +675,21 @@ next:
 	return (ssize_t)used;
 }
 
+static int fs_do_restore_on_access(struct mediafs *fs, struct inode *parent,
+				   const char *name)
+{
+	int parent_fd, err;
+
+	if (!safekeep_enabled(fs) || fs_is_reserved_name(fs, parent, name))
+		return -ENOENT;
+	parent_fd = fs_hold(fs, parent);
+	if (parent_fd < 0)
+		return parent_fd;
+	err = safekeep_restore_on_access(fs, parent, parent_fd, name);
+	fs_release(fs, parent);
+	return err;
+}
+
 static int fs_do_getattr(struct mediafs *fs, struct inode *inode,
 			 struct fuse_file_info *fi, struct stat *st)
 {
@@ -761,6 +793,8 @@ static void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	log_trace("lookup parent=%" PRIu64 " name='%s'", parent, name);
 	err = fs_do_lookup(fs, fs_inode(fs, parent), name, &e);
+	if (err == -ENOENT && fs_do_restore_on_access(fs, fs_inode(fs, parent), name) == 0)
+		err = fs_do_lookup(fs, fs_inode(fs, parent), name, &e);
 	if (err == -ENOENT && fs->settings.negative_timeout_s > 0) {
 		e.ino = 0;
 		e.entry_timeout = fs->settings.negative_timeout_s;

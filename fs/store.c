@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -173,6 +174,29 @@ int store_stat_at(int dir_fd, const char *name, struct stat *out)
 {
 	if (fstatat(dir_fd, name, out, AT_SYMLINK_NOFOLLOW) < 0)
 		return neg_errno();
+	return 0;
+}
+
+int store_stat_birth_at(int dir_fd, const char *name, struct stat *out, int64_t *birth_ms)
+{
+	struct statx sx;
+
+	if (statx(dir_fd, name, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_BTIME, &sx) < 0)
+		return neg_errno();
+	memset(out, 0, sizeof(*out));
+	out->st_dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+	out->st_ino = sx.stx_ino;
+	out->st_mode = sx.stx_mode;
+	out->st_nlink = sx.stx_nlink;
+	out->st_uid = sx.stx_uid;
+	out->st_gid = sx.stx_gid;
+	out->st_size = (off_t)sx.stx_size;
+	out->st_mtim.tv_sec = sx.stx_mtime.tv_sec;
+	out->st_mtim.tv_nsec = sx.stx_mtime.tv_nsec;
+	out->st_ctim.tv_sec = sx.stx_ctime.tv_sec;
+	out->st_ctim.tv_nsec = sx.stx_ctime.tv_nsec;
+	*birth_ms = (sx.stx_mask & STATX_BTIME) ?
+		(int64_t)sx.stx_btime.tv_sec * 1000 + sx.stx_btime.tv_nsec / 1000000 : -1;
 	return 0;
 }
 
@@ -471,21 +495,20 @@ int store_stat_beneath(const struct store *st, const char *rel, struct stat *out
 	return err;
 }
 
-int store_open_parent(const struct store *st, const char *rel, int *dir_fd,
-		      const char **name)
+int store_open_parent_at(int base_fd, const char *rel, int *dir_fd, const char **name)
 {
 	const char *slash = strrchr(rel, '/');
 	char *dir;
 	int fd;
 
 	if (!slash) {
-		fd = openat2_beneath(st->root_fd, ".", O_PATH | O_DIRECTORY, 0);
+		fd = openat2_beneath(base_fd, ".", O_PATH | O_DIRECTORY, 0);
 		*name = rel;
 	} else {
 		dir = strndup(rel, (size_t)(slash - rel));
 		if (!dir)
 			return -ENOMEM;
-		fd = openat2_beneath(st->root_fd, dir, O_PATH | O_DIRECTORY, 0);
+		fd = openat2_beneath(base_fd, dir, O_PATH | O_DIRECTORY, 0);
 		free(dir);
 		*name = slash + 1;
 	}
@@ -497,4 +520,68 @@ int store_open_parent(const struct store *st, const char *rel, int *dir_fd,
 	}
 	*dir_fd = fd;
 	return 0;
+}
+
+int store_open_parent(const struct store *st, const char *rel, int *dir_fd,
+		      const char **name)
+{
+	return store_open_parent_at(st->root_fd, rel, dir_fd, name);
+}
+
+int store_make_parents_at(const struct store *st, int base_fd, const char *rel,
+			  bool like_parent, int *dir_fd, const char **name)
+{
+	const char *component = rel;
+	const char *slash;
+	int fd, err;
+
+	fd = openat(base_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return neg_errno();
+	while ((slash = strchr(component, '/')) != NULL) {
+		char part[NAME_MAX + 1];
+		size_t len = (size_t)(slash - component);
+		struct stat parent;
+		int next;
+
+		if (len == 0 || len > NAME_MAX || (len == 1 && component[0] == '.') ||
+		    (len == 2 && component[0] == '.' && component[1] == '.')) {
+			err = -EINVAL;
+			goto out_close;
+		}
+		memcpy(part, component, len);
+		part[len] = '\0';
+		if (st->ops->mkdirat(fd, part, 0700) == 0) {
+			/* A directory made again looks like the one above it. */
+			if (like_parent && store_stat(fd, &parent) == 0 &&
+			    (fchownat(fd, part, parent.st_uid, parent.st_gid,
+				      AT_SYMLINK_NOFOLLOW) != 0 ||
+			     fchmodat(fd, part, parent.st_mode & 07777, 0) != 0)) {
+				err = neg_errno();
+				goto out_close;
+			}
+		} else if (errno != EEXIST) {
+			err = neg_errno();
+			goto out_close;
+		}
+		next = openat(fd, part, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0) {
+			err = neg_errno();
+			goto out_close;
+		}
+		close(fd);
+		fd = next;
+		component = slash + 1;
+	}
+	if (*component == '\0' || strcmp(component, ".") == 0 || strcmp(component, "..") == 0) {
+		err = -EINVAL;
+		goto out_close;
+	}
+	*dir_fd = fd;
+	*name = component;
+	return 0;
+
+out_close:
+	close(fd);
+	return err;
 }

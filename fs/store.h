@@ -91,6 +91,12 @@ int store_stat(int fd, struct stat *out);
 /* Stat name in dir_fd, without following a symlink. */
 int store_stat_at(int dir_fd, const char *name, struct stat *out);
 
+/*
+ * The same, and the birth time of the inode in *birth_ms (-1 when the
+ * filesystem does not record one).
+ */
+int store_stat_birth_at(int dir_fd, const char *name, struct stat *out, int64_t *birth_ms);
+
 /* Open name in dir_fd as O_PATH without following a final symlink. */
 int store_open_path_at(int dir_fd, const char *name);
 
@@ -189,5 +195,17 @@ int store_stat_beneath(const struct store *st, const char *rel, struct stat *out
  */
 int store_open_parent(const struct store *st, const char *rel, int *dir_fd,
 		      const char **name);
+
+/* The same relative to base_fd (a directory inside BACKING). */
+int store_open_parent_at(int base_fd, const char *rel, int *dir_fd, const char **name);
+
+/*
+ * Like store_open_parent_at(), but make the missing directories of rel
+ * first (mode 0700, or with like_parent the owner and mode of the
+ * directory above each one).  Symlinks are never followed.  Uses
+ * st->ops->mkdirat.
+ */
+int store_make_parents_at(const struct store *st, int base_fd, const char *rel,
+			  bool like_parent, int *dir_fd, const char **name);
 
 #endif

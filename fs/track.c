@@ -20,8 +20,7 @@ bool track_enabled(const struct mediafs *fs)
 	return fs->events != NULL;
 }
 
-/* "dir/name" relative to BACKING into buf (PATH_MAX bytes); 0 or -errno. */
-static int child_path(struct mediafs *fs, struct inode *parent, int parent_fd,
+int track_child_path(struct mediafs *fs, struct inode *parent, int parent_fd,
 		      const char *name, char *buf)
 {
 	size_t name_len = strlen(name);
@@ -65,7 +64,7 @@ void track_created(struct mediafs *fs, struct inode *parent, int parent_fd,
 
 	if (!fs->events || (!S_ISREG(st->st_mode) && !S_ISLNK(st->st_mode)))
 		return;
-	if (child_path(fs, parent, parent_fd, name, path) == 0)
+	if (track_child_path(fs, parent, parent_fd, name, path) == 0)
 		events_emit(fs->events, &ev);
 }
 
@@ -101,7 +100,42 @@ void track_removed(struct mediafs *fs, struct inode *parent, int parent_fd,
 		.reason = "unlinked",
 	};
 
-	if (fs->events && child_path(fs, parent, parent_fd, name, path) == 0)
+	if (fs->events && track_child_path(fs, parent, parent_fd, name, path) == 0)
+		events_emit(fs->events, &ev);
+}
+
+void track_quarantined(struct mediafs *fs, const char *path, const char *qname,
+		       const char *reason, const struct stat *st)
+{
+	struct catalog_event ev = {
+		.kind = CATALOG_EVENT_QUARANTINED,
+		.time_ms = clock_now_ms(),
+		.path = path,
+		.file_kind = S_ISLNK(st->st_mode) ? CATALOG_SYMLINK : CATALOG_FILE,
+		.dev = st->st_dev,
+		.ino = st->st_ino,
+		.size = st->st_size,
+		.mtime_ms = clock_ms_of(&st->st_mtim),
+		.quarantine_name = qname,
+		.reason = reason,
+	};
+
+	if (fs->events)
+		events_emit(fs->events, &ev);
+}
+
+void track_restored(struct mediafs *fs, const char *path, const char *qname,
+		    const char *reason)
+{
+	struct catalog_event ev = {
+		.kind = CATALOG_EVENT_RESTORED,
+		.time_ms = clock_now_ms(),
+		.path = path,
+		.quarantine_name = qname,
+		.reason = reason,
+	};
+
+	if (fs->events)
 		events_emit(fs->events, &ev);
 }
 
@@ -118,8 +152,8 @@ void track_renamed(struct mediafs *fs, struct inode *parent, int parent_fd,
 		.is_dir = S_ISDIR(st->st_mode),
 	};
 
-	if (!fs->events || child_path(fs, parent, parent_fd, name, from) != 0 ||
-	    child_path(fs, new_parent, new_parent_fd, new_name, to) != 0)
+	if (!fs->events || track_child_path(fs, parent, parent_fd, name, from) != 0 ||
+	    track_child_path(fs, new_parent, new_parent_fd, new_name, to) != 0)
 		return;
 	if (flags & RENAME_EXCHANGE) {
 		ev.kind = CATALOG_EVENT_EXCHANGED;

@@ -34,6 +34,19 @@ void track_written(struct mediafs *fs, int fd);
 void track_removed(struct mediafs *fs, struct inode *parent, int parent_fd,
 		   const char *name);
 
+/* "dir/name" relative to BACKING into buf (PATH_MAX bytes); 0 or -errno
+ * (warned about, rate-limited). */
+int track_child_path(struct mediafs *fs, struct inode *parent, int parent_fd,
+		     const char *name, char *buf);
+
+/* path (a file as st describes) went to the quarantine as qname. */
+void track_quarantined(struct mediafs *fs, const char *path, const char *qname,
+		       const char *reason, const struct stat *st);
+
+/* qname came back from the quarantine to path. */
+void track_restored(struct mediafs *fs, const char *path, const char *qname,
+		    const char *reason);
+
 /* A rename (flags as renameat2) of what st describes; target_st describes
  * what an exchange swapped it with. */
 void track_renamed(struct mediafs *fs, struct inode *parent, int parent_fd,

@@ -70,6 +70,36 @@ static const char *const migrations[] = {
 	"CREATE INDEX audit_path ON audit(path);"
 	"CREATE INDEX audit_time ON audit(time_ms);"
 	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;",
+	/* 1 -> 2: scans (held ones keep their candidates) and pins. */
+	"CREATE TABLE scans ("
+	"  id INTEGER PRIMARY KEY,"
+	"  started_ms INTEGER NOT NULL,"
+	"  finished_ms INTEGER,"
+	"  trigger TEXT NOT NULL,"
+	"  status TEXT NOT NULL,"
+	"  live INTEGER NOT NULL DEFAULT 0,"
+	"  referenced INTEGER NOT NULL DEFAULT 0,"
+	"  candidates INTEGER NOT NULL DEFAULT 0,"
+	"  quarantined INTEGER NOT NULL DEFAULT 0,"
+	"  restored INTEGER NOT NULL DEFAULT 0,"
+	"  purged INTEGER NOT NULL DEFAULT 0,"
+	"  conflicts INTEGER NOT NULL DEFAULT 0,"
+	"  hostile INTEGER NOT NULL DEFAULT 0,"
+	"  message TEXT,"
+	"  decided_ms INTEGER"
+	");"
+	"CREATE TABLE scan_candidates ("
+	"  scan_id INTEGER NOT NULL,"
+	"  file_id INTEGER NOT NULL,"
+	"  PRIMARY KEY (scan_id, file_id)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX files_scan ON files(scan_id) WHERE scan_id IS NOT NULL;"
+	"CREATE INDEX files_quarantine_name ON files(quarantine_name)"
+	"  WHERE quarantine_name IS NOT NULL;"
+	"CREATE TABLE pins ("
+	"  pattern BLOB PRIMARY KEY,"
+	"  created_ms INTEGER NOT NULL"
+	") WITHOUT ROWID;",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == CATALOG_SCHEMA_VERSION,
@@ -774,6 +804,59 @@ static int apply_exchanged(struct catalog *cat, const struct catalog_event *ev)
 	return err;
 }
 
+/* The id of the quarantined row kept at qname, 0 when there is none. */
+static int find_quarantined(struct catalog *cat, const char *qname, int64_t *id)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(cat->db, "SELECT id FROM files WHERE quarantine_name = ?1"
+				    " AND state = 'quarantined'", -1, &st, NULL);
+
+	*id = 0;
+	if (rc != SQLITE_OK)
+		return fail(cat, rc, "find a quarantined file");
+	bind_path(st, 1, qname);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(cat, rc, "find a quarantined file");
+}
+
+/* The file at quarantine_name is back at path: the disk is the truth, so
+ * a stale current row at path gives way. */
+static int apply_restored(struct catalog *cat, const struct catalog_event *ev)
+{
+	struct current_row current;
+	sqlite3_stmt *st;
+	int64_t id;
+	int rc, err = find_quarantined(cat, ev->quarantine_name, &id);
+
+	if (!err)
+		err = find_current(cat, ev->path, &current);
+	if (err || !id)
+		return err;
+	if (current.id) {
+		err = apply_removed(cat, ev->path, ev->time_ms, "superseded by a restore");
+		if (err)
+			return err;
+	}
+	rc = sqlite3_prepare_v2(cat->db, "UPDATE files SET state = 'live', path = ?2,"
+				" quarantine_name = NULL, state_changed_ms = ?3, activity_ms = ?3,"
+				" state_reason = ?4 WHERE id = ?1", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return fail(cat, rc, "record a restore");
+	sqlite3_bind_int64(st, 1, id);
+	bind_path(st, 2, ev->path);
+	sqlite3_bind_int64(st, 3, ev->time_ms);
+	sqlite3_bind_text(st, 4, ev->reason, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return fail(cat, rc, "record a restore");
+	return audit(cat, ev->time_ms, id, ev->path, "quarantined", "live", ev->reason,
+		     ev->quarantine_name);
+}
+
 static int apply_event(struct catalog *cat, const struct catalog_event *ev)
 {
 	switch (ev->kind) {
@@ -794,6 +877,8 @@ static int apply_event(struct catalog *cat, const struct catalog_event *ev)
 				     ev->reason ? ev->reason : "unlinked");
 	case CATALOG_EVENT_QUARANTINED:
 		return apply_quarantined(cat, ev);
+	case CATALOG_EVENT_RESTORED:
+		return apply_restored(cat, ev);
 	}
 	return -EINVAL;
 }
@@ -1177,9 +1262,9 @@ int catalog_each_row(struct catalog *cat, int state,
 	int rc, ret = 0;
 
 	rc = sqlite3_prepare_v2(cat->db,
-				state < 0 ? "SELECT " ROW_COLUMNS " FROM files ORDER BY path" :
-					    "SELECT " ROW_COLUMNS " FROM files WHERE state = ?1"
-					    " ORDER BY path",
+				state < 0 ? "SELECT " ROW_COLUMNS " FROM files ORDER BY id" :
+					    "SELECT " ROW_COLUMNS " FROM files WHERE +state = ?1"
+					    " ORDER BY id",
 				-1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return fail(cat, rc, "read rows");
@@ -1195,4 +1280,585 @@ int catalog_each_row(struct catalog *cat, int state,
 	if (ret)
 		return ret;
 	return rc == SQLITE_DONE ? 0 : fail(cat, rc, "read rows");
+}
+
+int catalog_get_row(struct catalog *cat, int64_t id, struct catalog_row *row)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(cat->db, "SELECT " ROW_COLUMNS " FROM files WHERE id = ?1",
+				    -1, &st, NULL);
+
+	memset(row, 0, sizeof(*row));
+	if (rc != SQLITE_OK)
+		return fail(cat, rc, "read a row");
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		read_row(st, row);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_DONE)
+		return -ENOENT;
+	return rc == SQLITE_ROW ? 0 : fail(cat, rc, "read a row");
+}
+
+/* ------------------------------------------------------------------ */
+/* State changes by the checker and by an admin                         */
+/* ------------------------------------------------------------------ */
+
+/* Run one UPDATE (binding ?1 = id, ?2.. = the given values), require one
+ * changed row, and audit it; all in one transaction. */
+struct state_change {
+	const char *sql;
+	int64_t id;
+	int64_t now_ms;
+	const char *text[3];	/* bound as ?3, ?4, ?5 (NULL: not bound) */
+	int64_t number;		/* bound as ?6 */
+	const char *from, *to, *reason, *detail;
+};
+
+static int change_state(struct catalog *cat, const struct state_change *change)
+{
+	struct catalog_row row;
+	sqlite3_stmt *st;
+	int rc, err;
+
+	err = commit(cat);
+	if (!err)
+		err = begin(cat);
+	if (err)
+		return err;
+	err = catalog_get_row(cat, change->id, &row);
+	if (err)
+		goto out_rollback;
+	rc = sqlite3_prepare_v2(cat->db, change->sql, -1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		err = fail(cat, rc, "change a state");
+		goto out_clear;
+	}
+	sqlite3_bind_int64(st, 1, change->id);
+	sqlite3_bind_int64(st, 2, change->now_ms);
+	for (int i = 0; i < 3; i++)
+		if (change->text[i])
+			sqlite3_bind_blob(st, 3 + i, change->text[i], (int)strlen(change->text[i]),
+					  SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, change->number);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		err = fail(cat, rc, "change a state");
+		goto out_clear;
+	}
+	if (sqlite3_changes(cat->db) != 1) {
+		snprintf(cat->error, sizeof(cat->error), "row %lld is not %s",
+			 (long long)change->id, change->from);
+		err = -ENOENT;
+		goto out_clear;
+	}
+	err = audit(cat, change->now_ms, change->id,
+		    change->text[0] && change->to && strcmp(change->to, "live") == 0 ?
+			    change->text[0] : row.path,
+		    change->from, change->to, change->reason, change->detail);
+out_clear:
+	catalog_row_clear(&row);
+	if (!err)
+		return commit(cat);
+out_rollback:
+	rollback(cat);
+	return err;
+}
+
+int catalog_set_quarantined(struct catalog *cat, int64_t id, int64_t now_ms,
+			    const char *reason, const char *quarantine_name,
+			    int64_t scan_id)
+{
+	struct state_change change = {
+		.sql = "UPDATE files SET state = 'quarantined', state_changed_ms = ?2,"
+		       " state_reason = CAST(?4 AS TEXT), quarantine_name = ?3,"
+		       " scan_id = nullif(?6, 0) WHERE id = ?1 AND state IN ('live', 'missing')",
+		.id = id,
+		.now_ms = now_ms,
+		.text = { quarantine_name, reason },
+		.number = scan_id,
+		.from = "live",
+		.to = "quarantined",
+		.reason = reason,
+		.detail = quarantine_name,
+	};
+
+	return change_state(cat, &change);
+}
+
+int catalog_set_restored(struct catalog *cat, int64_t id, int64_t now_ms,
+			 const char *reason, const char *path)
+{
+	struct catalog_row row, current;
+	int err = catalog_get_row(cat, id, &row);
+
+	if (err)
+		return err;
+	if (!path)
+		path = row.path;
+	err = catalog_get_current(cat, path, &current);
+	if (err == 0 && current.state == CATALOG_LIVE) {
+		snprintf(cat->error, sizeof(cat->error), "a live file holds '%s'", path);
+		err = -EEXIST;
+	} else if (err == 0) {
+		/* A missing row at the path gives way to the restored file. */
+		err = begin(cat);
+		if (!err)
+			err = apply_removed(cat, path, now_ms, "superseded by a restore");
+		err = err ? (rollback(cat), err) : commit(cat);
+	} else if (err == -ENOENT) {
+		err = 0;
+	}
+	catalog_row_clear(&current);
+	if (!err) {
+		struct state_change change = {
+			.sql = "UPDATE files SET state = 'live', state_changed_ms = ?2,"
+			       " state_reason = CAST(?4 AS TEXT), path = ?3, quarantine_name = NULL,"
+			       " activity_ms = ?2 WHERE id = ?1 AND state = 'quarantined'",
+			.id = id,
+			.now_ms = now_ms,
+			.text = { path, reason },
+			.from = "quarantined",
+			.to = "live",
+			.reason = reason,
+			.detail = row.quarantine_name,
+		};
+		err = change_state(cat, &change);
+	}
+	catalog_row_clear(&row);
+	return err;
+}
+
+int catalog_set_purged(struct catalog *cat, int64_t id, int64_t now_ms, const char *reason)
+{
+	struct state_change change = {
+		.sql = "UPDATE files SET state = 'purged', state_changed_ms = ?2,"
+		       " state_reason = CAST(?3 AS TEXT) WHERE id = ?1 AND state = 'quarantined'",
+		.id = id,
+		.now_ms = now_ms,
+		.text = { reason },
+		.from = "quarantined",
+		.to = "purged",
+		.reason = reason,
+	};
+
+	return change_state(cat, &change);
+}
+
+int catalog_note(struct catalog *cat, int64_t id, int64_t now_ms, const char *reason,
+		 const char *detail)
+{
+	struct catalog_row row;
+	const char *state;
+	int err = catalog_get_row(cat, id, &row);
+
+	if (err)
+		return err;
+	state = state_names[row.state];
+	err = begin(cat);
+	if (!err)
+		err = audit(cat, now_ms, id, row.path, state, state, reason, detail);
+	err = err ? (rollback(cat), err) : commit(cat);
+	catalog_row_clear(&row);
+	return err;
+}
+
+int catalog_set_referenced(struct catalog *cat, const int64_t *ids, size_t count,
+			   int64_t now_ms)
+{
+	sqlite3_stmt *st;
+	int rc = SQLITE_DONE, err = begin(cat);
+
+	if (err)
+		return err;
+	if (sqlite3_prepare_v2(cat->db, "UPDATE files SET last_referenced_ms = ?2 WHERE id = ?1",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rollback(cat);
+		return fail(cat, SQLITE_ERROR, "mark referenced");
+	}
+	for (size_t i = 0; i < count && rc == SQLITE_DONE; i++) {
+		sqlite3_bind_int64(st, 1, ids[i]);
+		sqlite3_bind_int64(st, 2, now_ms);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		err = fail(cat, rc, "mark referenced");
+		rollback(cat);
+		return err;
+	}
+	return commit(cat);
+}
+
+/* ------------------------------------------------------------------ */
+/* Scans                                                                */
+/* ------------------------------------------------------------------ */
+
+static const char *const scan_status_names[] = {
+	[CATALOG_SCAN_RUNNING] = "running",
+	[CATALOG_SCAN_DONE] = "done",
+	[CATALOG_SCAN_HELD] = "held",
+	[CATALOG_SCAN_CONFIRMED] = "confirmed",
+	[CATALOG_SCAN_REJECTED] = "rejected",
+	[CATALOG_SCAN_FAILED] = "failed",
+	[CATALOG_SCAN_DRY_RUN] = "dry-run",
+};
+
+const char *catalog_scan_status_name(enum catalog_scan_status status)
+{
+	return scan_status_names[status];
+}
+
+static enum catalog_scan_status parse_scan_status(const char *name)
+{
+	for (size_t i = 0; i < sizeof(scan_status_names) / sizeof(scan_status_names[0]); i++)
+		if (name && strcmp(name, scan_status_names[i]) == 0)
+			return (enum catalog_scan_status)i;
+	return CATALOG_SCAN_FAILED;
+}
+
+int catalog_scan_begin(struct catalog *cat, int64_t started_ms, const char *trigger,
+		       int64_t *id)
+{
+	sqlite3_stmt *st;
+	int rc, err = commit(cat);
+
+	if (err)
+		return err;
+	rc = sqlite3_prepare_v2(cat->db, "INSERT INTO scans (started_ms, trigger, status)"
+				" VALUES (?1, ?2, 'running')", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return fail(cat, rc, "start a scan");
+	sqlite3_bind_int64(st, 1, started_ms);
+	sqlite3_bind_text(st, 2, trigger, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return fail(cat, rc, "start a scan");
+	*id = sqlite3_last_insert_rowid(cat->db);
+	return 0;
+}
+
+int catalog_scan_end(struct catalog *cat, const struct catalog_scan *scan)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(cat->db,
+		"UPDATE scans SET finished_ms = ?2, status = ?3, live = ?4, referenced = ?5,"
+		" candidates = ?6, quarantined = ?7, restored = ?8, purged = ?9, conflicts = ?10,"
+		" hostile = ?11, message = ?12, decided_ms = nullif(?13, 0) WHERE id = ?1",
+		-1, &st, NULL);
+
+	if (rc != SQLITE_OK)
+		return fail(cat, rc, "record a scan");
+	sqlite3_bind_int64(st, 1, scan->id);
+	sqlite3_bind_int64(st, 2, scan->finished_ms);
+	sqlite3_bind_text(st, 3, scan_status_names[scan->status], -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (int64_t)scan->live);
+	sqlite3_bind_int64(st, 5, (int64_t)scan->referenced);
+	sqlite3_bind_int64(st, 6, (int64_t)scan->candidates);
+	sqlite3_bind_int64(st, 7, (int64_t)scan->quarantined);
+	sqlite3_bind_int64(st, 8, (int64_t)scan->restored);
+	sqlite3_bind_int64(st, 9, (int64_t)scan->purged);
+	sqlite3_bind_int64(st, 10, (int64_t)scan->conflicts);
+	sqlite3_bind_int64(st, 11, (int64_t)scan->hostile);
+	sqlite3_bind_text(st, 12, scan->message, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 13, scan->decided_ms);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : fail(cat, rc, "record a scan");
+}
+
+int catalog_scan_keep_candidates(struct catalog *cat, int64_t scan_id,
+				 const int64_t *file_ids, size_t count)
+{
+	sqlite3_stmt *st;
+	int rc = SQLITE_DONE, err = commit(cat);
+
+	if (!err)
+		err = begin(cat);
+	if (err)
+		return err;
+	if (sqlite3_prepare_v2(cat->db, "INSERT OR IGNORE INTO scan_candidates (scan_id, file_id)"
+			       " VALUES (?1, ?2)", -1, &st, NULL) != SQLITE_OK) {
+		rollback(cat);
+		return fail(cat, SQLITE_ERROR, "keep candidates");
+	}
+	for (size_t i = 0; i < count && rc == SQLITE_DONE; i++) {
+		sqlite3_bind_int64(st, 1, scan_id);
+		sqlite3_bind_int64(st, 2, file_ids[i]);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		err = fail(cat, rc, "keep candidates");
+		rollback(cat);
+		return err;
+	}
+	return commit(cat);
+}
+
+#define SCAN_COLUMNS \
+	"id, started_ms, coalesce(finished_ms, 0), coalesce(decided_ms, 0), trigger, status," \
+	" live, referenced, candidates, quarantined, restored, purged, conflicts, hostile," \
+	" coalesce(message, '')"
+
+static void read_scan(sqlite3_stmt *st, struct catalog_scan *scan)
+{
+	memset(scan, 0, sizeof(*scan));
+	scan->id = sqlite3_column_int64(st, 0);
+	scan->started_ms = sqlite3_column_int64(st, 1);
+	scan->finished_ms = sqlite3_column_int64(st, 2);
+	scan->decided_ms = sqlite3_column_int64(st, 3);
+	snprintf(scan->trigger, sizeof(scan->trigger), "%s",
+		 (const char *)sqlite3_column_text(st, 4));
+	scan->status = parse_scan_status((const char *)sqlite3_column_text(st, 5));
+	scan->live = (uint64_t)sqlite3_column_int64(st, 6);
+	scan->referenced = (uint64_t)sqlite3_column_int64(st, 7);
+	scan->candidates = (uint64_t)sqlite3_column_int64(st, 8);
+	scan->quarantined = (uint64_t)sqlite3_column_int64(st, 9);
+	scan->restored = (uint64_t)sqlite3_column_int64(st, 10);
+	scan->purged = (uint64_t)sqlite3_column_int64(st, 11);
+	scan->conflicts = (uint64_t)sqlite3_column_int64(st, 12);
+	scan->hostile = (uint64_t)sqlite3_column_int64(st, 13);
+	snprintf(scan->message, sizeof(scan->message), "%s",
+		 (const char *)sqlite3_column_text(st, 14));
+}
+
+static int scan_query_one(struct catalog *cat, const char *sql, int64_t id,
+			  struct catalog_scan *scan)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(cat->db, sql, -1, &st, NULL);
+
+	if (rc != SQLITE_OK)
+		return fail(cat, rc, "read a scan");
+	if (sqlite3_bind_parameter_count(st) > 0)
+		sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		read_scan(st, scan);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_DONE)
+		return -ENOENT;
+	return rc == SQLITE_ROW ? 0 : fail(cat, rc, "read a scan");
+}
+
+int catalog_scan_get(struct catalog *cat, int64_t id, struct catalog_scan *scan)
+{
+	if (id == 0)
+		return scan_query_one(cat, "SELECT " SCAN_COLUMNS " FROM scans ORDER BY id DESC"
+				      " LIMIT 1", 0, scan);
+	return scan_query_one(cat, "SELECT " SCAN_COLUMNS " FROM scans WHERE id = ?1", id, scan);
+}
+
+int catalog_scan_get_held(struct catalog *cat, struct catalog_scan *scan)
+{
+	return scan_query_one(cat, "SELECT " SCAN_COLUMNS " FROM scans WHERE status = 'held'"
+			      " ORDER BY id DESC LIMIT 1", 0, scan);
+}
+
+int catalog_scan_each_candidate(struct catalog *cat, int64_t scan_id,
+				int (*fn)(void *ctx, int64_t file_id), void *ctx)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(cat->db, "SELECT file_id FROM scan_candidates"
+				    " WHERE scan_id = ?1", -1, &st, NULL);
+	int ret = 0;
+
+	if (rc != SQLITE_OK)
+		return fail(cat, rc, "read candidates");
+	sqlite3_bind_int64(st, 1, scan_id);
+	while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		ret = fn(ctx, sqlite3_column_int64(st, 0));
+	sqlite3_finalize(st);
+	if (ret)
+		return ret;
+	return rc == SQLITE_DONE ? 0 : fail(cat, rc, "read candidates");
+}
+
+int catalog_scan_each(struct catalog *cat, size_t limit,
+		      int (*fn)(void *ctx, const struct catalog_scan *scan), void *ctx)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(cat->db, "SELECT " SCAN_COLUMNS " FROM scans"
+				    " ORDER BY id DESC LIMIT ?1", -1, &st, NULL);
+	int ret = 0;
+
+	if (rc != SQLITE_OK)
+		return fail(cat, rc, "read scans");
+	sqlite3_bind_int64(st, 1, (int64_t)limit);
+	while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct catalog_scan scan;
+		read_scan(st, &scan);
+		ret = fn(ctx, &scan);
+	}
+	sqlite3_finalize(st);
+	if (ret)
+		return ret;
+	return rc == SQLITE_DONE ? 0 : fail(cat, rc, "read scans");
+}
+
+int catalog_scan_decide(struct catalog *cat, int64_t scan_id,
+			enum catalog_scan_status decision, int64_t now_ms)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(cat->db, "UPDATE scans SET status = ?2, decided_ms = ?3"
+				    " WHERE id = ?1 AND status = 'held'", -1, &st, NULL);
+
+	if (rc != SQLITE_OK)
+		return fail(cat, rc, "decide a scan");
+	sqlite3_bind_int64(st, 1, scan_id);
+	sqlite3_bind_text(st, 2, scan_status_names[decision], -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now_ms);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return fail(cat, rc, "decide a scan");
+	if (sqlite3_changes(cat->db) == 0) {
+		snprintf(cat->error, sizeof(cat->error), "scan %lld is not held",
+			 (long long)scan_id);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Pins                                                                 */
+/* ------------------------------------------------------------------ */
+
+int catalog_pin_add(struct catalog *cat, const char *pattern, int64_t now_ms)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(cat->db, "INSERT OR IGNORE INTO pins (pattern, created_ms)"
+				    " VALUES (?1, ?2)", -1, &st, NULL);
+
+	if (rc != SQLITE_OK)
+		return fail(cat, rc, "pin");
+	bind_path(st, 1, pattern);
+	sqlite3_bind_int64(st, 2, now_ms);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : fail(cat, rc, "pin");
+}
+
+int catalog_pin_remove(struct catalog *cat, const char *pattern)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(cat->db, "DELETE FROM pins WHERE pattern = ?1", -1, &st,
+				    NULL);
+
+	if (rc != SQLITE_OK)
+		return fail(cat, rc, "unpin");
+	bind_path(st, 1, pattern);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return fail(cat, rc, "unpin");
+	return sqlite3_changes(cat->db) ? 0 : -ENOENT;
+}
+
+int catalog_each_pin(struct catalog *cat,
+		     int (*fn)(void *ctx, const char *pattern, int64_t created_ms), void *ctx)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(cat->db, "SELECT pattern, created_ms FROM pins"
+				    " ORDER BY pattern", -1, &st, NULL);
+	int ret = 0;
+
+	if (rc != SQLITE_OK)
+		return fail(cat, rc, "read pins");
+	while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		char *pattern = column_string(st, 0);
+		ret = pattern ? fn(ctx, pattern, sqlite3_column_int64(st, 1)) : -ENOMEM;
+		free(pattern);
+	}
+	sqlite3_finalize(st);
+	if (ret)
+		return ret;
+	return rc == SQLITE_DONE ? 0 : fail(cat, rc, "read pins");
+}
+
+int catalog_find_quarantined(struct catalog *cat, const char *quarantine_name, int64_t *id)
+{
+	return find_quarantined(cat, quarantine_name, id);
+}
+
+int catalog_recover_quarantined(struct catalog *cat, const char *path,
+				const char *quarantine_name, const struct catalog_found *file,
+				int64_t now_ms, const char *reason)
+{
+	struct current_row current;
+	int64_t id;
+	int err = begin(cat);
+
+	if (!err)
+		err = find_current(cat, path, &current);
+	if (!err && current.id && current.missing && current.ino == file->ino) {
+		id = current.id;	/* the row adoption declared missing */
+	} else if (!err) {
+		struct catalog_event ev = {
+			.time_ms = now_ms, .path = path, .file_kind = file->kind,
+			.dev = file->dev, .ino = file->ino, .size = file->size,
+			.mtime_ms = file->mtime_ms,
+		};
+		sqlite3_stmt *st = statement(cat, ST_INSERT_FILE);
+		if (!st) {
+			err = -EIO;
+		} else {
+			/* A row of its own: a live file may hold the path now. */
+			bind_path(st, 1, "\n.mediafs-recovering");
+			sqlite3_bind_text(st, 2, kind_names[ev.file_kind], -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 3, (int64_t)ev.dev);
+			sqlite3_bind_int64(st, 4, (int64_t)ev.ino);
+			sqlite3_bind_int64(st, 5, ev.size);
+			sqlite3_bind_int64(st, 6, ev.mtime_ms);
+			sqlite3_bind_int64(st, 7, now_ms);
+			sqlite3_bind_text(st, 8, reason, -1, SQLITE_STATIC);
+			err = run(cat, st, "record a recovered file");
+		}
+		id = sqlite3_last_insert_rowid(cat->db);
+	}
+	if (!err) {
+		sqlite3_stmt *st;
+		int rc = sqlite3_prepare_v2(cat->db, "UPDATE files SET state = 'quarantined',"
+					    " path = ?2, quarantine_name = ?3, state_changed_ms = ?4,"
+					    " state_reason = ?5 WHERE id = ?1", -1, &st, NULL);
+		if (rc != SQLITE_OK) {
+			err = fail(cat, rc, "record a recovered file");
+		} else {
+			sqlite3_bind_int64(st, 1, id);
+			bind_path(st, 2, path);
+			bind_path(st, 3, quarantine_name);
+			sqlite3_bind_int64(st, 4, now_ms);
+			sqlite3_bind_text(st, 5, reason, -1, SQLITE_STATIC);
+			rc = sqlite3_step(st);
+			sqlite3_finalize(st);
+			err = rc == SQLITE_DONE ? 0 : fail(cat, rc, "record a recovered file");
+		}
+	}
+	if (!err)
+		err = audit(cat, now_ms, id, path, NULL, "quarantined", reason, quarantine_name);
+	if (err) {
+		rollback(cat);
+		return err;
+	}
+	return commit(cat);
+}
+
+int catalog_forget_current(struct catalog *cat, const char *path, int64_t now_ms,
+			   const char *reason)
+{
+	int err = begin(cat);
+
+	if (!err)
+		err = apply_removed(cat, path, now_ms, reason);
+	if (err) {
+		rollback(cat);
+		return err;
+	}
+	return commit(cat);
 }

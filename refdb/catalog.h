@@ -45,7 +45,7 @@
 struct catalog;
 
 /* The schema version this build writes; older catalogs are migrated. */
-#define CATALOG_SCHEMA_VERSION 1
+#define CATALOG_SCHEMA_VERSION 2
 
 /* The catalog file's name in the state directory. */
 #define CATALOG_FILE_NAME "catalog.db"
@@ -71,6 +71,7 @@ enum catalog_event_kind {
 	CATALOG_EVENT_EXCHANGED, /* path and path2 swapped (files or directories) */
 	CATALOG_EVENT_REMOVED,	/* path was unlinked for good */
 	CATALOG_EVENT_QUARANTINED, /* path was moved to quarantine_name */
+	CATALOG_EVENT_RESTORED,	/* quarantine_name was moved back to path */
 };
 
 /* One change observed through the mount.  Strings are borrowed. */
@@ -86,8 +87,8 @@ struct catalog_event {
 	ino_t ino;
 	int64_t size;
 	int64_t mtime_ms;
-	const char *quarantine_name;	/* QUARANTINED: relative to the quarantine */
-	const char *reason;		/* QUARANTINED, REMOVED: why */
+	const char *quarantine_name;	/* QUARANTINED, RESTORED: in the quarantine */
+	const char *reason;		/* QUARANTINED, RESTORED, REMOVED: why */
 };
 
 /* One file found on disk during adoption.  path is borrowed. */
@@ -205,12 +206,119 @@ int catalog_each_audit(struct catalog *cat, const char *path,
 		       int (*fn)(void *ctx, const struct catalog_audit *entry),
 		       void *ctx);
 
-/* Call fn for each row in the given state (all rows when state < 0). */
+/* Call fn for each row in the given state (all rows when state < 0), in
+ * the order rows were created. */
 int catalog_each_row(struct catalog *cat, int state,
 		     int (*fn)(void *ctx, const struct catalog_row *row),
 		     void *ctx);
 
 void catalog_row_clear(struct catalog_row *row);
+
+/* The row with this id, whatever its state.  Returns 0 or -ENOENT. */
+int catalog_get_row(struct catalog *cat, int64_t id, struct catalog_row *row);
+
+/* ---- State changes made by the checker and by an admin ---- */
+
+/* live (or missing) -> quarantined, now at quarantine_name. */
+int catalog_set_quarantined(struct catalog *cat, int64_t id, int64_t now_ms,
+			    const char *reason, const char *quarantine_name,
+			    int64_t scan_id);
+
+/*
+ * quarantined -> live at path (the row's own path when NULL).  A missing
+ * row at that path is replaced; a live one makes it fail with -EEXIST and
+ * change nothing.
+ */
+int catalog_set_restored(struct catalog *cat, int64_t id, int64_t now_ms,
+			 const char *reason, const char *path);
+
+/* quarantined -> purged: the row stays as a tombstone. */
+int catalog_set_purged(struct catalog *cat, int64_t id, int64_t now_ms,
+		       const char *reason);
+
+/* An audit entry without a change of state (a conflict, a refusal). */
+int catalog_note(struct catalog *cat, int64_t id, int64_t now_ms, const char *reason,
+		 const char *detail);
+
+/* A scan found these (quarantined) rows referenced. */
+int catalog_set_referenced(struct catalog *cat, const int64_t *ids, size_t count,
+			   int64_t now_ms);
+
+/* The quarantined row kept at quarantine_name; *id is 0 when none. */
+int catalog_find_quarantined(struct catalog *cat, const char *quarantine_name, int64_t *id);
+
+/*
+ * A file found in the quarantine that no row describes (a crash came
+ * between the move and its record): record it as quarantined from path,
+ * reusing the missing row that adoption left for it when there is one.
+ */
+int catalog_recover_quarantined(struct catalog *cat, const char *path,
+				const char *quarantine_name, const struct catalog_found *file,
+				int64_t now_ms, const char *reason);
+
+/* Drop the current (live or missing) row of path, with an audit entry. */
+int catalog_forget_current(struct catalog *cat, const char *path, int64_t now_ms,
+			   const char *reason);
+
+/* ---- Scans ---- */
+
+enum catalog_scan_status {
+	CATALOG_SCAN_RUNNING,
+	CATALOG_SCAN_DONE,
+	CATALOG_SCAN_HELD,	/* waits for an admin: confirm or reject */
+	CATALOG_SCAN_CONFIRMED,	/* a held scan an admin confirmed */
+	CATALOG_SCAN_REJECTED,	/* a held scan an admin rejected */
+	CATALOG_SCAN_FAILED,	/* a source failed: nothing moved */
+	CATALOG_SCAN_DRY_RUN,	/* reported, moved nothing */
+};
+
+struct catalog_scan {
+	int64_t id;
+	int64_t started_ms;
+	int64_t finished_ms;
+	int64_t decided_ms;	/* when an admin confirmed or rejected it */
+	char trigger[16];	/* startup, interval, manual, confirm */
+	enum catalog_scan_status status;
+	uint64_t live;		/* live files considered */
+	uint64_t referenced;	/* distinct referenced paths */
+	uint64_t candidates;	/* unreferenced and old enough */
+	uint64_t quarantined;
+	uint64_t restored;
+	uint64_t purged;
+	uint64_t conflicts;
+	uint64_t hostile;	/* unusable values in the sources */
+	char message[512];
+};
+
+int catalog_scan_begin(struct catalog *cat, int64_t started_ms, const char *trigger,
+		       int64_t *id);
+/* Write every field of scan (by scan->id). */
+int catalog_scan_end(struct catalog *cat, const struct catalog_scan *scan);
+/* Keep the candidates of a held scan until an admin decides. */
+int catalog_scan_keep_candidates(struct catalog *cat, int64_t scan_id,
+				 const int64_t *file_ids, size_t count);
+/* The scan with this id; id 0 is the latest.  0 or -ENOENT. */
+int catalog_scan_get(struct catalog *cat, int64_t id, struct catalog_scan *scan);
+/* The latest scan still held.  0 or -ENOENT. */
+int catalog_scan_get_held(struct catalog *cat, struct catalog_scan *scan);
+int catalog_scan_each_candidate(struct catalog *cat, int64_t scan_id,
+				int (*fn)(void *ctx, int64_t file_id), void *ctx);
+/* Up to limit scans, newest first. */
+int catalog_scan_each(struct catalog *cat, size_t limit,
+		      int (*fn)(void *ctx, const struct catalog_scan *scan), void *ctx);
+/* held -> confirmed or rejected.  -ENOENT unless the scan is held. */
+int catalog_scan_decide(struct catalog *cat, int64_t scan_id,
+			enum catalog_scan_status decision, int64_t now_ms);
+const char *catalog_scan_status_name(enum catalog_scan_status status);
+
+/* ---- Pins: globs of paths the checker never quarantines ---- */
+
+int catalog_pin_add(struct catalog *cat, const char *pattern, int64_t now_ms);
+/* -ENOENT when there was no such pin. */
+int catalog_pin_remove(struct catalog *cat, const char *pattern);
+int catalog_each_pin(struct catalog *cat,
+		     int (*fn)(void *ctx, const char *pattern, int64_t created_ms),
+		     void *ctx);
 
 const char *catalog_state_name(enum catalog_state state);
 

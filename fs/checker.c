@@ -1,0 +1,1117 @@
+/*
+ * checker: the thread, the scan sequence and the startup reconcile.
+ *
+ * Layout: requests and the thread; gathering; acting; reconcile; scans.
+ *
+ * Lock order: checker->lock is taken alone.  fs->dir_lock is taken (for
+ * writing) only around the removal of one empty directory.
+ */
+#define FUSE_USE_VERSION 314
+#include "checker.h"
+
+#include <errno.h>
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "events.h"
+#include "log.h"
+#include "pathmap.h"
+#include "policy.h"
+#include "refset.h"
+#include "source.h"
+
+enum {
+	ERROR_BYTES = 1024,
+	WARN_INTERVAL_MS = 60000,
+	ADOPTION_POLL_MS = 1000,
+};
+
+enum request_kind {
+	REQUEST_NONE,
+	REQUEST_SCAN,
+	REQUEST_DRY_RUN,
+	REQUEST_CONFIRM,
+	REQUEST_REJECT,
+};
+
+struct checker {
+	struct mediafs *fs;			/* immutable */
+	struct config config;			/* private copy; immutable */
+	char *catalog_path;			/* immutable */
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;			/* a request, or stop */
+	pthread_cond_t done;			/* a request finished */
+	bool stopping;				/* guarded by lock */
+	enum request_kind request;		/* guarded by lock */
+	int64_t request_scan_id;		/* guarded by lock */
+	uint64_t requested, finished;		/* guarded by lock */
+	int request_result;			/* guarded by lock */
+	struct catalog_scan request_scan;	/* guarded by lock */
+	struct checker_status status;		/* guarded by lock */
+	/* Checker thread only: */
+	struct catalog *cat;
+	struct source **sources;		/* NULL entries are not connected */
+	struct log_ratelimit warning;
+};
+
+/* ------------------------------------------------------------------ */
+/* Work of one scan                                                     */
+/* ------------------------------------------------------------------ */
+
+struct candidate {
+	int64_t id;
+	ino_t ino;
+	char *path;
+	char *quarantine_name;	/* restores and purges */
+	enum policy_action action;
+	const char *reason;
+};
+
+struct candidates {
+	struct candidate *items;
+	size_t count, capacity;
+};
+
+struct scan_work {
+	struct checker *checker;
+	struct catalog_scan record;
+	struct policy_settings settings;
+	char **pins;
+	size_t pin_count, pin_capacity;
+	struct refset *referenced;
+	int64_t now_ms;
+	struct policy_scan_counts counts;
+	struct candidates quarantine;	/* live files to move */
+	struct candidates others;	/* restores and purges */
+	int64_t *held_ids;		/* a confirmed scan: its candidates, sorted */
+	size_t held_count;
+	char **emptied_dirs;		/* parents of moved files */
+	size_t emptied_count, emptied_capacity;
+	int errors;
+};
+
+static int push_candidate(struct candidates *list, const struct catalog_row *row,
+			  struct policy_judgement judgement)
+{
+	if (list->count == list->capacity) {
+		size_t capacity = list->capacity ? 2 * list->capacity : 256;
+		struct candidate *items = realloc(list->items, capacity * sizeof(*items));
+		if (!items)
+			return -ENOMEM;
+		list->items = items;
+		list->capacity = capacity;
+	}
+	struct candidate *c = &list->items[list->count];
+	*c = (struct candidate){
+		.id = row->id,
+		.ino = row->ino,
+		.path = strdup(row->path),
+		.quarantine_name = row->quarantine_name ? strdup(row->quarantine_name) : NULL,
+		.action = judgement.action,
+		.reason = judgement.reason,
+	};
+	if (!c->path || (row->quarantine_name && !c->quarantine_name)) {
+		free(c->path);
+		free(c->quarantine_name);
+		return -ENOMEM;
+	}
+	list->count++;
+	return 0;
+}
+
+static void free_candidates(struct candidates *list)
+{
+	for (size_t i = 0; i < list->count; i++) {
+		free(list->items[i].path);
+		free(list->items[i].quarantine_name);
+	}
+	free(list->items);
+	memset(list, 0, sizeof(*list));
+}
+
+static void free_work(struct scan_work *work)
+{
+	free_candidates(&work->quarantine);
+	free_candidates(&work->others);
+	for (size_t i = 0; i < work->pin_count; i++)
+		free(work->pins[i]);
+	free(work->pins);
+	for (size_t i = 0; i < work->emptied_count; i++)
+		free(work->emptied_dirs[i]);
+	free(work->emptied_dirs);
+	free(work->held_ids);
+	refset_free(work->referenced);
+}
+
+/* ------------------------------------------------------------------ */
+/* Gathering                                                            */
+/* ------------------------------------------------------------------ */
+
+static int collect_pin(void *ctx, const char *pattern, int64_t created_ms)
+{
+	struct scan_work *work = ctx;
+
+	(void)created_ms;
+	if (work->pin_count == work->pin_capacity) {
+		size_t capacity = work->pin_capacity ? 2 * work->pin_capacity : 16;
+		char **pins = realloc(work->pins, capacity * sizeof(*pins));
+		if (!pins)
+			return -ENOMEM;
+		work->pins = pins;
+		work->pin_capacity = capacity;
+	}
+	work->pins[work->pin_count] = strdup(pattern);
+	return work->pins[work->pin_count++] ? 0 : -ENOMEM;
+}
+
+/* Connect a source that is not connected; 0 or -errno with a message. */
+static int connect_source(struct checker *checker, size_t i, char *error, size_t size)
+{
+	if (checker->sources[i])
+		return 0;
+	return source_open(&checker->config.sources[i], &checker->sources[i], error, size);
+}
+
+/*
+ * Fetch every source into work->referenced; fill outcomes.  A failure is
+ * logged once here, with the source's own message.
+ */
+static void fetch_references(struct scan_work *work, struct policy_source_outcome *outcomes,
+			     char *errors, size_t errors_size)
+{
+	struct checker *checker = work->checker;
+	char error[ERROR_BYTES];
+	size_t used = 0;
+
+	errors[0] = '\0';
+	for (size_t i = 0; i < checker->config.source_count; i++) {
+		struct source_report report = { 0 };
+		int err = connect_source(checker, i, error, sizeof(error));
+
+		outcomes[i] = (struct policy_source_outcome){
+			.name = checker->config.sources[i].name,
+		};
+		if (!err)
+			err = source_fetch_into(checker->sources[i], work->referenced, &report,
+						error, sizeof(error));
+		if (err) {
+			outcomes[i].failed = true;
+			log_error("scan %lld: %s", (long long)work->record.id, error);
+			used += (size_t)snprintf(errors + used, used < errors_size ? errors_size - used : 0,
+						 "%s%s", used ? "; " : "", error);
+			if (used >= errors_size)
+				used = errors_size - 1;
+			continue;
+		}
+		outcomes[i].references = report.referenced;
+		work->record.hostile += report.hostile;
+		if (report.hostile)
+			log_warn("scan %lld: source '%s' holds %llu values that can never name a "
+				 "file, e.g. %s", (long long)work->record.id,
+				 outcomes[i].name, (unsigned long long)report.hostile,
+				 report.hostile_examples[0]);
+	}
+}
+
+static int judge_row(void *ctx, const struct catalog_row *row)
+{
+	struct scan_work *work = ctx;
+	struct policy_file file = {
+		.path = row->path,
+		.state = row->state,
+		.activity_ms = row->activity_ms,
+		.state_changed_ms = row->state_changed_ms,
+		.last_referenced_ms = row->last_referenced_ms,
+	};
+	struct policy_judgement judgement =
+		policy_judge_file(&work->settings, work->now_ms, work->referenced, &file);
+	struct mediafs *fs = work->checker->fs;
+
+	if (row->state == CATALOG_LIVE) {
+		work->counts.live++;
+		/* The temporary-file rule of unlink needs to know which young
+		 * files were ever seen referenced. */
+		if (judgement.action == POLICY_KEEP && strcmp(judgement.reason, "referenced") == 0 &&
+		    work->now_ms - row->first_seen_ms < fs->settings.temp_max_age_ms)
+			pathmap_put(fs->young_referenced, row->path, "", row->first_seen_ms);
+	}
+	switch (judgement.action) {
+	case POLICY_QUARANTINE:
+		work->counts.candidates++;
+		return push_candidate(&work->quarantine, row, judgement);
+	case POLICY_RESTORE:
+	case POLICY_PURGE:
+		return push_candidate(&work->others, row, judgement);
+	case POLICY_KEEP:
+		break;
+	}
+	return 0;
+}
+
+static int collect_held_id(void *ctx, int64_t file_id)
+{
+	struct scan_work *work = ctx;
+	int64_t *ids = realloc(work->held_ids, (work->held_count + 1) * sizeof(*ids));
+
+	if (!ids)
+		return -ENOMEM;
+	work->held_ids = ids;
+	ids[work->held_count++] = file_id;
+	return 0;
+}
+
+static int compare_ids(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* A confirmed scan moves only what the admin saw in the held scan. */
+static void keep_held_candidates(struct scan_work *work)
+{
+	size_t kept = 0;
+
+	qsort(work->held_ids, work->held_count, sizeof(int64_t), compare_ids);
+	for (size_t i = 0; i < work->quarantine.count; i++) {
+		struct candidate *c = &work->quarantine.items[i];
+		if (bsearch(&c->id, work->held_ids, work->held_count, sizeof(int64_t),
+			    compare_ids)) {
+			work->quarantine.items[kept++] = *c;
+		} else {
+			free(c->path);
+			free(c->quarantine_name);
+		}
+	}
+	work->quarantine.count = kept;
+}
+
+/* ------------------------------------------------------------------ */
+/* Confirmation: the databases are asked again right before moving       */
+/* ------------------------------------------------------------------ */
+
+struct confirmation {
+	struct refset *candidates;	/* paths still to move */
+	struct refset *now_referenced;	/* candidates found referenced again */
+};
+
+static int note_if_candidate(void *ctx, const char *path, size_t len)
+{
+	struct confirmation *conf = ctx;
+
+	if (refset_contains(conf->candidates, path, len))
+		return refset_add(conf->now_referenced, path, len);
+	return 0;
+}
+
+/*
+ * Drop from work->quarantine every path that a source references now.
+ * Returns 0, or -errno when a source failed (then nothing may move).
+ */
+static int confirm_candidates(struct scan_work *work)
+{
+	struct checker *checker = work->checker;
+	struct confirmation conf = { refset_new(), refset_new() };
+	char error[ERROR_BYTES];
+	size_t kept = 0;
+	int err = conf.candidates && conf.now_referenced ? 0 : -ENOMEM;
+
+	for (size_t i = 0; !err && i < work->quarantine.count; i++)
+		err = refset_add(conf.candidates, work->quarantine.items[i].path,
+				 strlen(work->quarantine.items[i].path));
+	for (size_t i = 0; !err && i < checker->config.source_count; i++) {
+		struct source_report report;
+		err = connect_source(checker, i, error, sizeof(error));
+		if (!err)
+			err = source_fetch(checker->sources[i], note_if_candidate, &conf, &report,
+					   error, sizeof(error));
+		if (err)
+			log_error("scan %lld: confirmation failed, nothing is moved: %s",
+				  (long long)work->record.id, error);
+	}
+	for (size_t i = 0; !err && i < work->quarantine.count; i++) {
+		struct candidate *c = &work->quarantine.items[i];
+		if (refset_contains(conf.now_referenced, c->path, strlen(c->path))) {
+			log_info("scan %lld: '%s' is referenced now; it stays",
+				 (long long)work->record.id, c->path);
+			free(c->path);
+			free(c->quarantine_name);
+		} else {
+			work->quarantine.items[kept++] = *c;
+		}
+	}
+	if (!err)
+		work->quarantine.count = kept;
+	refset_free(conf.candidates);
+	refset_free(conf.now_referenced);
+	return err;
+}
+
+/* ------------------------------------------------------------------ */
+/* Acting                                                               */
+/* ------------------------------------------------------------------ */
+
+/* Tell the kernel that the name rel changed (gone or back). */
+static void invalidate_name(struct mediafs *fs, const char *rel)
+{
+	const char *name;
+	struct stat st;
+	int dir_fd;
+
+	if (!fs->session || store_open_parent(&fs->store, rel, &dir_fd, &name) != 0)
+		return;
+	if (store_stat(dir_fd, &st) == 0) {
+		uint64_t node = inode_table_node_id(&fs->inodes, st.st_dev, st.st_ino);
+		if (node)
+			fuse_lowlevel_notify_inval_entry(fs->session, node, name, strlen(name));
+	}
+	close(dir_fd);
+}
+
+static void remember_parent(struct scan_work *work, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir;
+
+	if (!slash)
+		return;
+	dir = strndup(path, (size_t)(slash - path));
+	if (!dir)
+		return;
+	for (size_t i = 0; i < work->emptied_count; i++) {
+		if (strcmp(work->emptied_dirs[i], dir) == 0) {
+			free(dir);
+			return;
+		}
+	}
+	if (work->emptied_count == work->emptied_capacity) {
+		size_t capacity = work->emptied_capacity ? 2 * work->emptied_capacity : 64;
+		char **dirs = realloc(work->emptied_dirs, capacity * sizeof(*dirs));
+		if (!dirs) {
+			free(dir);
+			return;
+		}
+		work->emptied_dirs = dirs;
+		work->emptied_capacity = capacity;
+	}
+	work->emptied_dirs[work->emptied_count++] = dir;
+}
+
+static void quarantine_one(struct scan_work *work, const struct candidate *c,
+			   const char *scan_qid)
+{
+	struct checker *checker = work->checker;
+	struct mediafs *fs = checker->fs;
+	char qname[QUARANTINE_NAME_BYTES];
+	struct stat st;
+	int64_t now = clock_now_ms(), touched;
+	int err = store_stat_beneath(&fs->store, c->path, &st);
+
+	/* Gone or replaced since the catalog said so: events will tell. */
+	if (err == -ENOENT || (!err && st.st_ino != c->ino))
+		return;
+	if (err)
+		goto out_warn;
+	/* Written on disk since (an open file): promise 2 again. */
+	touched = clock_ms_of(&st.st_mtim) > clock_ms_of(&st.st_ctim) ?
+			  clock_ms_of(&st.st_mtim) : clock_ms_of(&st.st_ctim);
+	if (now - touched < work->settings.min_age_ms)
+		return;
+	err = quarantine_move(&fs->quarantine, c->path, scan_qid, c->ino, qname, sizeof(qname));
+	if (err == -ESTALE || err == -ENOENT)
+		return;
+	if (err)
+		goto out_warn;
+	err = catalog_set_quarantined(checker->cat, c->id, now, c->reason, qname,
+				      work->record.id);
+	if (err)
+		log_error("scan %lld: '%s' moved to '%s' but not recorded: %s; the next start "
+			  "reconciles it", (long long)work->record.id, c->path, qname,
+			  catalog_last_error(checker->cat));
+	pathmap_put(fs->quarantined, c->path, qname, now);
+	invalidate_name(fs, c->path);
+	remember_parent(work, c->path);
+	work->record.quarantined++;
+	log_debug("scan %lld: quarantined '%s' as '%s'", (long long)work->record.id, c->path,
+		  qname);
+	return;
+
+out_warn:
+	work->errors++;
+	log_write_limited(&checker->warning, WARN_INTERVAL_MS, LOG_LEVEL_WARN,
+			  "scan %lld: cannot quarantine '%s': %s", (long long)work->record.id,
+			  c->path, strerror(-err));
+}
+
+static void restore_one(struct scan_work *work, const struct candidate *c)
+{
+	struct checker *checker = work->checker;
+	struct mediafs *fs = checker->fs;
+	int64_t now = clock_now_ms();
+	int err = quarantine_restore(&fs->quarantine, c->quarantine_name, c->path);
+
+	if (err == -EEXIST) {
+		/* Nothing is overwritten: the conflict is recorded and
+		 * reported, and the file is not purged while it lasts. */
+		work->record.conflicts++;
+		catalog_note(checker->cat, c->id, now, "conflict: a live file holds the path",
+			     c->quarantine_name);
+		catalog_set_referenced(checker->cat, &c->id, 1, now);
+		log_warn("scan %lld: '%s' is referenced again but a live file holds its path; "
+			 "it stays in the quarantine as '%s'", (long long)work->record.id,
+			 c->path, c->quarantine_name);
+		return;
+	}
+	if (err) {
+		work->errors++;
+		log_warn("scan %lld: cannot restore '%s' from '%s': %s",
+			 (long long)work->record.id, c->path, c->quarantine_name, strerror(-err));
+		return;
+	}
+	err = catalog_set_restored(checker->cat, c->id, now, c->reason, NULL);
+	if (err == -EEXIST) {
+		/* A live row without its file: the disk is the truth. */
+		catalog_forget_current(checker->cat, c->path, now, "superseded by a restore");
+		err = catalog_set_restored(checker->cat, c->id, now, c->reason, NULL);
+	}
+	if (err)
+		log_error("scan %lld: '%s' restored but not recorded: %s",
+			  (long long)work->record.id, c->path, catalog_last_error(checker->cat));
+	pathmap_remove(fs->quarantined, c->path, c->quarantine_name);
+	invalidate_name(fs, c->path);
+	work->record.restored++;
+	log_info("scan %lld: restored '%s' (%s)", (long long)work->record.id, c->path, c->reason);
+}
+
+static void purge_one(struct scan_work *work, const struct candidate *c)
+{
+	struct checker *checker = work->checker;
+	struct mediafs *fs = checker->fs;
+	int err = quarantine_purge(&fs->quarantine, c->quarantine_name);
+
+	if (err && err != -ENOENT) {
+		work->errors++;
+		log_warn("scan %lld: cannot purge '%s': %s", (long long)work->record.id,
+			 c->quarantine_name, strerror(-err));
+		return;
+	}
+	err = catalog_set_purged(checker->cat, c->id, clock_now_ms(), c->reason);
+	if (err)
+		log_error("scan %lld: '%s' purged but not recorded: %s",
+			  (long long)work->record.id, c->quarantine_name,
+			  catalog_last_error(checker->cat));
+	pathmap_remove(fs->quarantined, c->path, c->quarantine_name);
+	work->record.purged++;
+}
+
+static int compare_depth_desc(const void *a, const void *b)
+{
+	const char *x = *(char *const *)a, *y = *(char *const *)b;
+	size_t dx = 0, dy = 0;
+
+	for (; *x; x++)
+		dx += *x == '/';
+	for (; *y; y++)
+		dy += *y == '/';
+	return (dy > dx) - (dy < dx);
+}
+
+/*
+ * Remove dir (relative to BACKING) if it is empty, older than min_age and
+ * unknown to the kernel.  Returns true when it was removed.
+ */
+static bool remove_if_empty(struct scan_work *work, const char *dir)
+{
+	struct mediafs *fs = work->checker->fs;
+	const char *name;
+	struct stat st;
+	int64_t birth_ms;
+	bool removed = false;
+	int dir_fd;
+
+	if (store_open_parent(&fs->store, dir, &dir_fd, &name) != 0)
+		return false;
+	pthread_rwlock_wrlock(&fs->dir_lock);
+	/* A directory the kernel knows may be about to receive a file;
+	 * an unknown one must be looked up first, which waits on dir_lock. */
+	if (store_stat_birth_at(dir_fd, name, &st, &birth_ms) == 0 && S_ISDIR(st.st_mode) &&
+	    birth_ms >= 0 && work->now_ms - birth_ms >= work->settings.min_age_ms &&
+	    inode_table_node_id(&fs->inodes, st.st_dev, st.st_ino) == 0)
+		removed = store_remove(dir_fd, name, true) == 0;
+	pthread_rwlock_unlock(&fs->dir_lock);
+	close(dir_fd);
+	if (removed)
+		log_debug("scan %lld: removed empty directory '%s'", (long long)work->record.id, dir);
+	return removed;
+}
+
+static void remove_emptied_dirs(struct scan_work *work)
+{
+	qsort(work->emptied_dirs, work->emptied_count, sizeof(char *), compare_depth_desc);
+	for (size_t i = 0; i < work->emptied_count; i++) {
+		char *dir = work->emptied_dirs[i];
+		char *slash;
+		/* Up the tree while each level empties. */
+		while (remove_if_empty(work, dir) && (slash = strrchr(dir, '/')) != NULL)
+			*slash = '\0';
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Reconcile the quarantine with the catalog (at startup)               */
+/* ------------------------------------------------------------------ */
+
+struct reconcile {
+	struct checker *checker;
+	uint64_t recovered, duplicates;
+};
+
+static int reconcile_entry(void *ctx, const char *qname, const struct stat *st)
+{
+	struct reconcile *r = ctx;
+	struct checker *checker = r->checker;
+	struct mediafs *fs = checker->fs;
+	const char *path = quarantine_original_path(qname);
+	struct stat live;
+	int64_t id;
+	int err = catalog_find_quarantined(checker->cat, qname, &id);
+
+	if (err || id)
+		return 0;
+	/* Linked before a replacing rename that never happened: the file is
+	 * still at its path, so the extra name goes. */
+	if (store_stat_beneath(&fs->store, path, &live) == 0 && live.st_ino == st->st_ino &&
+	    live.st_dev == st->st_dev) {
+		if (quarantine_unlink_name(&fs->quarantine, qname) == 0)
+			r->duplicates++;
+		return 0;
+	}
+	struct catalog_found found = {
+		.path = path,
+		.kind = S_ISLNK(st->st_mode) ? CATALOG_SYMLINK : CATALOG_FILE,
+		.dev = st->st_dev,
+		.ino = st->st_ino,
+		.size = st->st_size,
+		.mtime_ms = clock_ms_of(&st->st_mtim),
+	};
+	err = catalog_recover_quarantined(checker->cat, path, qname, &found, clock_now_ms(),
+					  "recovered from the quarantine");
+	if (err)
+		log_error("cannot record quarantined '%s': %s", qname,
+			  catalog_last_error(checker->cat));
+	else
+		r->recovered++;
+	return 0;
+}
+
+/* Rows that say "quarantined" while their file is not there. */
+static int collect_quarantined_row(void *ctx, const struct catalog_row *row)
+{
+	struct candidates *list = ctx;
+
+	return push_candidate(list, row, (struct policy_judgement){ POLICY_KEEP, "" });
+}
+
+static void reconcile_quarantine(struct checker *checker)
+{
+	struct mediafs *fs = checker->fs;
+	struct reconcile r = { .checker = checker };
+	struct candidates rows = { 0 };
+	uint64_t restored = 0, gone = 0;
+	int64_t now = clock_now_ms();
+
+	quarantine_each(&fs->quarantine, reconcile_entry, &r);
+	catalog_each_row(checker->cat, CATALOG_QUARANTINED, collect_quarantined_row, &rows);
+	for (size_t i = 0; i < rows.count; i++) {
+		struct candidate *c = &rows.items[i];
+		struct stat st;
+		if (quarantine_stat(&fs->quarantine, c->quarantine_name, &st) == 0) {
+			pathmap_put(fs->quarantined, c->path, c->quarantine_name, now);
+			continue;
+		}
+		if (store_stat_beneath(&fs->store, c->path, &st) == 0 && st.st_ino == c->ino) {
+			/* Restored before a crash: the row follows the file. */
+			catalog_forget_current(checker->cat, c->path, now, "superseded by a restore");
+			catalog_set_restored(checker->cat, c->id, now, "recovered", NULL);
+			restored++;
+		} else {
+			catalog_set_purged(checker->cat, c->id, now, "missing from the quarantine");
+			gone++;
+		}
+	}
+	free_candidates(&rows);
+	if (r.recovered || r.duplicates || restored || gone)
+		log_info("quarantine: %llu files recorded again, %llu duplicate names removed, "
+			 "%llu restored before a crash, %llu gone", (unsigned long long)r.recovered,
+			 (unsigned long long)r.duplicates, (unsigned long long)restored,
+			 (unsigned long long)gone);
+}
+
+/* ------------------------------------------------------------------ */
+/* Scans                                                                */
+/* ------------------------------------------------------------------ */
+
+static enum catalog_scan_status status_of(const struct policy_decision *decision, bool dry_run)
+{
+	if (decision->verdict == POLICY_SOURCE_FAILED)
+		return CATALOG_SCAN_FAILED;
+	if (dry_run)
+		return CATALOG_SCAN_DRY_RUN;
+	if (decision->verdict == POLICY_HOLD_FRACTION ||
+	    decision->verdict == POLICY_HOLD_EMPTY_SOURCE)
+		return CATALOG_SCAN_HELD;
+	return CATALOG_SCAN_DONE;
+}
+
+static void set_settings(struct scan_work *work)
+{
+	const struct config_settings *cfg = &work->checker->config.settings;
+
+	work->settings = (struct policy_settings){
+		.min_age_ms = cfg->min_age_ms,
+		.grace_ms = cfg->grace_ms,
+		.max_fraction = cfg->max_fraction,
+		.exclude = cfg->exclude,
+		.exclude_count = cfg->exclude_count,
+		.pins = work->pins,
+		.pin_count = work->pin_count,
+	};
+}
+
+/* Gather and decide.  Returns 0 or -errno (the catalog failed). */
+static int gather(struct scan_work *work, struct policy_source_outcome *outcomes,
+		  int64_t confirmed_scan_id)
+{
+	struct checker *checker = work->checker;
+	struct catalog *cat = checker->cat;
+	int err;
+
+	work->referenced = refset_new();
+	if (!work->referenced)
+		return -ENOMEM;
+	fetch_references(work, outcomes, checker->status.source_errors,
+			 sizeof(checker->status.source_errors));
+	work->record.referenced = refset_count(work->referenced);
+	err = catalog_each_pin(cat, collect_pin, work);
+	set_settings(work);
+	work->now_ms = clock_now_ms();
+	if (!err)
+		err = catalog_each_row(cat, CATALOG_LIVE, judge_row, work);
+	if (!err)
+		err = catalog_each_row(cat, CATALOG_QUARANTINED, judge_row, work);
+	if (!err && confirmed_scan_id)
+		err = catalog_scan_each_candidate(cat, confirmed_scan_id, collect_held_id, work);
+	if (!err && confirmed_scan_id)
+		keep_held_candidates(work);
+	/* The young-referenced index forgets files no longer young. */
+	pathmap_prune(checker->fs->young_referenced,
+		      work->now_ms - checker->fs->settings.temp_max_age_ms);
+	return err;
+}
+
+static void act(struct scan_work *work, const struct policy_decision *decision)
+{
+	char scan_qid[QUARANTINE_ID_BYTES];
+
+	snprintf(scan_qid, sizeof(scan_qid), "s%lld", (long long)work->record.id);
+	for (size_t i = 0; decision->may_restore && i < work->others.count; i++)
+		if (work->others.items[i].action == POLICY_RESTORE)
+			restore_one(work, &work->others.items[i]);
+	if (decision->may_quarantine && work->quarantine.count > 0 &&
+	    confirm_candidates(work) == 0) {
+		for (size_t i = 0; i < work->quarantine.count; i++)
+			quarantine_one(work, &work->quarantine.items[i], scan_qid);
+		remove_emptied_dirs(work);
+	}
+	for (size_t i = 0; decision->may_purge && i < work->others.count; i++)
+		if (work->others.items[i].action == POLICY_PURGE)
+			purge_one(work, &work->others.items[i]);
+}
+
+static void hold(struct scan_work *work, const struct policy_decision *decision)
+{
+	struct catalog *cat = work->checker->cat;
+	int64_t *ids = malloc((work->quarantine.count + 1) * sizeof(*ids));
+
+	for (size_t i = 0; ids && i < work->quarantine.count; i++)
+		ids[i] = work->quarantine.items[i].id;
+	if (!ids || catalog_scan_keep_candidates(cat, work->record.id, ids,
+						 work->quarantine.count) != 0)
+		log_error("scan %lld: cannot keep the held candidates: %s",
+			  (long long)work->record.id, catalog_last_error(cat));
+	free(ids);
+	log_warn("ALARM: scan %lld is held: %s. Nothing was quarantined; confirm with "
+		 "'mediactl confirm %lld' or reject with 'mediactl reject %lld'",
+		 (long long)work->record.id, decision->reason, (long long)work->record.id,
+		 (long long)work->record.id);
+}
+
+/*
+ * One scan.  trigger: startup, interval, manual, confirm.  With
+ * confirmed_scan_id the candidates are limited to that held scan's.
+ */
+static void run_scan(struct checker *checker, const char *trigger, bool dry_run,
+		     int64_t confirmed_scan_id, struct catalog_scan *out)
+{
+	size_t source_count = checker->config.source_count;
+	struct policy_source_outcome *outcomes = calloc(source_count + 1, sizeof(*outcomes));
+	struct scan_work work = { .checker = checker };
+	struct policy_decision decision = { 0 };
+	int err;
+
+	dry_run = dry_run || checker->config.settings.dry_run;
+	if (checker->fs->events)
+		events_flush(checker->fs->events);
+	err = outcomes ? catalog_scan_begin(checker->cat, clock_now_ms(), trigger,
+					    &work.record.id) : -ENOMEM;
+	if (err) {
+		log_error("cannot start a scan: %s", err == -ENOMEM ? "out of memory" :
+			  catalog_last_error(checker->cat));
+		goto out_free;
+	}
+	snprintf(work.record.trigger, sizeof(work.record.trigger), "%s", trigger);
+	work.record.started_ms = clock_now_ms();
+	err = gather(&work, outcomes, confirmed_scan_id);
+	if (err) {
+		log_error("scan %lld: cannot read the catalog: %s", (long long)work.record.id,
+			  catalog_last_error(checker->cat));
+		decision.verdict = POLICY_SOURCE_FAILED;
+		snprintf(decision.reason, sizeof(decision.reason), "the catalog could not be read");
+	} else {
+		policy_decide_scan(&work.settings, outcomes, source_count, &work.counts,
+				   confirmed_scan_id != 0, dry_run, &decision);
+	}
+	work.record.live = work.counts.live;
+	work.record.candidates = work.counts.candidates;
+	work.record.status = status_of(&decision, dry_run);
+	if (!err)
+		act(&work, &decision);
+	if (work.record.status == CATALOG_SCAN_HELD)
+		hold(&work, &decision);
+	snprintf(work.record.message, sizeof(work.record.message), "%s%s%s", decision.reason,
+		 work.errors ? (decision.reason[0] ? "; " : "") : "",
+		 work.errors ? "some files could not be moved (see the log)" : "");
+	work.record.finished_ms = clock_now_ms();
+	if (catalog_scan_end(checker->cat, &work.record) != 0)
+		log_error("scan %lld: cannot record the scan: %s", (long long)work.record.id,
+			  catalog_last_error(checker->cat));
+	log_info("scan %lld (%s): %s; %llu live, %llu referenced, %llu candidates, "
+		 "%llu quarantined, %llu restored, %llu purged, %llu conflicts in %lld ms%s%s",
+		 (long long)work.record.id, trigger,
+		 catalog_scan_status_name(work.record.status),
+		 (unsigned long long)work.record.live, (unsigned long long)work.record.referenced,
+		 (unsigned long long)work.record.candidates,
+		 (unsigned long long)work.record.quarantined,
+		 (unsigned long long)work.record.restored, (unsigned long long)work.record.purged,
+		 (unsigned long long)work.record.conflicts,
+		 (long long)(work.record.finished_ms - work.record.started_ms),
+		 decision.reason[0] ? ": " : "", decision.reason);
+out_free:
+	if (out)
+		*out = work.record;
+	pthread_mutex_lock(&checker->lock);
+	checker->status.last = work.record;
+	pthread_mutex_unlock(&checker->lock);
+	free_work(&work);
+	free(outcomes);
+}
+
+/* Confirm or reject a held scan on the checker thread. */
+static int decide(struct checker *checker, int64_t scan_id, bool confirm,
+		  struct catalog_scan *out)
+{
+	int64_t now = clock_now_ms();
+	int err = catalog_scan_decide(checker->cat, scan_id,
+				      confirm ? CATALOG_SCAN_CONFIRMED : CATALOG_SCAN_REJECTED, now);
+
+	if (err)
+		return err;
+	log_info("scan %lld %s by an admin", (long long)scan_id,
+		 confirm ? "confirmed" : "rejected");
+	if (confirm)
+		run_scan(checker, "confirm", false, scan_id, out);
+	else
+		catalog_scan_get(checker->cat, scan_id, out);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The thread and its requests                                          */
+/* ------------------------------------------------------------------ */
+
+static void refresh_held(struct checker *checker)
+{
+	struct catalog_scan held;
+	bool is_held = catalog_scan_get_held(checker->cat, &held) == 0;
+
+	pthread_mutex_lock(&checker->lock);
+	checker->status.held = is_held;
+	if (is_held)
+		checker->status.held_scan = held;
+	pthread_mutex_unlock(&checker->lock);
+}
+
+static void deadline_in(struct timespec *ts, int64_t ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
+/* Wait for a request or the next interval.  Returns false to stop. */
+static bool wait_for_work(struct checker *checker, int64_t due_ms, enum request_kind *kind,
+			  int64_t *scan_id)
+{
+	struct timespec deadline;
+	int64_t wait_ms = due_ms - clock_monotonic_ms();
+
+	deadline_in(&deadline, wait_ms > 0 ? wait_ms : 0);
+	pthread_mutex_lock(&checker->lock);
+	checker->status.next_scan_ms = clock_now_ms() + (wait_ms > 0 ? wait_ms : 0);
+	while (!checker->stopping && checker->request == REQUEST_NONE &&
+	       pthread_cond_timedwait(&checker->wake, &checker->lock, &deadline) != ETIMEDOUT)
+		;
+	*kind = checker->request;
+	*scan_id = checker->request_scan_id;
+	checker->status.scanning = !checker->stopping;
+	bool go = !checker->stopping;
+	pthread_mutex_unlock(&checker->lock);
+	return go;
+}
+
+static void finish_request(struct checker *checker, int result, const struct catalog_scan *scan)
+{
+	pthread_mutex_lock(&checker->lock);
+	checker->request = REQUEST_NONE;
+	checker->request_result = result;
+	if (scan)
+		checker->request_scan = *scan;
+	checker->finished = checker->requested;
+	checker->status.scanning = false;
+	pthread_cond_broadcast(&checker->done);
+	pthread_mutex_unlock(&checker->lock);
+}
+
+static bool wait_for_adoption(struct checker *checker)
+{
+	for (;;) {
+		if (!checker->fs->events ||
+		    events_wait_adoption(checker->fs->events, ADOPTION_POLL_MS))
+			return true;
+		pthread_mutex_lock(&checker->lock);
+		bool stopping = checker->stopping;
+		pthread_mutex_unlock(&checker->lock);
+		if (stopping)
+			return false;
+	}
+}
+
+static void *checker_main(void *arg)
+{
+	struct checker *checker = arg;
+	int64_t interval = checker->config.settings.interval_ms;
+	int64_t due;
+
+	if (!wait_for_adoption(checker))
+		return NULL;
+	reconcile_quarantine(checker);
+	refresh_held(checker);
+	run_scan(checker, "startup", false, 0, NULL);
+	refresh_held(checker);
+	due = clock_monotonic_ms() + interval;
+	for (;;) {
+		struct catalog_scan scan = { 0 };
+		enum request_kind kind;
+		int64_t scan_id;
+		int result = 0;
+
+		if (!wait_for_work(checker, due, &kind, &scan_id))
+			break;
+		switch (kind) {
+		case REQUEST_NONE:
+			run_scan(checker, "interval", false, 0, &scan);
+			due = clock_monotonic_ms() + interval;
+			break;
+		case REQUEST_SCAN:
+		case REQUEST_DRY_RUN:
+			run_scan(checker, "manual", kind == REQUEST_DRY_RUN, 0, &scan);
+			break;
+		case REQUEST_CONFIRM:
+		case REQUEST_REJECT:
+			result = decide(checker, scan_id, kind == REQUEST_CONFIRM, &scan);
+			break;
+		}
+		refresh_held(checker);
+		if (kind != REQUEST_NONE)
+			finish_request(checker, result, &scan);
+		else
+			finish_request(checker, 0, NULL);
+	}
+	return NULL;
+}
+
+static int request(struct checker *checker, enum request_kind kind, int64_t scan_id,
+		   int64_t timeout_ms, struct catalog_scan *result)
+{
+	struct timespec deadline;
+	uint64_t ticket;
+	int err = 0;
+
+	deadline_in(&deadline, timeout_ms);
+	pthread_mutex_lock(&checker->lock);
+	while (checker->request != REQUEST_NONE && !checker->stopping && !err)
+		err = pthread_cond_timedwait(&checker->done, &checker->lock, &deadline);
+	if (checker->stopping || err) {
+		pthread_mutex_unlock(&checker->lock);
+		return checker->stopping ? -ESHUTDOWN : -ETIMEDOUT;
+	}
+	checker->request = kind;
+	checker->request_scan_id = scan_id;
+	ticket = ++checker->requested;
+	pthread_cond_signal(&checker->wake);
+	while (checker->finished < ticket && !checker->stopping && !err)
+		err = pthread_cond_timedwait(&checker->done, &checker->lock, &deadline);
+	if (checker->finished >= ticket) {
+		err = checker->request_result;
+		if (result)
+			*result = checker->request_scan;
+	} else {
+		err = checker->stopping ? -ESHUTDOWN : -ETIMEDOUT;
+	}
+	pthread_mutex_unlock(&checker->lock);
+	return err;
+}
+
+int checker_scan_now(struct checker *checker, bool dry_run, int64_t timeout_ms,
+		     struct catalog_scan *result)
+{
+	return request(checker, dry_run ? REQUEST_DRY_RUN : REQUEST_SCAN, 0, timeout_ms, result);
+}
+
+int checker_decide(struct checker *checker, int64_t scan_id, bool confirm,
+		   int64_t timeout_ms, struct catalog_scan *result)
+{
+	return request(checker, confirm ? REQUEST_CONFIRM : REQUEST_REJECT, scan_id, timeout_ms,
+		       result);
+}
+
+void checker_get_status(struct checker *checker, struct checker_status *status)
+{
+	pthread_mutex_lock(&checker->lock);
+	*status = checker->status;
+	pthread_mutex_unlock(&checker->lock);
+}
+
+static int copy_config(struct config *dst, const struct config *src)
+{
+	config_init_defaults(dst);
+	dst->settings = src->settings;
+	dst->settings.exclude = NULL;
+	dst->settings.exclude_count = 0;
+	if (src->settings.exclude_count) {
+		dst->settings.exclude = calloc(src->settings.exclude_count, sizeof(char *));
+		if (!dst->settings.exclude)
+			return -ENOMEM;
+		for (size_t i = 0; i < src->settings.exclude_count; i++) {
+			dst->settings.exclude[i] = strdup(src->settings.exclude[i]);
+			if (!dst->settings.exclude[i])
+				return -ENOMEM;
+			dst->settings.exclude_count++;
+		}
+	}
+	if (src->source_count) {
+		dst->sources = calloc(src->source_count, sizeof(*dst->sources));
+		if (!dst->sources)
+			return -ENOMEM;
+		for (size_t i = 0; i < src->source_count; i++) {
+			if (config_source_copy(&dst->sources[i], &src->sources[i]) != 0)
+				return -ENOMEM;
+			dst->source_count++;
+		}
+	}
+	return 0;
+}
+
+static void free_checker(struct checker *checker)
+{
+	for (size_t i = 0; checker->sources && i < checker->config.source_count; i++)
+		source_close(checker->sources[i]);
+	free(checker->sources);
+	catalog_close(checker->cat);
+	config_free(&checker->config);
+	free(checker->catalog_path);
+	pthread_mutex_destroy(&checker->lock);
+	pthread_cond_destroy(&checker->wake);
+	pthread_cond_destroy(&checker->done);
+	free(checker);
+}
+
+int checker_start(struct mediafs *fs, const struct config *cfg, const char *catalog_path,
+		  struct checker **out, char *error, size_t error_size)
+{
+	struct checker *checker = calloc(1, sizeof(*checker));
+	pthread_condattr_t attr;
+	int err;
+
+	if (!checker)
+		return -ENOMEM;
+	checker->fs = fs;
+	pthread_mutex_init(&checker->lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&checker->wake, &attr);
+	pthread_cond_init(&checker->done, &attr);
+	pthread_condattr_destroy(&attr);
+	err = copy_config(&checker->config, cfg);
+	checker->catalog_path = strdup(catalog_path);
+	checker->sources = calloc(cfg->source_count + 1, sizeof(*checker->sources));
+	if (err || !checker->catalog_path || !checker->sources) {
+		snprintf(error, error_size, "out of memory");
+		free_checker(checker);
+		return -ENOMEM;
+	}
+	err = catalog_open(catalog_path, false, &checker->cat, error, error_size);
+	if (err) {
+		free_checker(checker);
+		return err;
+	}
+	/* A source that cannot be reached now is retried at every scan;
+	 * those scans fail and move nothing. */
+	for (size_t i = 0; i < checker->config.source_count; i++) {
+		char message[ERROR_BYTES];
+		if (connect_source(checker, i, message, sizeof(message)) != 0)
+			log_error("%s; scans move nothing until it answers", message);
+	}
+	err = -pthread_create(&checker->thread, NULL, checker_main, checker);
+	if (err) {
+		snprintf(error, error_size, "cannot start the checker: %s", strerror(-err));
+		free_checker(checker);
+		return err;
+	}
+	*out = checker;
+	return 0;
+}
+
+void checker_stop(struct checker *checker)
+{
+	if (!checker)
+		return;
+	pthread_mutex_lock(&checker->lock);
+	checker->stopping = true;
+	pthread_cond_broadcast(&checker->wake);
+	pthread_cond_broadcast(&checker->done);
+	pthread_mutex_unlock(&checker->lock);
+	pthread_join(checker->thread, NULL);
+	free_checker(checker);
+}
