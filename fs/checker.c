@@ -6,11 +6,9 @@
  * Lock order: checker->lock is taken alone.  fs->dir_lock is taken (for
  * writing) only around the removal of one empty directory.
  */
-#define FUSE_USE_VERSION 314
 #include "checker.h"
 
 #include <errno.h>
-#include <fuse_lowlevel.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +19,7 @@
 #include "clock.h"
 #include "events.h"
 #include "log.h"
+#include "ops.h"
 #include "pathmap.h"
 #include "policy.h"
 #include "refset.h"
@@ -358,23 +357,6 @@ static int confirm_candidates(struct scan_work *work)
 /* Acting                                                               */
 /* ------------------------------------------------------------------ */
 
-/* Tell the kernel that the name rel changed (gone or back). */
-static void invalidate_name(struct mediafs *fs, const char *rel)
-{
-	const char *name;
-	struct stat st;
-	int dir_fd;
-
-	if (!fs->session || store_open_parent(&fs->store, rel, &dir_fd, &name) != 0)
-		return;
-	if (store_stat(dir_fd, &st) == 0) {
-		uint64_t node = inode_table_node_id(&fs->inodes, st.st_dev, st.st_ino);
-		if (node)
-			fuse_lowlevel_notify_inval_entry(fs->session, node, name, strlen(name));
-	}
-	close(dir_fd);
-}
-
 static void remember_parent(struct scan_work *work, const char *path)
 {
 	const char *slash = strrchr(path, '/');
@@ -436,7 +418,7 @@ static void quarantine_one(struct scan_work *work, const struct candidate *c,
 			  "reconciles it", (long long)work->record.id, c->path, qname,
 			  catalog_last_error(checker->cat));
 	pathmap_put(fs->quarantined, c->path, qname, now);
-	invalidate_name(fs, c->path);
+	ops_invalidate_name(fs, c->path);
 	remember_parent(work, c->path);
 	work->record.quarantined++;
 	log_debug("scan %lld: quarantined '%s' as '%s'", (long long)work->record.id, c->path,
@@ -485,7 +467,7 @@ static void restore_one(struct scan_work *work, const struct candidate *c)
 		log_error("scan %lld: '%s' restored but not recorded: %s",
 			  (long long)work->record.id, c->path, catalog_last_error(checker->cat));
 	pathmap_remove(fs->quarantined, c->path, c->quarantine_name);
-	invalidate_name(fs, c->path);
+	ops_invalidate_name(fs, c->path);
 	work->record.restored++;
 	log_info("scan %lld: restored '%s' (%s)", (long long)work->record.id, c->path, c->reason);
 }
@@ -735,7 +717,9 @@ static void act(struct scan_work *work, const struct policy_decision *decision)
 			purge_one(work, &work->others.items[i]);
 }
 
-static void hold(struct scan_work *work, const struct policy_decision *decision)
+/* Keep the candidates in the catalog: a held scan's wait for an admin,
+ * a dry run's answer "mediactl ls --unreferenced". */
+static void keep_candidates(struct scan_work *work)
 {
 	struct catalog *cat = work->checker->cat;
 	int64_t *ids = malloc((work->quarantine.count + 1) * sizeof(*ids));
@@ -744,9 +728,14 @@ static void hold(struct scan_work *work, const struct policy_decision *decision)
 		ids[i] = work->quarantine.items[i].id;
 	if (!ids || catalog_scan_keep_candidates(cat, work->record.id, ids,
 						 work->quarantine.count) != 0)
-		log_error("scan %lld: cannot keep the held candidates: %s",
+		log_error("scan %lld: cannot keep the candidates: %s",
 			  (long long)work->record.id, catalog_last_error(cat));
 	free(ids);
+}
+
+static void hold(struct scan_work *work, const struct policy_decision *decision)
+{
+	keep_candidates(work);
 	log_warn("ALARM: scan %lld is held: %s. Nothing was quarantined; confirm with "
 		 "'mediactl confirm %lld' or reject with 'mediactl reject %lld'",
 		 (long long)work->record.id, decision->reason, (long long)work->record.id,
@@ -795,6 +784,8 @@ static void run_scan(struct checker *checker, const char *trigger, bool dry_run,
 		act(&work, &decision);
 	if (work.record.status == CATALOG_SCAN_HELD)
 		hold(&work, &decision);
+	else if (work.record.status == CATALOG_SCAN_DRY_RUN)
+		keep_candidates(&work);
 	snprintf(work.record.message, sizeof(work.record.message), "%s%s%s", decision.reason,
 		 work.errors ? (decision.reason[0] ? "; " : "") : "",
 		 work.errors ? "some files could not be moved (see the log)" : "");

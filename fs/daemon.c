@@ -25,6 +25,7 @@
 
 #include "catalog.h"
 #include "checker.h"
+#include "ctl.h"
 #include "events.h"
 #include "log.h"
 #include "mediafs.h"
@@ -189,9 +190,10 @@ static int prepare_tracking(struct mediafs *fs, char *catalog_path, size_t size)
 	return 0;
 }
 
-/* The catalog writer (with the adoption walk) and the checker. */
+/* The catalog writer (with the adoption walk), the checker and the
+ * control socket. */
 static int start_threads(struct mediafs *fs, const struct config *cfg,
-			 const char *catalog_path)
+			 const char *mountpoint, const char *catalog_path)
 {
 	char error[MESSAGE_BYTES];
 	int err = events_start(catalog_path, &fs->store, true, &fs->events, error, sizeof(error));
@@ -201,14 +203,21 @@ static int start_threads(struct mediafs *fs, const struct config *cfg,
 		return err;
 	}
 	err = checker_start(fs, cfg, catalog_path, &fs->checker, error, sizeof(error));
-	if (err)
+	if (err) {
 		log_error("cannot start the checker: %s", error);
+		return err;
+	}
+	err = ctl_start(fs, cfg, mountpoint, catalog_path, &fs->ctl, error, sizeof(error));
+	if (err)
+		log_error("cannot start the control socket: %s", error);
 	return err;
 }
 
 static void stop_threads(struct mediafs *fs)
 {
-	/* The checker flushes events: it stops first. */
+	/* Admins' requests wait for the checker, which flushes events. */
+	ctl_stop(fs->ctl);
+	fs->ctl = NULL;
 	checker_stop(fs->checker);
 	fs->checker = NULL;
 	events_stop(fs->events);
@@ -254,7 +263,8 @@ static int run_session(struct mediafs *fs, struct fuse_args *args,
 	if (!cmdline->foreground)
 		log_use_syslog();
 	fuse_daemonize(cmdline->foreground);
-	if (!opts->notrack && start_threads(fs, &opts->config, catalog_path) != 0)
+	if (!opts->notrack &&
+	    start_threads(fs, &opts->config, opts->mountpoint, catalog_path) != 0)
 		goto out_stop;
 	ret = run_loop(fs, cmdline);
 	/* The loop reports the signal that ended it; that is a clean stop. */

@@ -19,6 +19,7 @@
 #include "store.h"
 
 struct checker;
+struct ctl;
 struct events;
 struct fuse_session;
 struct pathmap;
@@ -47,6 +48,7 @@ struct mediafs {
 	struct pathmap *quarantined;	/* path -> newest quarantine name */
 	struct pathmap *young_referenced; /* young paths a scan found referenced */
 	struct checker *checker;
+	struct ctl *ctl;		/* the control socket */
 	/* Read-held by lookups of directories, write-held by the checker
 	 * while it removes an empty directory that the kernel does not know:
 	 * an upload can never land in a directory removed under it. */

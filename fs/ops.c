@@ -1282,6 +1282,22 @@ static void fs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		fuse_reply_lseek(req, res);
 }
 
+void ops_invalidate_name(struct mediafs *fs, const char *rel)
+{
+	const char *name;
+	struct stat st;
+	int dir_fd;
+
+	if (!fs->session || store_open_parent(&fs->store, rel, &dir_fd, &name) != 0)
+		return;
+	if (store_stat(dir_fd, &st) == 0) {
+		uint64_t node = inode_table_node_id(&fs->inodes, st.st_dev, st.st_ino);
+		if (node)
+			fuse_lowlevel_notify_inval_entry(fs->session, node, name, strlen(name));
+	}
+	close(dir_fd);
+}
+
 const struct fuse_lowlevel_ops fs_ops = {
 	.init = fs_op_init,
 	.lookup = fs_op_lookup,

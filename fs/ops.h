@@ -10,4 +10,13 @@
 
 extern const struct fuse_lowlevel_ops fs_ops;
 
+struct mediafs;
+
+/*
+ * Tell the kernel that the name rel (relative to BACKING) changed behind
+ * its back (moved to or from the quarantine), if it caches the directory.
+ * Never call it from a FUSE handler of that directory.
+ */
+void ops_invalidate_name(struct mediafs *fs, const char *rel);
+
 #endif

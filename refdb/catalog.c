@@ -1862,3 +1862,137 @@ int catalog_forget_current(struct catalog *cat, const char *path, int64_t now_ms
 	}
 	return commit(cat);
 }
+
+/* Append a condition to a WHERE clause being built. */
+static void add_condition(char *sql, size_t size, const char *condition)
+{
+	size_t len = strlen(sql);
+
+	snprintf(sql + len, size - len, "%s%s", strstr(sql, " WHERE ") ? " AND " : " WHERE ",
+		 condition);
+}
+
+int catalog_query_rows(struct catalog *cat, const struct catalog_filter *filter,
+		       int (*fn)(void *ctx, const struct catalog_row *row), void *ctx)
+{
+	char sql[1024] = "SELECT " ROW_COLUMNS " FROM files";
+	char *range = NULL;
+	sqlite3_stmt *st;
+	int rc, ret = 0;
+
+	if (filter->prefix && filter->prefix[0])
+		add_condition(sql, sizeof(sql), "(path = ?1 OR (path >= ?2 AND path < ?3))");
+	if (filter->state >= 0)
+		add_condition(sql, sizeof(sql), "+state = ?4");
+	if (filter->changed_before_ms)
+		add_condition(sql, sizeof(sql),
+			      "(CASE state WHEN 'live' THEN activity_ms ELSE state_changed_ms END) < ?5");
+	if (filter->larger_than)
+		add_condition(sql, sizeof(sql), "size > ?6");
+	if (filter->scan_id)
+		add_condition(sql, sizeof(sql), "scan_id = ?7");
+	if (filter->state_changed_since_ms)
+		add_condition(sql, sizeof(sql), "state_changed_ms >= ?8");
+	if (filter->path)
+		add_condition(sql, sizeof(sql), "path = ?9");
+	snprintf(sql + strlen(sql), sizeof(sql) - strlen(sql), " ORDER BY path, id%s",
+		 filter->limit ? " LIMIT ?10" : "");
+	rc = sqlite3_prepare_v2(cat->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return fail(cat, rc, "query rows");
+	if (filter->prefix && filter->prefix[0]) {
+		size_t len = strlen(filter->prefix);
+		range = malloc(2 * (len + 1));
+		if (!range) {
+			sqlite3_finalize(st);
+			return -ENOMEM;
+		}
+		memcpy(range, filter->prefix, len);
+		range[len] = '/';
+		memcpy(range + len + 1, filter->prefix, len);
+		range[2 * len + 1] = '0';
+		sqlite3_bind_blob(st, 1, filter->prefix, (int)len, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 2, range, (int)len + 1, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 3, range + len + 1, (int)len + 1, SQLITE_STATIC);
+	}
+	if (filter->state >= 0)
+		sqlite3_bind_text(st, 4, state_names[filter->state], -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, filter->changed_before_ms);
+	sqlite3_bind_int64(st, 6, filter->larger_than);
+	sqlite3_bind_int64(st, 7, filter->scan_id);
+	sqlite3_bind_int64(st, 8, filter->state_changed_since_ms);
+	if (filter->path)
+		bind_path(st, 9, filter->path);
+	sqlite3_bind_int64(st, 10, (int64_t)filter->limit);
+	while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct catalog_row row;
+		read_row(st, &row);
+		ret = fn(ctx, &row);
+		catalog_row_clear(&row);
+	}
+	sqlite3_finalize(st);
+	free(range);
+	if (ret)
+		return ret;
+	return rc == SQLITE_DONE ? 0 : fail(cat, rc, "query rows");
+}
+
+int catalog_query_audit(struct catalog *cat, int64_t since_ms, const char *path,
+			size_t limit,
+			int (*fn)(void *ctx, const struct catalog_audit *entry), void *ctx)
+{
+	sqlite3_stmt *st;
+	int rc, ret = 0;
+
+	rc = sqlite3_prepare_v2(cat->db,
+		"SELECT * FROM (SELECT id, time_ms, file_id, path, from_state, to_state, reason,"
+		" detail FROM audit WHERE time_ms >= ?1 AND (?2 IS NULL OR path = ?2)"
+		" ORDER BY id DESC LIMIT ?3) ORDER BY id", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return fail(cat, rc, "read the audit log");
+	sqlite3_bind_int64(st, 1, since_ms);
+	if (path)
+		bind_path(st, 2, path);
+	sqlite3_bind_int64(st, 3, limit ? (int64_t)limit : -1);
+	while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct catalog_audit entry = {
+			.id = sqlite3_column_int64(st, 0),
+			.time_ms = sqlite3_column_int64(st, 1),
+			.file_id = sqlite3_column_int64(st, 2),
+			.path = column_string(st, 3),
+			.from_state = column_string(st, 4),
+			.to_state = column_string(st, 5),
+			.reason = column_string(st, 6),
+			.detail = column_string(st, 7),
+		};
+		ret = fn(ctx, &entry);
+		free(entry.path);
+		free(entry.from_state);
+		free(entry.to_state);
+		free(entry.reason);
+		free(entry.detail);
+	}
+	sqlite3_finalize(st);
+	if (ret)
+		return ret;
+	return rc == SQLITE_DONE ? 0 : fail(cat, rc, "read the audit log");
+}
+
+int catalog_totals_by_state(struct catalog *cat, uint64_t counts[4], uint64_t bytes[4])
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(cat->db, "SELECT state, count(*), sum(max(size, 0))"
+				    " FROM files GROUP BY state", -1, &st, NULL);
+
+	memset(counts, 0, 4 * sizeof(counts[0]));
+	memset(bytes, 0, 4 * sizeof(bytes[0]));
+	if (rc != SQLITE_OK)
+		return fail(cat, rc, "count rows");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		enum catalog_state state = parse_state((const char *)sqlite3_column_text(st, 0));
+		counts[state] += (uint64_t)sqlite3_column_int64(st, 1);
+		bytes[state] += (uint64_t)sqlite3_column_int64(st, 2);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : fail(cat, rc, "count rows");
+}

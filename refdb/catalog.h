@@ -197,6 +197,9 @@ int catalog_get_current(struct catalog *cat, const char *path,
 /* Counts of rows by state, indexed by enum catalog_state. */
 int catalog_count_by_state(struct catalog *cat, uint64_t counts[4]);
 
+/* Counts and known bytes of rows by state. */
+int catalog_totals_by_state(struct catalog *cat, uint64_t counts[4], uint64_t bytes[4]);
+
 /*
  * Call fn for each audit entry about path (all entries when path is NULL),
  * oldest first; fn returns 0 to go on.  Returns 0, fn's non-zero value, or
@@ -216,6 +219,28 @@ void catalog_row_clear(struct catalog_row *row);
 
 /* The row with this id, whatever its state.  Returns 0 or -ENOENT. */
 int catalog_get_row(struct catalog *cat, int64_t id, struct catalog_row *row);
+
+/* Which rows catalog_query_rows() returns; zero fields do not filter. */
+struct catalog_filter {
+	const char *prefix;		/* the path is prefix or under prefix/ */
+	int state;			/* enum catalog_state, or -1 for any */
+	int64_t changed_before_ms;	/* activity (live) or state change older than this */
+	int64_t larger_than;		/* size in bytes */
+	int64_t scan_id;		/* quarantined by this scan */
+	int64_t state_changed_since_ms;	/* state changed at or after this */
+	const char *path;		/* exactly this path (any state) */
+	size_t limit;			/* 0: no limit */
+};
+
+/* Call fn for each row that filter selects, by path.  0, fn's value, -errno. */
+int catalog_query_rows(struct catalog *cat, const struct catalog_filter *filter,
+		       int (*fn)(void *ctx, const struct catalog_row *row), void *ctx);
+
+/* Audit entries at or after since_ms (0: all), about path (NULL: all),
+ * newest last, at most limit (0: no limit; the newest are kept). */
+int catalog_query_audit(struct catalog *cat, int64_t since_ms, const char *path,
+			size_t limit,
+			int (*fn)(void *ctx, const struct catalog_audit *entry), void *ctx);
 
 /* ---- State changes made by the checker and by an admin ---- */
 

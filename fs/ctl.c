@@ -1,0 +1,482 @@
+/*
+ * ctl: an accept thread and one detached worker thread per connection,
+ * counted so that ctl_stop() can wait for them.
+ */
+#define FUSE_USE_VERSION 314
+#include "ctl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "admin.h"
+#include "checker.h"
+#include "ctladdr.h"
+#include "events.h"
+#include "log.h"
+#include "ops.h"
+#include "pathmap.h"
+
+enum {
+	MAX_CONNECTIONS = 16,
+	MAX_REQUEST_BYTES = 1 << 20,
+	SCAN_TIMEOUT_MS = 30 * 60 * 1000,
+};
+
+struct ctl {
+	struct mediafs *fs;		/* immutable */
+	const struct config *config;	/* immutable */
+	char *mountpoint;		/* immutable */
+	char *catalog_path;		/* immutable */
+	char socket_path[108];		/* immutable */
+	char info_path[PATH_MAX];	/* immutable */
+	int listen_fd;
+	int stop_pipe[2];
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t idle;
+	int connections;		/* guarded by lock */
+	int fds[MAX_CONNECTIONS];	/* guarded by lock; -1 when free */
+};
+
+struct connection {
+	struct ctl *ctl;
+	int fd;
+};
+
+/* ------------------------------------------------------------------ */
+/* The daemon's hooks for admin.c                                       */
+/* ------------------------------------------------------------------ */
+
+static void hook_sync(void *daemon)
+{
+	struct mediafs *fs = daemon;
+
+	events_flush(fs->events);
+}
+
+static void hook_restored(void *daemon, const char *path, const char *qname)
+{
+	struct mediafs *fs = daemon;
+
+	pathmap_remove(fs->quarantined, path, qname);
+	ops_invalidate_name(fs, path);
+}
+
+static void hook_purged(void *daemon, const char *path, const char *qname)
+{
+	struct mediafs *fs = daemon;
+
+	pathmap_remove(fs->quarantined, path, qname);
+}
+
+static int hook_scan(void *daemon, bool dry_run, struct catalog_scan *out)
+{
+	struct mediafs *fs = daemon;
+
+	return checker_scan_now(fs->checker, dry_run, SCAN_TIMEOUT_MS, out);
+}
+
+static int hook_decide(void *daemon, int64_t scan_id, bool confirm, struct catalog_scan *out)
+{
+	struct mediafs *fs = daemon;
+
+	return checker_decide(fs->checker, scan_id, confirm, SCAN_TIMEOUT_MS, out);
+}
+
+static void hook_status(void *daemon, json_t *status)
+{
+	struct mediafs *fs = daemon;
+	struct checker_status checker;
+	struct events_status events;
+	json_t *alarms = json_array();
+
+	checker_get_status(fs->checker, &checker);
+	events_get_status(fs->events, &events);
+	json_object_set_new(status, "pid", json_integer(getpid()));
+	json_object_set_new(status, "version", json_string(MEDIAFS_VERSION));
+	json_object_set_new(status, "scanning", json_boolean(checker.scanning));
+	json_object_set_new(status, "next_scan_ms", json_integer(checker.next_scan_ms));
+	json_object_set_new(status, "restores_by_access",
+			    json_integer((json_int_t)atomic_load(&fs->restores_by_access)));
+	json_object_set_new(status, "events",
+			    json_pack("{s:I, s:I, s:I, s:b, s:b, s:I}",
+				      "emitted", (json_int_t)events.emitted,
+				      "committed", (json_int_t)events.committed,
+				      "dropped", (json_int_t)events.dropped,
+				      "adopting", events.adopting,
+				      "adoption_done", events.adoption_done,
+				      "adoption_files", (json_int_t)events.adoption_files));
+	if (checker.source_errors[0]) {
+		json_array_append_new(alarms, json_pack("{s:s, s:s}", "kind", "source",
+							 "message", checker.source_errors));
+		json_object_set_new(status, "source_errors", json_string(checker.source_errors));
+	}
+	if (checker.held)
+		json_array_append_new(alarms, json_pack(
+			"{s:s, s:s}", "kind", "held",
+			"message", "a scan is held: confirm or reject it"));
+	if (events.dropped)
+		json_array_append_new(alarms, json_pack(
+			"{s:s, s:s}", "kind", "catalog",
+			"message", "events were lost to catalog errors; adoption reconciles"));
+	json_object_set_new(status, "alarms", alarms);
+}
+
+/* ------------------------------------------------------------------ */
+/* Connections                                                          */
+/* ------------------------------------------------------------------ */
+
+static bool peer_allowed(int fd, uid_t *uid)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+		return false;
+	*uid = cred.uid;
+	return cred.uid == 0 || cred.uid == geteuid();
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int send_json(int fd, json_t *response)
+{
+	char *text = json_dumps(response, JSON_COMPACT);
+	int ret = -1;
+
+	if (text) {
+		ret = write_all(fd, text, strlen(text));
+		if (!ret)
+			ret = write_all(fd, "\n", 1);
+		free(text);
+	}
+	return ret;
+}
+
+/* Read one line (without the newline) into a growing buffer. */
+static ssize_t read_line(int fd, char **buf, size_t *cap)
+{
+	size_t len = 0;
+
+	for (;;) {
+		char c;
+		ssize_t n = recv(fd, &c, 1, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return len ? (ssize_t)len : -1;
+		if (c == '\n')
+			break;
+		if (len + 2 > *cap) {
+			size_t next = *cap ? 2 * *cap : 4096;
+			char *grown;
+			if (next > MAX_REQUEST_BYTES)
+				return -1;
+			grown = realloc(*buf, next);
+			if (!grown)
+				return -1;
+			*buf = grown;
+			*cap = next;
+		}
+		(*buf)[len++] = c;
+	}
+	if (!*buf)
+		return -1;
+	(*buf)[len] = '\0';
+	return (ssize_t)len;
+}
+
+static void serve(struct ctl *ctl, int fd)
+{
+	char error[1024], *line = NULL;
+	size_t cap = 0;
+	struct admin_context admin = {
+		.store = &ctl->fs->store,
+		.quarantine = &ctl->fs->quarantine,
+		.config = ctl->config,
+		.daemon = ctl->fs,
+		.sync = hook_sync,
+		.on_restored = hook_restored,
+		.on_purged = hook_purged,
+		.scan = hook_scan,
+		.decide = hook_decide,
+		.add_status = hook_status,
+	};
+	uid_t uid = 0;
+
+	if (!peer_allowed(fd, &uid)) {
+		json_t *refusal = json_pack("{s:b, s:s, s:s}", "ok", 0, "kind", "refused", "error",
+					    "permission denied: only root and the mount's owner may "
+					    "control it");
+		send_json(fd, refusal);
+		json_decref(refusal);
+		log_warn("control socket: refused uid %u", (unsigned)uid);
+		return;
+	}
+	if (catalog_open(ctl->catalog_path, false, &admin.cat, error, sizeof(error)) != 0) {
+		json_t *failed = json_pack("{s:b, s:s, s:s}", "ok", 0, "kind", "failed", "error",
+					   error);
+		send_json(fd, failed);
+		json_decref(failed);
+		return;
+	}
+	while (read_line(fd, &line, &cap) >= 0) {
+		json_error_t parse_error;
+		json_t *request = json_loads(line, 0, &parse_error);
+		json_t *response = request ? admin_execute(&admin, request) :
+				   json_pack("{s:b, s:s, s:s}", "ok", 0, "kind", "usage",
+					     "error", "the request is not JSON");
+		int sent = response ? send_json(fd, response) : -1;
+		log_debug("control: %s -> %s", request ? json_string_value(json_object_get(
+						   request, "command")) : "(bad json)",
+			  json_is_true(json_object_get(response, "ok")) ? "ok" : "refused");
+		json_decref(request);
+		json_decref(response);
+		if (sent != 0)
+			break;
+	}
+	free(line);
+	catalog_close(admin.cat);
+}
+
+static void *connection_main(void *arg)
+{
+	struct connection *conn = arg;
+	struct ctl *ctl = conn->ctl;
+
+	serve(ctl, conn->fd);
+	pthread_mutex_lock(&ctl->lock);
+	for (int i = 0; i < MAX_CONNECTIONS; i++)
+		if (ctl->fds[i] == conn->fd)
+			ctl->fds[i] = -1;
+	ctl->connections--;
+	pthread_cond_broadcast(&ctl->idle);
+	pthread_mutex_unlock(&ctl->lock);
+	close(conn->fd);
+	free(conn);
+	return NULL;
+}
+
+static void accept_one(struct ctl *ctl)
+{
+	struct connection *conn;
+	pthread_attr_t attr;
+	pthread_t thread;
+	int fd = accept4(ctl->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	pthread_mutex_lock(&ctl->lock);
+	bool full = ctl->connections >= MAX_CONNECTIONS;
+	if (!full) {
+		ctl->connections++;
+		for (int i = 0; i < MAX_CONNECTIONS; i++) {
+			if (ctl->fds[i] < 0) {
+				ctl->fds[i] = fd;
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&ctl->lock);
+	conn = full ? NULL : malloc(sizeof(*conn));
+	if (!conn) {
+		close(fd);
+		if (!full) {
+			pthread_mutex_lock(&ctl->lock);
+			ctl->connections--;
+			for (int i = 0; i < MAX_CONNECTIONS; i++)
+				if (ctl->fds[i] == fd)
+					ctl->fds[i] = -1;
+			pthread_mutex_unlock(&ctl->lock);
+		}
+		return;
+	}
+	conn->ctl = ctl;
+	conn->fd = fd;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&thread, &attr, connection_main, conn) != 0) {
+		pthread_mutex_lock(&ctl->lock);
+		ctl->connections--;
+		for (int i = 0; i < MAX_CONNECTIONS; i++)
+			if (ctl->fds[i] == fd)
+				ctl->fds[i] = -1;
+		pthread_mutex_unlock(&ctl->lock);
+		close(fd);
+		free(conn);
+	}
+	pthread_attr_destroy(&attr);
+}
+
+static void *accept_main(void *arg)
+{
+	struct ctl *ctl = arg;
+	struct pollfd fds[2] = {
+		{ .fd = ctl->listen_fd, .events = POLLIN },
+		{ .fd = ctl->stop_pipe[0], .events = POLLIN },
+	};
+
+	for (;;) {
+		if (poll(fds, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (fds[1].revents)
+			break;
+		if (fds[0].revents & POLLIN)
+			accept_one(ctl);
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Start and stop                                                       */
+/* ------------------------------------------------------------------ */
+
+static int write_info(struct ctl *ctl)
+{
+	json_t *info = json_pack("{s:s, s:s, s:i, s:s}", "mountpoint", ctl->mountpoint,
+				 "backing", ctl->fs->store.root_path[0] ? ctl->fs->store.root_path : "/",
+				 "pid", (int)getpid(), "socket", ctl->socket_path);
+	int ret = info ? json_dump_file(info, ctl->info_path, JSON_INDENT(2)) : -1;
+
+	json_decref(info);
+	return ret;
+}
+
+/* Is a live daemon answering on path? */
+static bool socket_answers(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool answers;
+
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
+	answers = fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0;
+	if (fd >= 0)
+		close(fd);
+	return answers;
+}
+
+static int listen_at(struct ctl *ctl, char *error, size_t error_size)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	char dir[256];
+	mode_t old_mask;
+
+	if (ctladdr_runtime_dir(dir, sizeof(dir)) != 0 ||
+	    (mkdir(dir, 0755) != 0 && errno != EEXIST)) {
+		snprintf(error, error_size, "cannot create '%s': %s", dir, strerror(errno));
+		return -errno;
+	}
+	if (socket_answers(ctl->socket_path)) {
+		snprintf(error, error_size, "'%s' is served by another mediafs", ctl->socket_path);
+		return -EADDRINUSE;
+	}
+	unlink(ctl->socket_path);	/* left by a daemon that was killed */
+	ctl->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (ctl->listen_fd < 0)
+		goto out_errno;
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", ctl->socket_path);
+	old_mask = umask(0177);
+	int res = bind(ctl->listen_fd, (struct sockaddr *)&addr, sizeof(addr));
+	umask(old_mask);
+	if (res != 0 || chmod(ctl->socket_path, 0600) != 0 || listen(ctl->listen_fd, 16) != 0)
+		goto out_errno;
+	write_info(ctl);
+	return 0;
+
+out_errno:
+	snprintf(error, error_size, "cannot listen on '%s': %s", ctl->socket_path,
+		 strerror(errno));
+	return -errno;
+}
+
+int ctl_start(struct mediafs *fs, const struct config *cfg, const char *mountpoint,
+	      const char *catalog_path, struct ctl **out, char *error, size_t error_size)
+{
+	struct ctl *ctl = calloc(1, sizeof(*ctl));
+	int err;
+
+	if (!ctl)
+		return -ENOMEM;
+	ctl->fs = fs;
+	ctl->config = cfg;
+	ctl->listen_fd = -1;
+	ctl->stop_pipe[0] = ctl->stop_pipe[1] = -1;
+	for (int i = 0; i < MAX_CONNECTIONS; i++)
+		ctl->fds[i] = -1;
+	pthread_mutex_init(&ctl->lock, NULL);
+	pthread_cond_init(&ctl->idle, NULL);
+	ctl->mountpoint = strdup(mountpoint);
+	ctl->catalog_path = strdup(catalog_path);
+	err = ctl->mountpoint && ctl->catalog_path ? 0 : -ENOMEM;
+	if (!err)
+		err = ctladdr_for_mount(mountpoint, ctl->socket_path, sizeof(ctl->socket_path),
+					ctl->info_path, sizeof(ctl->info_path));
+	if (!err)
+		err = listen_at(ctl, error, error_size);
+	if (!err && pipe2(ctl->stop_pipe, O_CLOEXEC) != 0)
+		err = -errno;
+	if (!err)
+		err = -pthread_create(&ctl->thread, NULL, accept_main, ctl);
+	if (err) {
+		if (ctl->listen_fd >= 0) {
+			close(ctl->listen_fd);
+			unlink(ctl->socket_path);
+			unlink(ctl->info_path);
+		}
+		free(ctl->mountpoint);
+		free(ctl->catalog_path);
+		free(ctl);
+		return err;
+	}
+	*out = ctl;
+	return 0;
+}
+
+void ctl_stop(struct ctl *ctl)
+{
+	if (!ctl)
+		return;
+	if (write(ctl->stop_pipe[1], "x", 1) < 0)
+		log_warn("control socket: cannot wake the accept thread");
+	pthread_join(ctl->thread, NULL);
+	close(ctl->listen_fd);
+	unlink(ctl->socket_path);
+	unlink(ctl->info_path);
+	/* Connections may wait for a client or for the checker (which stops
+	 * after this): end their sockets, then wait for them. */
+	pthread_mutex_lock(&ctl->lock);
+	for (int i = 0; i < MAX_CONNECTIONS; i++)
+		if (ctl->fds[i] >= 0)
+			shutdown(ctl->fds[i], SHUT_RDWR);
+	while (ctl->connections > 0)
+		pthread_cond_wait(&ctl->idle, &ctl->lock);
+	pthread_mutex_unlock(&ctl->lock);
+	close(ctl->stop_pipe[0]);
+	close(ctl->stop_pipe[1]);
+	free(ctl->mountpoint);
+	free(ctl->catalog_path);
+	free(ctl);
+}

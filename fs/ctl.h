@@ -1,0 +1,31 @@
+/*
+ * ctl: the control socket of a running daemon.
+ *
+ * A unix stream socket (mode 0600) at the address of ctladdr.h, serving
+ * the JSON-lines protocol of admin.h: one request per line, one response
+ * per line.  Only root and the user the daemon runs as may connect (the
+ * peer's credentials are checked as well as the mode).  Each connection
+ * gets a thread and its own catalog connection, so a long scan requested
+ * by one admin does not block another's status.
+ *
+ * Threads: ctl_start() and ctl_stop() from the main thread.
+ */
+#ifndef MEDIAFS_CTL_H
+#define MEDIAFS_CTL_H
+
+#include "config.h"
+#include "mediafs.h"
+
+struct ctl;
+
+/*
+ * Listen for mountpoint.  Returns 0 or -errno with a message in error
+ * (another daemon holding the socket is -EADDRINUSE).
+ */
+int ctl_start(struct mediafs *fs, const struct config *cfg, const char *mountpoint,
+	      const char *catalog_path, struct ctl **out, char *error, size_t error_size);
+
+/* Stop listening, wait for the connections to finish, remove the socket. */
+void ctl_stop(struct ctl *ctl);
+
+#endif
