@@ -1,0 +1,484 @@
+/*
+ * Integration tests of mediactl: every command against a live mount with
+ * a real application database, in both output forms, the exit statuses,
+ * another user refused on the socket, undoing a whole scan, a restore
+ * conflict, a mount over its own backing directory, and the offline mode.
+ */
+#include <check.h>
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mount_harness.h"
+
+enum { WAIT_MS = 10000, OUTPUT_BYTES = 1 << 16 };
+
+static struct mount_harness h;
+static char app_path[600];
+
+struct result {
+	int status;
+	char out[OUTPUT_BYTES];
+	char err[4096];
+	json_t *json;		/* when --json was given */
+};
+
+static void app_exec(const char *sql)
+{
+	sqlite3 *db;
+
+	ck_assert_int_eq(sqlite3_open(app_path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Run mediactl with argv (NULL-terminated), optionally as another uid. */
+static void run(struct result *r, uid_t uid, const char *const *args)
+{
+	const char *argv[40] = { getenv("MEDIACTL_BIN") };
+	int out_pipe[2], err_pipe[2], argc = 1;
+	bool json = false;
+
+	for (int i = 0; args[i] && argc < 39; i++) {
+		argv[argc++] = args[i];
+		json = json || strcmp(args[i], "--json") == 0;
+	}
+	argv[argc] = NULL;
+	ck_assert_int_eq(pipe(out_pipe), 0);
+	ck_assert_int_eq(pipe(err_pipe), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(out_pipe[1], STDOUT_FILENO);
+		dup2(err_pipe[1], STDERR_FILENO);
+		close(out_pipe[0]);
+		close(err_pipe[0]);
+		if (uid && (setgid(uid) != 0 || setuid(uid) != 0))
+			_exit(99);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(out_pipe[1]);
+	close(err_pipe[1]);
+	size_t len = 0;
+	ssize_t n;
+	while ((n = read(out_pipe[0], r->out + len, sizeof(r->out) - len - 1)) > 0)
+		len += (size_t)n;
+	r->out[len] = '\0';
+	len = 0;
+	while ((n = read(err_pipe[0], r->err + len, sizeof(r->err) - len - 1)) > 0)
+		len += (size_t)n;
+	r->err[len] = '\0';
+	close(out_pipe[0]);
+	close(err_pipe[0]);
+	int status;
+	waitpid(pid, &status, 0);
+	r->status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	r->json = json ? json_loads(r->out, 0, NULL) : NULL;
+}
+
+#define MEDIACTL(r, ...) run((r), 0, (const char *const[]){ __VA_ARGS__, NULL })
+
+static void setup(void)
+{
+	char runtime[600], config[600], option[700];
+	const char *args[] = { "-o", option, NULL };
+	FILE *f;
+
+	ck_assert_int_eq(harness_init(&h, "mediactl"), 0);
+	snprintf(runtime, sizeof(runtime), "%s/run", h.dir);
+	setenv("MEDIAFS_RUNTIME_DIR", runtime, 1);
+	snprintf(app_path, sizeof(app_path), "%s/app.db", h.dir);
+	app_exec("CREATE TABLE photo (id integer primary key, image text);"
+		 "INSERT INTO photo (image) VALUES ('keep/used.jpg');");
+	snprintf(config, sizeof(config), "%s/mediafs.ini", h.dir);
+	f = fopen(config, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "[mediafs]\ninterval = 1h\nmin_age = 1s\ngrace = 1h\nmax_fraction = 1\n"
+		   "temp_max_age = 0s\nrestore_on_access = no\n\n[source app]\n"
+		   "url = sqlite:///%s\ncolumns = photo.image\n", app_path);
+	fclose(f);
+	snprintf(option, sizeof(option), "config=%s", config);
+	ck_assert_int_eq(harness_mount(&h, args), 0);
+	ck_assert(harness_wait_log(&h, "(startup)", WAIT_MS));
+	ck_assert_int_eq(mkdir(harness_mount_path(&h, "keep"), 0755), 0);
+	ck_assert_int_eq(mkdir(harness_mount_path(&h, "old"), 0755), 0);
+	ck_assert_int_eq(harness_write_file(harness_mount_path(&h, "keep/used.jpg"), "used", 4), 0);
+	ck_assert_int_eq(harness_write_file(harness_mount_path(&h, "old/a.jpg"), "aaaa", 4), 0);
+	ck_assert_int_eq(harness_write_file(harness_mount_path(&h, "old/b.jpg"), "bbbbbbbb", 8), 0);
+	sleep_ms(1100);
+}
+
+static void teardown(void)
+{
+	harness_destroy(&h);
+}
+
+static void quarantine_old(struct result *r)
+{
+	MEDIACTL(r, "--json", "scan");
+	ck_assert_int_eq(r->status, 0);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r->json, "scan"),
+							    "quarantined")), 2);
+}
+
+static long long scan_id(struct result *r)
+{
+	return json_integer_value(json_object_get(json_object_get(r->json, "scan"), "id"));
+}
+
+START_TEST(test_status_in_both_forms)
+{
+	struct result r;
+
+	MEDIACTL(&r, "status");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_msg(strstr(r.out, "sources      app") && strstr(r.out, "last scan"),
+		      "the table names the source and the last scan: %s", r.out);
+	MEDIACTL(&r, "--json", "status");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert(json_is_true(json_object_get(r.json, "ok")));
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(
+		json_object_get(r.json, "totals"), "live"), "files")), 3);
+	ck_assert(json_object_get(r.json, "restores_by_access") != NULL);
+	ck_assert(json_object_get(r.json, "next_scan_ms") != NULL);
+	json_decref(r.json);
+}
+END_TEST
+
+START_TEST(test_ls_filters_in_both_forms)
+{
+	struct result r;
+
+	MEDIACTL(&r, "ls", "old");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_msg(strstr(r.out, "old/a.jpg") && strstr(r.out, "old/b.jpg") &&
+		      !strstr(r.out, "keep/used.jpg"), "a prefix selects: %s", r.out);
+	MEDIACTL(&r, "--json", "ls", "--larger-than", "5");
+	ck_assert_int_eq(json_array_size(json_object_get(r.json, "files")), 1);
+	json_decref(r.json);
+	MEDIACTL(&r, "--json", "ls", "--older-than", "1h");
+	ck_assert_int_eq(json_array_size(json_object_get(r.json, "files")), 0);
+	json_decref(r.json);
+	MEDIACTL(&r, "--json", "ls", "--unreferenced");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_int_eq(json_array_size(json_object_get(r.json, "files")), 2);
+	json_decref(r.json);
+	MEDIACTL(&r, "ls", "--state", "bogus");
+	ck_assert_int_eq(r.status, 2);
+	MEDIACTL(&r, "ls", "--older-than", "soon");
+	ck_assert_int_eq(r.status, 2);
+}
+END_TEST
+
+START_TEST(test_show_quarantine_and_log)
+{
+	struct result r;
+
+	quarantine_old(&r);
+	json_decref(r.json);
+	MEDIACTL(&r, "show", "old/a.jpg");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_msg(strstr(r.out, "quarantined") && strstr(r.out, "history:") &&
+		      strstr(r.out, "unreferenced"), "show tells state and history: %s", r.out);
+	MEDIACTL(&r, "--json", "show", "old/a.jpg");
+	ck_assert_int_eq(json_array_size(json_object_get(r.json, "audit")), 2);
+	json_decref(r.json);
+	MEDIACTL(&r, "show", "never/was.jpg");
+	ck_assert_int_eq(r.status, 1);
+	MEDIACTL(&r, "quarantine");
+	ck_assert_msg(strstr(r.out, "old/b.jpg") && strstr(r.out, "unreferenced") &&
+		      strstr(r.out, "in 5"), "quarantine lists why and when it is purged: %s",
+		      r.out);
+	MEDIACTL(&r, "--json", "quarantine");
+	ck_assert_int_eq(json_array_size(json_object_get(r.json, "files")), 2);
+	ck_assert(json_object_get(json_array_get(json_object_get(r.json, "files"), 0),
+				  "purge_at_ms") != NULL);
+	json_decref(r.json);
+	MEDIACTL(&r, "log", "--path", "old/a.jpg");
+	ck_assert_msg(strstr(r.out, "live -> quarantined"), "%s", r.out);
+	MEDIACTL(&r, "--json", "log", "--since", "1h");
+	ck_assert(json_array_size(json_object_get(r.json, "entries")) >= 5);
+	json_decref(r.json);
+}
+END_TEST
+
+START_TEST(test_restore_by_scan_undoes_the_whole_scan)
+{
+	struct result r;
+	char id[32];
+
+	quarantine_old(&r);
+	snprintf(id, sizeof(id), "%lld", scan_id(&r));
+	json_decref(r.json);
+	MEDIACTL(&r, "restore", "--scan", id);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_msg(strstr(r.out, "restored old/a.jpg") && strstr(r.out, "restored old/b.jpg"),
+		      "%s", r.out);
+	struct stat st;
+	ck_assert_int_eq(stat(harness_backing_path(&h, "old/a.jpg"), &st), 0);
+	ck_assert_int_eq(stat(harness_backing_path(&h, "old/b.jpg"), &st), 0);
+	MEDIACTL(&r, "--json", "quarantine");
+	ck_assert_int_eq(json_array_size(json_object_get(r.json, "files")), 0);
+	json_decref(r.json);
+}
+END_TEST
+
+START_TEST(test_restore_by_glob_id_since_and_pin)
+{
+	struct result r;
+	char id[32];
+
+	quarantine_old(&r);
+	json_decref(r.json);
+	MEDIACTL(&r, "--json", "restore", "old/*.jpg", "--pin");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_int_eq(json_array_size(json_object_get(r.json, "restored")), 2);
+	json_decref(r.json);
+	MEDIACTL(&r, "pins");
+	ck_assert_msg(strstr(r.out, "old/a.jpg") && strstr(r.out, "old/b.jpg"), "%s", r.out);
+	MEDIACTL(&r, "--json", "scan");
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r.json, "scan"),
+							    "quarantined")), 0);
+	json_decref(r.json);
+	MEDIACTL(&r, "unpin", "old/b.jpg");
+	ck_assert_int_eq(r.status, 0);
+	MEDIACTL(&r, "unpin", "old/b.jpg");
+	ck_assert_int_eq(r.status, 1);
+	sleep_ms(1100);
+	MEDIACTL(&r, "--json", "scan");
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r.json, "scan"),
+							    "quarantined")), 1);
+	json_decref(r.json);
+	MEDIACTL(&r, "--json", "quarantine");
+	snprintf(id, sizeof(id), "%lld", (long long)json_integer_value(json_object_get(
+		json_array_get(json_object_get(r.json, "files"), 0), "id")));
+	json_decref(r.json);
+	MEDIACTL(&r, "restore", "--id", id);
+	ck_assert_int_eq(r.status, 0);
+	MEDIACTL(&r, "restore", "--since", "1h");
+	ck_assert_msg(r.status == 1, "nothing left to restore is a refusal");
+	MEDIACTL(&r, "restore");
+	ck_assert_int_eq(r.status, 2);
+}
+END_TEST
+
+START_TEST(test_restore_conflict_needs_to)
+{
+	struct result r;
+	char buf[16];
+	size_t len;
+
+	quarantine_old(&r);
+	json_decref(r.json);
+	ck_assert_int_eq(harness_write_file(harness_mount_path(&h, "old/a.jpg"), "new", 3), 0);
+	MEDIACTL(&r, "restore", "old/a.jpg");
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.err, "a live file holds") != NULL, "%s", r.err);
+	MEDIACTL(&r, "restore", "old/a.jpg", "--to", "../escape.jpg");
+	ck_assert_msg(r.status == 1 && strstr(r.err, "not a path inside the mount"),
+		      "a restore cannot leave the mount: %s", r.err);
+	MEDIACTL(&r, "restore", "old/a.jpg", "--to", ".mediafs/x");
+	ck_assert_int_eq(r.status, 1);
+	MEDIACTL(&r, "restore", "old/a.jpg", "--to", "old/a-before.jpg");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_int_eq(harness_read_file(harness_backing_path(&h, "old/a-before.jpg"), buf,
+					   sizeof(buf), &len), 0);
+	ck_assert_msg(len == 4 && memcmp(buf, "aaaa", 4) == 0, "the old content is back");
+	ck_assert_int_eq(harness_read_file(harness_backing_path(&h, "old/a.jpg"), buf,
+					   sizeof(buf), &len), 0);
+	ck_assert_msg(len == 3 && memcmp(buf, "new", 3) == 0, "the live file is untouched");
+}
+END_TEST
+
+START_TEST(test_held_scan_confirm_reject_and_purge)
+{
+	struct result r;
+
+	app_exec("DELETE FROM photo");
+	MEDIACTL(&r, "--json", "scan");
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r.json, "scan"),
+							   "status")), "held");
+	json_decref(r.json);
+	MEDIACTL(&r, "status");
+	ck_assert_msg(strstr(r.out, "held scan") && strstr(r.out, "mediactl confirm"), "%s", r.out);
+	MEDIACTL(&r, "reject");
+	ck_assert_int_eq(r.status, 0);
+	MEDIACTL(&r, "reject");
+	ck_assert_msg(r.status == 1, "nothing held any more");
+	MEDIACTL(&r, "scan");
+	MEDIACTL(&r, "--json", "confirm");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r.json, "scan"),
+							    "quarantined")), 3);
+	json_decref(r.json);
+	MEDIACTL(&r, "purge", "--all");
+	ck_assert_int_eq(r.status, 2);
+	MEDIACTL(&r, "--json", "purge", "--expired");
+	ck_assert_int_eq(json_array_size(json_object_get(r.json, "purged")), 0);
+	json_decref(r.json);
+	MEDIACTL(&r, "--json", "purge", "--all", "--yes");
+	ck_assert_int_eq(json_array_size(json_object_get(r.json, "purged")), 3);
+	json_decref(r.json);
+	MEDIACTL(&r, "purge", "--id", "1");
+	ck_assert_msg(r.status == 0, "purging a purged id purges nothing");
+}
+END_TEST
+
+START_TEST(test_check_and_du)
+{
+	struct result r;
+
+	app_exec("INSERT INTO photo (image) VALUES ('gone/missing.jpg')");
+	MEDIACTL(&r, "--json", "check");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_int_eq(json_integer_value(json_object_get(r.json, "dangling_count")), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(r.json, "missing_count")), 0);
+	json_decref(r.json);
+	MEDIACTL(&r, "check");
+	ck_assert_msg(strstr(r.out, "gone/missing.jpg"), "%s", r.out);
+	quarantine_old(&r);
+	json_decref(r.json);
+	MEDIACTL(&r, "du");
+	ck_assert_msg(strstr(r.out, "reclaimable (quarantined): 12 B"), "%s", r.out);
+	MEDIACTL(&r, "--json", "du");
+	ck_assert_int_eq(json_integer_value(json_object_get(r.json, "reclaimable_bytes")), 12);
+	json_decref(r.json);
+}
+END_TEST
+
+START_TEST(test_usage_errors_and_help)
+{
+	static const char *const commands[] = {
+		"status", "ls", "show", "quarantine", "restore", "pin", "unpin", "pins", "scan",
+		"confirm", "reject", "purge", "check", "log", "du",
+	};
+	struct result r;
+
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		MEDIACTL(&r, commands[i], "--help");
+		ck_assert_msg(r.status == 0 && strstr(r.out, "usage: mediactl"),
+			      "%s --help prints its usage", commands[i]);
+	}
+	MEDIACTL(&r, "--help");
+	ck_assert_int_eq(r.status, 0);
+	MEDIACTL(&r, "frobnicate");
+	ck_assert_int_eq(r.status, 2);
+	MEDIACTL(&r, "show");
+	ck_assert_int_eq(r.status, 2);
+	MEDIACTL(&r, "scan", "--now");
+	ck_assert_int_eq(r.status, 2);
+}
+END_TEST
+
+START_TEST(test_other_user_is_refused)
+{
+	struct result r;
+
+	if (geteuid() != 0)
+		return;
+	run(&r, 5555, (const char *const[]){ "--mount", h.mountpoint, "status", NULL });
+	ck_assert_msg(r.status == 1, "another user's mediactl is refused (%d): %s", r.status,
+		      r.err);
+	ck_assert_msg(strstr(r.err, "ermission denied") != NULL, "%s", r.err);
+}
+END_TEST
+
+START_TEST(test_offline_mode)
+{
+	struct result r;
+
+	MEDIACTL(&r, "--backing", h.backing, "status");
+	ck_assert_msg(r.status == 1 && strstr(r.err, "holds"),
+		      "the running daemon's store is refused offline: %s", r.err);
+	quarantine_old(&r);
+	json_decref(r.json);
+	ck_assert_int_eq(harness_unmount(&h), 0);
+	MEDIACTL(&r, "status");
+	ck_assert_msg(r.status == 1, "no daemon, no socket: %s", r.err);
+	MEDIACTL(&r, "--backing", h.backing, "status");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_msg(strstr(r.out, "daemon stopped"), "%s", r.out);
+	MEDIACTL(&r, "--json", "--backing", h.backing, "quarantine");
+	ck_assert_int_eq(json_array_size(json_object_get(r.json, "files")), 2);
+	json_decref(r.json);
+	MEDIACTL(&r, "--backing", h.backing, "restore", "old/a.jpg");
+	ck_assert_int_eq(r.status, 0);
+	struct stat st;
+	ck_assert_int_eq(stat(harness_backing_path(&h, "old/a.jpg"), &st), 0);
+	MEDIACTL(&r, "--backing", h.backing, "scan");
+	ck_assert_msg(r.status == 1, "scans need the daemon");
+	MEDIACTL(&r, "--backing", h.dir, "status");
+	ck_assert_msg(r.status == 1 && strstr(r.err, "not a mediafs store"), "%s", r.err);
+}
+END_TEST
+
+START_TEST(test_mount_over_own_backing_is_found_alone)
+{
+	struct result r;
+	char over[600];
+
+	ck_assert_int_eq(harness_unmount(&h), 0);
+	snprintf(over, sizeof(over), "%s", h.backing);
+	ck_assert_int_eq(harness_mount_at(&h, over, over, NULL), 0);
+	run(&r, 0, (const char *const[]){ "status", NULL });
+	ck_assert_msg(r.status == 0, "the only mount is found without --mount: %s", r.err);
+	MEDIACTL(&r, "--mount", over, "--json", "ls");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert(json_array_size(json_object_get(r.json, "files")) >= 3);
+	json_decref(r.json);
+}
+END_TEST
+
+static Suite *mediactl_suite(void)
+{
+	Suite *s = suite_create("mediactl");
+	TCase *tc = tcase_create("commands");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_status_in_both_forms);
+	tcase_add_test(tc, test_ls_filters_in_both_forms);
+	tcase_add_test(tc, test_show_quarantine_and_log);
+	tcase_add_test(tc, test_restore_by_scan_undoes_the_whole_scan);
+	tcase_add_test(tc, test_restore_by_glob_id_since_and_pin);
+	tcase_add_test(tc, test_restore_conflict_needs_to);
+	tcase_add_test(tc, test_held_scan_confirm_reject_and_purge);
+	tcase_add_test(tc, test_check_and_du);
+	tcase_add_test(tc, test_usage_errors_and_help);
+	tcase_add_test(tc, test_other_user_is_refused);
+	tcase_add_test(tc, test_offline_mode);
+	tcase_add_test(tc, test_mount_over_own_backing_is_found_alone);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *runner;
+	int failed;
+
+	harness_require_fuse();
+	if (!getenv("MEDIACTL_BIN")) {
+		printf("skip: $MEDIACTL_BIN is not set\n");
+		return HARNESS_EXIT_SKIP;
+	}
+	runner = srunner_create(mediactl_suite());
+	srunner_run_all(runner, CK_NORMAL);
+	failed = srunner_ntests_failed(runner);
+	srunner_free(runner);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
