@@ -96,8 +96,69 @@ struct scan_work {
 	int errors;
 };
 
-static int push_candidate(struct candidates *list, const struct catalog_row *row,
-			  struct policy_judgement judgement)
+/*
+ * The live rows, copied compactly from the catalog on the checker thread
+ * while another thread fetches the sources: on two cores the two halves of
+ * the gathering overlap.
+ */
+struct live_entry {
+	int64_t id;
+	ino_t ino;
+	int64_t first_seen_ms;
+	int64_t activity_ms;
+	size_t path_offset;	/* into live_pool.paths, NUL-terminated */
+};
+
+struct live_pool {
+	struct live_entry *entries;
+	size_t count, capacity;
+	char *paths;
+	size_t paths_used, paths_capacity;
+};
+
+static int pool_add(void *ctx, const struct catalog_scan_row *row)
+{
+	struct live_pool *pool = ctx;
+
+	if (pool->count == pool->capacity) {
+		size_t capacity = pool->capacity ? 2 * pool->capacity : 4096;
+		struct live_entry *entries = realloc(pool->entries, capacity * sizeof(*entries));
+		if (!entries)
+			return -ENOMEM;
+		pool->entries = entries;
+		pool->capacity = capacity;
+	}
+	if (pool->paths_used + row->path_len + 1 > pool->paths_capacity) {
+		size_t capacity = pool->paths_capacity ? 2 * pool->paths_capacity : 1 << 20;
+		while (capacity < pool->paths_used + row->path_len + 1)
+			capacity *= 2;
+		char *paths = realloc(pool->paths, capacity);
+		if (!paths)
+			return -ENOMEM;
+		pool->paths = paths;
+		pool->paths_capacity = capacity;
+	}
+	memcpy(pool->paths + pool->paths_used, row->path, row->path_len + 1);
+	pool->entries[pool->count++] = (struct live_entry){
+		.id = row->id,
+		.ino = row->ino,
+		.first_seen_ms = row->first_seen_ms,
+		.activity_ms = row->activity_ms,
+		.path_offset = pool->paths_used,
+	};
+	pool->paths_used += row->path_len + 1;
+	return 0;
+}
+
+static void pool_free(struct live_pool *pool)
+{
+	free(pool->entries);
+	free(pool->paths);
+	memset(pool, 0, sizeof(*pool));
+}
+
+static int push_candidate(struct candidates *list, int64_t id, ino_t ino, const char *path,
+			  const char *quarantine_name, struct policy_judgement judgement)
 {
 	if (list->count == list->capacity) {
 		size_t capacity = list->capacity ? 2 * list->capacity : 256;
@@ -109,14 +170,14 @@ static int push_candidate(struct candidates *list, const struct catalog_row *row
 	}
 	struct candidate *c = &list->items[list->count];
 	*c = (struct candidate){
-		.id = row->id,
-		.ino = row->ino,
-		.path = strdup(row->path),
-		.quarantine_name = row->quarantine_name ? strdup(row->quarantine_name) : NULL,
+		.id = id,
+		.ino = ino,
+		.path = strdup(path),
+		.quarantine_name = quarantine_name ? strdup(quarantine_name) : NULL,
 		.action = judgement.action,
 		.reason = judgement.reason,
 	};
-	if (!c->path || (row->quarantine_name && !c->quarantine_name)) {
+	if (!c->path || (quarantine_name && !c->quarantine_name)) {
 		free(c->path);
 		free(c->quarantine_name);
 		return -ENOMEM;
@@ -219,9 +280,35 @@ static void fetch_references(struct scan_work *work, struct policy_source_outcom
 	}
 }
 
-static int judge_row(void *ctx, const struct catalog_row *row)
+struct judge_sink;
+static int judge_row(void *ctx, const struct catalog_scan_row *row);
+
+static int judge_live(struct judge_sink *sink, const struct live_entry *entry, const char *path)
 {
-	struct scan_work *work = ctx;
+	struct catalog_scan_row row = {
+		.id = entry->id,
+		.path = path,
+		.state = CATALOG_LIVE,
+		.ino = entry->ino,
+		.first_seen_ms = entry->first_seen_ms,
+		.activity_ms = entry->activity_ms,
+	};
+
+	return judge_row(sink, &row);
+}
+
+/* Where judgements go: one per judging thread, merged afterwards. */
+struct judge_sink {
+	struct scan_work *work;
+	struct policy_scan_counts counts;
+	struct candidates quarantine;
+	struct candidates others;
+};
+
+static int judge_row(void *ctx, const struct catalog_scan_row *row)
+{
+	struct judge_sink *sink = ctx;
+	struct scan_work *work = sink->work;
 	struct policy_file file = {
 		.path = row->path,
 		.state = row->state,
@@ -234,20 +321,22 @@ static int judge_row(void *ctx, const struct catalog_row *row)
 	struct mediafs *fs = work->checker->fs;
 
 	if (row->state == CATALOG_LIVE) {
-		work->counts.live++;
+		sink->counts.live++;
 		/* The temporary-file rule of unlink needs to know which young
 		 * files were ever seen referenced. */
-		if (judgement.action == POLICY_KEEP && strcmp(judgement.reason, "referenced") == 0 &&
-		    work->now_ms - row->first_seen_ms < fs->settings.temp_max_age_ms)
+		if (work->now_ms - row->first_seen_ms < fs->settings.temp_max_age_ms &&
+		    judgement.action == POLICY_KEEP && strcmp(judgement.reason, "referenced") == 0)
 			pathmap_put(fs->young_referenced, row->path, "", row->first_seen_ms);
 	}
 	switch (judgement.action) {
 	case POLICY_QUARANTINE:
-		work->counts.candidates++;
-		return push_candidate(&work->quarantine, row, judgement);
+		sink->counts.candidates++;
+		return push_candidate(&sink->quarantine, row->id, row->ino, row->path, NULL,
+				      judgement);
 	case POLICY_RESTORE:
 	case POLICY_PURGE:
-		return push_candidate(&work->others, row, judgement);
+		return push_candidate(&sink->others, row->id, row->ino, row->path,
+				      row->quarantine_name, judgement);
 	case POLICY_KEEP:
 		break;
 	}
@@ -594,11 +683,12 @@ static int reconcile_entry(void *ctx, const char *qname, const struct stat *st)
 }
 
 /* Rows that say "quarantined" while their file is not there. */
-static int collect_quarantined_row(void *ctx, const struct catalog_row *row)
+static int collect_quarantined_row(void *ctx, const struct catalog_scan_row *row)
 {
 	struct candidates *list = ctx;
 
-	return push_candidate(list, row, (struct policy_judgement){ POLICY_KEEP, "" });
+	return push_candidate(list, row->id, row->ino, row->path, row->quarantine_name,
+			      (struct policy_judgement){ POLICY_KEEP, "" });
 }
 
 static void reconcile_quarantine(struct checker *checker)
@@ -610,7 +700,7 @@ static void reconcile_quarantine(struct checker *checker)
 	int64_t now = clock_now_ms();
 
 	quarantine_each(&fs->quarantine, reconcile_entry, &r);
-	catalog_each_row(checker->cat, CATALOG_QUARANTINED, collect_quarantined_row, &rows);
+	catalog_each_scan_row(checker->cat, CATALOG_QUARANTINED, collect_quarantined_row, &rows);
 	for (size_t i = 0; i < rows.count; i++) {
 		struct candidate *c = &rows.items[i];
 		struct stat st;
@@ -667,6 +757,94 @@ static void set_settings(struct scan_work *work)
 	};
 }
 
+/* Move a sink's judgements into work (the strings change hands). */
+static int append_candidates(struct candidates *to, struct candidates *from)
+{
+	if (to->count + from->count > to->capacity) {
+		size_t capacity = to->count + from->count;
+		struct candidate *items = realloc(to->items, capacity * sizeof(*items));
+		if (!items)
+			return -ENOMEM;
+		to->items = items;
+		to->capacity = capacity;
+	}
+	if (from->count)
+		memcpy(to->items + to->count, from->items, from->count * sizeof(*from->items));
+	to->count += from->count;
+	from->count = 0;
+	return 0;
+}
+
+static int merge_sink(struct scan_work *work, struct judge_sink *sink)
+{
+	int err = append_candidates(&work->quarantine, &sink->quarantine);
+
+	if (!err)
+		err = append_candidates(&work->others, &sink->others);
+	work->counts.live += sink->counts.live;
+	work->counts.candidates += sink->counts.candidates;
+	return err;
+}
+
+struct judge_job {
+	struct judge_sink sink;
+	const struct live_pool *pool;
+	size_t begin, end;
+	int err;
+};
+
+static void *judge_main(void *arg)
+{
+	struct judge_job *job = arg;
+
+	for (size_t i = job->begin; !job->err && i < job->end; i++)
+		job->err = judge_live(&job->sink, &job->pool->entries[i],
+				      job->pool->paths + job->pool->entries[i].path_offset);
+	return NULL;
+}
+
+/* Judge the live rows in two halves, one on another thread: the lookups
+ * in the referenced set are cache misses that two cores overlap. */
+static int judge_pool(struct scan_work *work, const struct live_pool *pool)
+{
+	struct judge_job jobs[2] = {
+		{ .sink = { .work = work }, .pool = pool, .begin = 0, .end = pool->count / 2 },
+		{ .sink = { .work = work }, .pool = pool, .begin = pool->count / 2,
+		  .end = pool->count },
+	};
+	pthread_t helper;
+	bool threaded = pthread_create(&helper, NULL, judge_main, &jobs[0]) == 0;
+	int err;
+
+	if (!threaded)
+		judge_main(&jobs[0]);
+	judge_main(&jobs[1]);
+	if (threaded)
+		pthread_join(helper, NULL);
+	err = jobs[0].err ? jobs[0].err : jobs[1].err;
+	for (int i = 0; i < 2; i++) {
+		if (!err)
+			err = merge_sink(work, &jobs[i].sink);
+		free_candidates(&jobs[i].sink.quarantine);
+		free_candidates(&jobs[i].sink.others);
+	}
+	return err;
+}
+
+struct fetch_job {
+	struct scan_work *work;
+	struct policy_source_outcome *outcomes;
+	char errors[sizeof(((struct checker_status *)0)->source_errors)];
+};
+
+static void *fetch_main(void *arg)
+{
+	struct fetch_job *job = arg;
+
+	fetch_references(job->work, job->outcomes, job->errors, sizeof(job->errors));
+	return NULL;
+}
+
 /* Gather and decide.  Returns 0 or -errno (the catalog failed). */
 static int gather(struct scan_work *work, struct policy_source_outcome *outcomes,
 		  int64_t confirmed_scan_id)
@@ -675,23 +853,55 @@ static int gather(struct scan_work *work, struct policy_source_outcome *outcomes
 	struct catalog *cat = checker->cat;
 	int err;
 
+	struct fetch_job job = { .work = work, .outcomes = outcomes };
+	struct live_pool pool = { 0 };
+	int64_t started = clock_monotonic_ms();
+	pthread_t fetcher;
+	bool threaded;
+
 	work->referenced = refset_new();
 	if (!work->referenced)
 		return -ENOMEM;
-	fetch_references(work, outcomes, checker->status.source_errors,
-			 sizeof(checker->status.source_errors));
-	work->record.referenced = refset_count(work->referenced);
+	/* "now" is taken before reading: a row written while the scan reads
+	 * is younger than now says, never older. */
+	work->now_ms = clock_now_ms();
+	threaded = pthread_create(&fetcher, NULL, fetch_main, &job) == 0;
+	if (!threaded)
+		fetch_main(&job);
 	err = catalog_each_pin(cat, collect_pin, work);
 	set_settings(work);
-	work->now_ms = clock_now_ms();
 	if (!err)
-		err = catalog_each_row(cat, CATALOG_LIVE, judge_row, work);
+		err = catalog_each_scan_row(cat, CATALOG_LIVE, pool_add, &pool);
+	int64_t streamed = clock_monotonic_ms();
+	if (threaded)
+		pthread_join(fetcher, NULL);
+	pthread_mutex_lock(&checker->lock);
+	memcpy(checker->status.source_errors, job.errors, sizeof(job.errors));
+	pthread_mutex_unlock(&checker->lock);
+	work->record.referenced = refset_count(work->referenced);
+	log_debug("scan %lld: %llu references fetched (%zu bytes) and %zu live rows read in "
+		  "%lld ms (catalog alone %lld ms)", (long long)work->record.id,
+		  (unsigned long long)work->record.referenced,
+		  refset_memory_bytes(work->referenced), pool.count,
+		  (long long)(clock_monotonic_ms() - started), (long long)(streamed - started));
+	started = clock_monotonic_ms();
 	if (!err)
-		err = catalog_each_row(cat, CATALOG_QUARANTINED, judge_row, work);
+		err = judge_pool(work, &pool);
+	pool_free(&pool);
+	if (!err) {
+		struct judge_sink sink = { .work = work };
+		err = catalog_each_scan_row(cat, CATALOG_QUARANTINED, judge_row, &sink);
+		if (!err)
+			err = merge_sink(work, &sink);
+		free(sink.quarantine.items);
+		free(sink.others.items);
+	}
 	if (!err && confirmed_scan_id)
 		err = catalog_scan_each_candidate(cat, confirmed_scan_id, collect_held_id, work);
 	if (!err && confirmed_scan_id)
 		keep_held_candidates(work);
+	log_debug("scan %lld: catalog judged in %lld ms", (long long)work->record.id,
+		  (long long)(clock_monotonic_ms() - started));
 	/* The young-referenced index forgets files no longer young. */
 	pathmap_prune(checker->fs->young_referenced,
 		      work->now_ms - checker->fs->settings.temp_max_age_ms);

@@ -1996,3 +1996,50 @@ int catalog_totals_by_state(struct catalog *cat, uint64_t counts[4], uint64_t by
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : fail(cat, rc, "count rows");
 }
+
+int catalog_each_scan_row(struct catalog *cat, enum catalog_state state,
+			  int (*fn)(void *ctx, const struct catalog_scan_row *row),
+			  void *ctx)
+{
+	sqlite3_stmt *st;
+	int rc, ret = 0;
+
+	rc = sqlite3_prepare_v2(cat->db, "SELECT id, path, ino, first_seen_ms, activity_ms,"
+				" state_changed_ms, coalesce(last_referenced_ms, 0), quarantine_name"
+				" FROM files WHERE +state = ?1", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return fail(cat, rc, "read rows");
+	sqlite3_bind_text(st, 1, state_names[state], -1, SQLITE_STATIC);
+	while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct catalog_scan_row row = {
+			.id = sqlite3_column_int64(st, 0),
+			.path = sqlite3_column_blob(st, 1),
+			.path_len = (size_t)sqlite3_column_bytes(st, 1),
+			.state = state,
+			.ino = (ino_t)sqlite3_column_int64(st, 2),
+			.first_seen_ms = sqlite3_column_int64(st, 3),
+			.activity_ms = sqlite3_column_int64(st, 4),
+			.state_changed_ms = sqlite3_column_int64(st, 5),
+			.last_referenced_ms = sqlite3_column_int64(st, 6),
+			.quarantine_name = sqlite3_column_type(st, 7) == SQLITE_NULL ? NULL :
+					   (const char *)sqlite3_column_text(st, 7),
+		};
+		/* A path is bytes without NUL; the blob is not terminated. */
+		char stack[512], *path = row.path_len < sizeof(stack) ? stack :
+					 malloc(row.path_len + 1);
+		if (!path) {
+			ret = -ENOMEM;
+			break;
+		}
+		memcpy(path, row.path, row.path_len);
+		path[row.path_len] = '\0';
+		row.path = path;
+		ret = fn(ctx, &row);
+		if (path != stack)
+			free(path);
+	}
+	sqlite3_finalize(st);
+	if (ret)
+		return ret;
+	return rc == SQLITE_DONE ? 0 : fail(cat, rc, "read rows");
+}
