@@ -384,10 +384,20 @@ static int listen_at(struct ctl *ctl, char *error, size_t error_size)
 	char dir[256];
 	mode_t old_mask;
 
+	struct stat st;
+
 	if (ctladdr_runtime_dir(dir, sizeof(dir)) != 0 ||
-	    (mkdir(dir, 0755) != 0 && errno != EEXIST)) {
+	    (mkdir(dir, geteuid() == 0 ? 0755 : 0700) != 0 && errno != EEXIST)) {
 		snprintf(error, error_size, "cannot create '%s': %s", dir, strerror(errno));
 		return -errno;
+	}
+	/* Someone else's directory (or a link to one) could swap the socket
+	 * for their own: it must be ours and writable by nobody else. */
+	if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 022)) {
+		snprintf(error, error_size, "'%s' is not a directory of ours that only we may "
+			 "write; remove it or set MEDIAFS_RUNTIME_DIR", dir);
+		return -EPERM;
 	}
 	if (socket_answers(ctl->socket_path)) {
 		snprintf(error, error_size, "'%s' is served by another mediafs", ctl->socket_path);
