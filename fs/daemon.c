@@ -182,8 +182,9 @@ static int prepare_tracking(struct mediafs *fs, char *catalog_path, size_t size)
 		return err;
 	}
 	fs->quarantined = pathmap_new();
+	fs->quarantined_dirs = pathmap_new();
 	fs->young_referenced = pathmap_new();
-	if (!fs->quarantined || !fs->young_referenced) {
+	if (!fs->quarantined || !fs->quarantined_dirs || !fs->young_referenced) {
 		fprintf(stderr, "mediafs: out of memory\n");
 		return -ENOMEM;
 	}
@@ -272,6 +273,7 @@ static int run_session(struct mediafs *fs, struct fuse_args *args,
 		ret = 0;
 out_stop:
 	/* Every request has been answered: commit what they reported. */
+	ops_close_handles(fs);
 	stop_threads(fs);
 	fuse_session_unmount(fs->session);
 	log_info("unmounted '%s'", opts->mountpoint);
@@ -330,12 +332,14 @@ static int prepare(struct mediafs *fs, struct daemon_options *opts, char *catalo
 static void cleanup(struct mediafs *fs)
 {
 	pathmap_free(fs->quarantined);
+	pathmap_free(fs->quarantined_dirs);
 	pathmap_free(fs->young_referenced);
 	quarantine_close(&fs->quarantine);
 	if (fs->inodes.buckets)
 		inode_table_destroy(&fs->inodes);
 	store_close(&fs->store);
 	pthread_rwlock_destroy(&fs->dir_lock);
+	pthread_mutex_destroy(&fs->handles_lock);
 }
 
 int main(int argc, char *argv[])
@@ -353,6 +357,8 @@ int main(int argc, char *argv[])
 	if (argc == 3 && strcmp(argv[1], "--check-config") == 0)
 		return check_config(argv[2]);
 	pthread_rwlock_init(&fs.dir_lock, NULL);
+	pthread_mutex_init(&fs.handles_lock, NULL);
+	fs.handles.next = fs.handles.prev = &fs.handles;
 	fs.store.root_fd = fs.store.state_fd = fs.store.lock_fd = -1;
 	if (options_parse(&args, &opts) != 0 || fuse_parse_cmdline(&args, &cmdline) != 0) {
 		print_usage(stderr);

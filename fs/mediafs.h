@@ -24,6 +24,12 @@ struct events;
 struct fuse_session;
 struct pathmap;
 
+/* A link in the list of open file and directory handles. */
+struct handle_link {
+	struct handle_link *prev, *next;
+	int kind;			/* what the link is the first member of */
+};
+
 /* How the mount behaves; immutable once the session starts. */
 struct fs_settings {
 	double entry_timeout_s;		/* how long the kernel may trust a name */
@@ -46,6 +52,7 @@ struct mediafs {
 	/* With tracking on (immutable after start): */
 	struct quarantine quarantine;
 	struct pathmap *quarantined;	/* path -> newest quarantine name */
+	struct pathmap *quarantined_dirs; /* directory -> quarantined paths under it */
 	struct pathmap *young_referenced; /* young paths a scan found referenced */
 	struct checker *checker;
 	struct ctl *ctl;		/* the control socket */
@@ -55,6 +62,10 @@ struct mediafs {
 	pthread_rwlock_t dir_lock;
 	atomic_uint_fast64_t restores_by_access;
 	struct log_ratelimit quarantine_warning;
+	/* Handles the kernel has not released yet: an unmount can end the
+	 * session before their release requests arrive. */
+	pthread_mutex_t handles_lock;
+	struct handle_link handles;	/* circular list head */
 };
 
 #endif

@@ -20,6 +20,7 @@
 #include <linux/fs.h>
 #include <inttypes.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -39,8 +40,11 @@ enum {
 	DIR_BUFFER_BYTES = 32 * 1024,
 };
 
+enum handle_kind { HANDLE_FILE, HANDLE_DIR };
+
 /* An open regular file. */
 struct open_file {
+	struct handle_link link;	/* first: the list holds links */
 	int fd;
 	atomic_bool dirty;	/* written since the last flush, fsync or release */
 };
@@ -52,6 +56,7 @@ struct open_file {
  * them) then costs the daemon no descriptor and no buffer.
  */
 struct dir_handle {
+	struct handle_link link;	/* first: the list holds links */
 	int fd;			/* -1 until first needed */
 	off_t offset;		/* directory offset of buf[pos] */
 	size_t len;		/* bytes of getdents64 records in buf */
@@ -90,6 +95,34 @@ static struct open_file *fs_open_file(struct fuse_file_info *fi)
 static struct dir_handle *fs_dir_handle(struct fuse_file_info *fi)
 {
 	return (struct dir_handle *)(uintptr_t)fi->fh;
+}
+
+/* ------------------------------------------------------------------ */
+/* Open handles                                                         */
+/* ------------------------------------------------------------------ */
+
+static void handle_register(struct mediafs *fs, struct handle_link *link)
+{
+	pthread_mutex_lock(&fs->handles_lock);
+	link->prev = &fs->handles;
+	link->next = fs->handles.next;
+	fs->handles.next->prev = link;
+	fs->handles.next = link;
+	pthread_mutex_unlock(&fs->handles_lock);
+}
+
+static void handle_unregister(struct mediafs *fs, struct handle_link *link)
+{
+	pthread_mutex_lock(&fs->handles_lock);
+	link->prev->next = link->next;
+	link->next->prev = link->prev;
+	pthread_mutex_unlock(&fs->handles_lock);
+}
+
+static void open_file_free(struct open_file *file)
+{
+	close(file->fd);
+	free(file);
 }
 
 /* .mediafs in the root is the daemon's; the mount never shows it. */
@@ -308,6 +341,7 @@ static int fs_do_create(fuse_req_t req, struct inode *parent, const char *name,
 		goto out_release;
 	}
 	track_created(fs, parent, parent_fd, name, &e->attr, false);
+	file->link.kind = HANDLE_FILE;
 	file->fd = fd;
 	atomic_init(&file->dirty, false);
 	fi->fh = (uintptr_t)file;
@@ -532,6 +566,7 @@ static int fs_do_open(struct mediafs *fs, struct inode *inode,
 		free(file);
 		return fd;
 	}
+	file->link.kind = HANDLE_FILE;
 	file->fd = fd;
 	atomic_init(&file->dirty, (flags & O_TRUNC) != 0);
 	fi->fh = (uintptr_t)file;
@@ -551,7 +586,7 @@ static int fs_do_opendir(struct fuse_file_info *fi)
 
 	if (!dir)
 		return -ENOMEM;
-	*dir = (struct dir_handle){ .fd = -1 };
+	*dir = (struct dir_handle){ .link.kind = HANDLE_DIR, .fd = -1 };
 	fi->fh = (uintptr_t)dir;
 	fi->cache_readdir = 0;
 	return 0;
@@ -978,10 +1013,11 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	fi->keep_cache = 1;
+	handle_register(fs, &fs_open_file(fi)->link);
 	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
 		/* The caller was interrupted: no release will come. */
-		close(fs_open_file(fi)->fd);
-		free(fs_open_file(fi));
+		handle_unregister(fs, &fs_open_file(fi)->link);
+		open_file_free(fs_open_file(fi));
 	}
 }
 
@@ -996,9 +1032,10 @@ static void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_err(req, -err);
 		return;
 	}
+	handle_register(fs, &fs_open_file(fi)->link);
 	if (fuse_reply_open(req, fi) == -ENOENT) {
-		close(fs_open_file(fi)->fd);
-		free(fs_open_file(fi));
+		handle_unregister(fs, &fs_open_file(fi)->link);
+		open_file_free(fs_open_file(fi));
 	}
 }
 
@@ -1058,8 +1095,8 @@ static void fs_op_release(fuse_req_t req, fuse_ino_t ino,
 
 	log_trace("release ino=%" PRIu64, ino);
 	fs_report_if_written(fs_from_req(req), file);
-	close(file->fd);
-	free(file);
+	handle_unregister(fs_from_req(req), &file->link);
+	open_file_free(file);
 	fuse_reply_err(req, 0);
 }
 
@@ -1086,8 +1123,11 @@ static void fs_op_opendir(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_err(req, -err);
 		return;
 	}
-	if (fuse_reply_open(req, fi) == -ENOENT)
+	handle_register(fs_from_req(req), &fs_dir_handle(fi)->link);
+	if (fuse_reply_open(req, fi) == -ENOENT) {
+		handle_unregister(fs_from_req(req), &fs_dir_handle(fi)->link);
 		dir_handle_free(fs_dir_handle(fi));
+	}
 }
 
 static void fs_reply_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
@@ -1130,6 +1170,7 @@ static void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
 	struct dir_handle *dir = fs_dir_handle(fi);
 
 	log_trace("releasedir ino=%" PRIu64, ino);
+	handle_unregister(fs_from_req(req), &dir->link);
 	dir_handle_free(dir);
 	fuse_reply_err(req, 0);
 }
@@ -1298,6 +1339,19 @@ void ops_invalidate_name(struct mediafs *fs, const char *rel)
 	close(dir_fd);
 }
 
+void ops_invalidate_path(struct mediafs *fs, const char *rel)
+{
+	char prefix[PATH_MAX];
+	const char *slash = rel;
+
+	while ((slash = strchr(slash, '/')) != NULL) {
+		snprintf(prefix, sizeof(prefix), "%.*s", (int)(slash - rel), rel);
+		ops_invalidate_name(fs, prefix);
+		slash++;
+	}
+	ops_invalidate_name(fs, rel);
+}
+
 const struct fuse_lowlevel_ops fs_ops = {
 	.init = fs_op_init,
 	.lookup = fs_op_lookup,
@@ -1334,3 +1388,29 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.copy_file_range = fs_op_copy_file_range,
 	.lseek = fs_op_lseek,
 };
+
+void ops_close_handles(struct mediafs *fs)
+{
+	struct handle_link *link, *next;
+	size_t files = 0, dirs = 0;
+
+	pthread_mutex_lock(&fs->handles_lock);
+	for (link = fs->handles.next; link != &fs->handles; link = next) {
+		next = link->next;
+		if (link->kind == HANDLE_FILE) {
+			struct open_file *file = (struct open_file *)link;
+
+			fs_report_if_written(fs, file);
+			open_file_free(file);
+			files++;
+		} else {
+			dir_handle_free((struct dir_handle *)link);
+			dirs++;
+		}
+	}
+	fs->handles.next = fs->handles.prev = &fs->handles;
+	pthread_mutex_unlock(&fs->handles_lock);
+	if (files || dirs)
+		log_debug("closed %zu files and %zu directories the kernel had not released",
+			  files, dirs);
+}

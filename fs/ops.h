@@ -19,4 +19,12 @@ struct mediafs;
  */
 void ops_invalidate_name(struct mediafs *fs, const char *rel);
 
+/* The same for rel and every directory above it: after a restore that
+ * made directories again, the kernel may hold negative entries for them. */
+void ops_invalidate_path(struct mediafs *fs, const char *rel);
+
+/* After the session loop has ended: report and close every handle whose
+ * release request never came (an unmount can outrun them). */
+void ops_close_handles(struct mediafs *fs);
+
 #endif
