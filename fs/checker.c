@@ -23,6 +23,7 @@
 #include "pathmap.h"
 #include "policy.h"
 #include "refset.h"
+#include "safekeep.h"
 #include "source.h"
 
 enum {
@@ -506,7 +507,7 @@ static void quarantine_one(struct scan_work *work, const struct candidate *c,
 		log_error("scan %lld: '%s' moved to '%s' but not recorded: %s; the next start "
 			  "reconciles it", (long long)work->record.id, c->path, qname,
 			  catalog_last_error(checker->cat));
-	pathmap_put(fs->quarantined, c->path, qname, now);
+	safekeep_index_add(fs, c->path, qname);
 	ops_invalidate_name(fs, c->path);
 	remember_parent(work, c->path);
 	work->record.quarantined++;
@@ -555,8 +556,8 @@ static void restore_one(struct scan_work *work, const struct candidate *c)
 	if (err)
 		log_error("scan %lld: '%s' restored but not recorded: %s",
 			  (long long)work->record.id, c->path, catalog_last_error(checker->cat));
-	pathmap_remove(fs->quarantined, c->path, c->quarantine_name);
-	ops_invalidate_name(fs, c->path);
+	safekeep_index_remove(fs, c->path, c->quarantine_name);
+	ops_invalidate_path(fs, c->path);
 	work->record.restored++;
 	log_info("scan %lld: restored '%s' (%s)", (long long)work->record.id, c->path, c->reason);
 }
@@ -578,7 +579,7 @@ static void purge_one(struct scan_work *work, const struct candidate *c)
 		log_error("scan %lld: '%s' purged but not recorded: %s",
 			  (long long)work->record.id, c->quarantine_name,
 			  catalog_last_error(checker->cat));
-	pathmap_remove(fs->quarantined, c->path, c->quarantine_name);
+	safekeep_index_remove(fs, c->path, c->quarantine_name);
 	work->record.purged++;
 }
 
@@ -705,7 +706,7 @@ static void reconcile_quarantine(struct checker *checker)
 		struct candidate *c = &rows.items[i];
 		struct stat st;
 		if (quarantine_stat(&fs->quarantine, c->quarantine_name, &st) == 0) {
-			pathmap_put(fs->quarantined, c->path, c->quarantine_name, now);
+			safekeep_index_add(fs, c->path, c->quarantine_name);
 			continue;
 		}
 		if (store_stat_beneath(&fs->store, c->path, &st) == 0 && st.st_ino == c->ino) {

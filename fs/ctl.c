@@ -25,6 +25,7 @@
 #include "log.h"
 #include "ops.h"
 #include "pathmap.h"
+#include "safekeep.h"
 
 enum {
 	MAX_CONNECTIONS = 16,
@@ -68,15 +69,15 @@ static void hook_restored(void *daemon, const char *path, const char *qname)
 {
 	struct mediafs *fs = daemon;
 
-	pathmap_remove(fs->quarantined, path, qname);
-	ops_invalidate_name(fs, path);
+	safekeep_index_remove(fs, path, qname);
+	ops_invalidate_path(fs, path);
 }
 
 static void hook_purged(void *daemon, const char *path, const char *qname)
 {
 	struct mediafs *fs = daemon;
 
-	pathmap_remove(fs->quarantined, path, qname);
+	safekeep_index_remove(fs, path, qname);
 }
 
 static int hook_scan(void *daemon, bool dry_run, struct catalog_scan *out)
@@ -358,7 +359,14 @@ static int write_info(struct ctl *ctl)
 	json_t *info = json_pack("{s:s, s:s, s:i, s:s}", "mountpoint", ctl->mountpoint,
 				 "backing", ctl->fs->store.root_path[0] ? ctl->fs->store.root_path : "/",
 				 "pid", (int)getpid(), "socket", ctl->socket_path);
-	int ret = info ? json_dump_file(info, ctl->info_path, JSON_INDENT(2)) : -1;
+	int ret = -1;
+	/* The daemon runs with umask 0: the file's mode is set here. */
+	int fd = open(ctl->info_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+
+	if (info && fd >= 0 && fchmod(fd, 0644) == 0)
+		ret = json_dumpfd(info, fd, JSON_INDENT(2));
+	if (fd >= 0)
+		close(fd);
 
 	json_decref(info);
 	return ret;

@@ -39,6 +39,8 @@ static uint64_t hash_of(const char *key)
 	return h;
 }
 
+static void remove_entry(struct pathmap *map, struct entry *e);
+
 struct pathmap *pathmap_new(void)
 {
 	struct pathmap *map = calloc(1, sizeof(*map));
@@ -134,7 +136,9 @@ int pathmap_put(struct pathmap *map, const char *key, const char *value, int64_t
 		if (is_entry(e)) {
 			free(key_copy);
 			free(e->value);
+			err = 0;
 		} else {
+			err = 1;
 			if (!e->key)
 				map->used++;
 			map->count++;
@@ -144,10 +148,30 @@ int pathmap_put(struct pathmap *map, const char *key, const char *value, int64_t
 		e->stamp = stamp;
 	}
 	pthread_mutex_unlock(&map->lock);
-	if (err) {
+	if (err < 0) {
 		free(value_copy);
 		free(key_copy);
 	}
+	return err;
+}
+
+int pathmap_count_add(struct pathmap *map, const char *key, int64_t delta)
+{
+	struct entry *e;
+	int err = 0;
+
+	pthread_mutex_lock(&map->lock);
+	e = find_slot(map, key);
+	if (is_entry(e)) {
+		e->stamp += delta;
+		if (e->stamp <= 0)
+			remove_entry(map, e);
+		pthread_mutex_unlock(&map->lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&map->lock);
+	if (delta > 0)
+		err = pathmap_put(map, key, "", delta) < 0 ? -ENOMEM : 0;
 	return err;
 }
 
@@ -175,13 +199,18 @@ static void remove_entry(struct pathmap *map, struct entry *e)
 	map->count--;
 }
 
-void pathmap_remove(struct pathmap *map, const char *key, const char *value)
+bool pathmap_remove(struct pathmap *map, const char *key, const char *value)
 {
+	bool removed = false;
+
 	pthread_mutex_lock(&map->lock);
 	struct entry *e = find_slot(map, key);
-	if (is_entry(e) && (!value || strcmp(e->value, value) == 0))
+	if (is_entry(e) && (!value || strcmp(e->value, value) == 0)) {
 		remove_entry(map, e);
+		removed = true;
+	}
 	pthread_mutex_unlock(&map->lock);
+	return removed;
 }
 
 void pathmap_prune(struct pathmap *map, int64_t stamp)

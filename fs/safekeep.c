@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "log.h"
@@ -15,6 +16,31 @@
 #include "track.h"
 
 enum { WARN_INTERVAL_MS = 60000 };
+
+/* Count path's ancestors (delta +1 or -1) in the directory index. */
+static void count_directories(struct mediafs *fs, const char *path, int delta)
+{
+	char dir[PATH_MAX];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	while ((slash = strrchr(dir, '/')) != NULL) {
+		*slash = '\0';
+		pathmap_count_add(fs->quarantined_dirs, dir, delta);
+	}
+}
+
+void safekeep_index_add(struct mediafs *fs, const char *path, const char *qname)
+{
+	if (pathmap_put(fs->quarantined, path, qname, clock_now_ms()) == 1)
+		count_directories(fs, path, +1);
+}
+
+void safekeep_index_remove(struct mediafs *fs, const char *path, const char *qname)
+{
+	if (pathmap_remove(fs->quarantined, path, qname))
+		count_directories(fs, path, -1);
+}
 
 bool safekeep_enabled(const struct mediafs *fs)
 {
@@ -78,7 +104,7 @@ int safekeep_unlink(struct mediafs *fs, struct inode *parent, int parent_fd,
 				  "removed", path, strerror(-err));
 		return err;
 	}
-	pathmap_put(fs->quarantined, path, qname, clock_now_ms());
+	safekeep_index_add(fs, path, qname);
 	track_quarantined(fs, path, qname, "unlinked", &st);
 	return 0;
 }
@@ -125,8 +151,25 @@ void safekeep_replace_end(struct mediafs *fs, struct safekeep_replace *replace, 
 		quarantine_unlink_name(&fs->quarantine, replace->qname);
 		return;
 	}
-	pathmap_put(fs->quarantined, replace->path, replace->qname, clock_now_ms());
+	safekeep_index_add(fs, replace->path, replace->qname);
 	track_quarantined(fs, replace->path, replace->qname, "replaced", &replace->st);
+}
+
+/* Quarantined files lie under path, whose directory the checker removed
+ * when it emptied it: make it again, like the directory above it. */
+static int recreate_directory(struct mediafs *fs, const char *path)
+{
+	char below[PATH_MAX + 2];
+	const char *name;
+	int dir_fd, err;
+
+	snprintf(below, sizeof(below), "%s/x", path);
+	err = store_make_parents_at(&fs->store, fs->store.root_fd, below, true, &dir_fd, &name);
+	if (err)
+		return err;
+	close(dir_fd);
+	log_debug("made '%s' again: quarantined files lie under it", path);
+	return 0;
 }
 
 int safekeep_restore_on_access(struct mediafs *fs, struct inode *parent, int parent_fd,
@@ -138,23 +181,29 @@ int safekeep_restore_on_access(struct mediafs *fs, struct inode *parent, int par
 	if (!safekeep_enabled(fs) || !fs->settings.restore_on_access ||
 	    pathmap_count(fs->quarantined) == 0)
 		return -ENOENT;
-	if (track_child_path(fs, parent, parent_fd, name, path) != 0 ||
-	    !pathmap_get(fs->quarantined, path, qname, sizeof(qname)))
+	if (track_child_path(fs, parent, parent_fd, name, path) != 0)
 		return -ENOENT;
+	if (!pathmap_get(fs->quarantined, path, qname, sizeof(qname))) {
+		if (pathmap_get(fs->quarantined_dirs, path, NULL, 0) &&
+		    recreate_directory(fs, path) == 0)
+			return 0;
+		return -ENOENT;
+	}
 	err = quarantine_restore(&fs->quarantine, qname, path);
 	if (err == -EEXIST)
 		return 0;	/* someone else brought it (or another file) back */
 	if (err) {
 		if (err == -ENOENT)
-			pathmap_remove(fs->quarantined, path, qname);
+			safekeep_index_remove(fs, path, qname);
 		log_write_limited(&fs->quarantine_warning, WARN_INTERVAL_MS, LOG_LEVEL_WARN,
 				  "cannot restore '%s' on access: %s", path, strerror(-err));
 		return -ENOENT;
 	}
-	pathmap_remove(fs->quarantined, path, qname);
+	safekeep_index_remove(fs, path, qname);
 	track_restored(fs, path, qname, "accessed");
 	atomic_fetch_add(&fs->restores_by_access, 1);
-	log_info("restored '%s' on access (from '%s'); a source may be missing a column",
+	log_info("restored '%s' from the quarantine ('%s') because something looked it up; "
+		 "many such restores can mean a column is missing from the configuration",
 		 path, qname);
 	return 0;
 }

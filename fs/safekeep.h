@@ -59,8 +59,19 @@ int safekeep_replace_begin(struct mediafs *fs, struct inode *new_parent,
 void safekeep_replace_end(struct mediafs *fs, struct safekeep_replace *replace, bool renamed);
 
 /*
+ * The in-memory index of what is quarantined, which restore on access
+ * consults: path -> its newest quarantine name, and every directory above
+ * a quarantined path.  Everything that moves files in or out of the
+ * quarantine keeps it up to date through these two.
+ */
+void safekeep_index_add(struct mediafs *fs, const char *path, const char *qname);
+void safekeep_index_remove(struct mediafs *fs, const char *path, const char *qname);
+
+/*
  * name was not found in parent: if it has a quarantined version, move it
- * back.  Returns 0 when the name exists now, -ENOENT otherwise.
+ * back; if quarantined files lie under it (the checker removed the
+ * directory it emptied), make the directory again.  Returns 0 when the
+ * name exists now, -ENOENT otherwise.
  */
 int safekeep_restore_on_access(struct mediafs *fs, struct inode *parent, int parent_fd,
 			       const char *name);

@@ -79,15 +79,7 @@ def digest(data):
 # Checks that fail because of a known mediafs bug.  Such a check prints
 # XFAIL and does not fail the run; if it passes, it prints XPASS and fails
 # the run, so that the entry is removed together with the fix.
-KNOWN_BUGS = {
-    "lookup-in-removed-dir":
-        "a lookup through the mount does not restore a quarantined file whose "
-        "directory the checker removed when it emptied it (restore_on_access)",
-    "negative-entry-after-restore":
-        "a file that a scan restores into a directory it re-creates stays "
-        "invisible through the mount while the kernel caches a negative entry "
-        "for that directory (up to negative_timeout, 10 s by default)",
-}
+KNOWN_BUGS = {}
 
 
 class Report:
@@ -697,8 +689,7 @@ class Run:
         except OSError as e:
             print("         open: %s" % e)
             by_access = False
-        self.check(by_access, "restored on access, bytes intact",
-                   known_bug="lookup-in-removed-dir")
+        self.check(by_access, "restored on access, bytes intact")
         if by_access:
             del self.expect_q[name]
         return by_access
@@ -718,8 +709,7 @@ class Run:
         except OSError as e:
             print("         open: %s" % e)
             served = False
-        self.check(served, "Django serves it right after the scan",
-                   known_bug=None if by_access else "negative-entry-after-restore")
+        self.check(served, "Django serves it right after the scan")
         self.olga_restored_at = time.monotonic()
 
     def row_back_eventually(self):

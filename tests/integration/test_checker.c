@@ -594,10 +594,69 @@ START_TEST(test_emptied_directories_are_removed)
 	ck_assert_msg(!exists_backing("album/2020") && !exists_backing("album"),
 		      "the directories the checker emptied are gone");
 	ck_assert(exists_backing("kept/b.jpg"));
-	/* An upload into a removed directory path simply makes it again. */
-	ck_assert_int_eq(mkdir(harness_mount_path(&h, "album"), 0755), 0);
+	/* An upload into a removed directory path works: the application's
+	 * makedirs(exist_ok) finds it (made again on access, since a
+	 * quarantined file lies under it) or makes it. */
+	ck_assert_msg(mkdir(harness_mount_path(&h, "album"), 0755) == 0 || errno == EEXIST,
+		      "mkdir album: %s", strerror(errno));
 	put("album/new.jpg", "n");
 	ck_assert(exists_backing("album/new.jpg"));
+	ck_assert_int_eq(harness_unmount(&h), 0);
+}
+END_TEST
+
+START_TEST(test_restores_into_a_removed_directory)
+{
+	json_t *r;
+	char buf[16];
+	size_t len;
+
+	mount_with(NULL);
+	ck_assert_int_eq(mkdir(harness_mount_path(&h, "gone"), 0755), 0);
+	ck_assert_int_eq(mkdir(harness_mount_path(&h, "gone/deep"), 0755), 0);
+	put("gone/deep/a.jpg", "aaa");
+	app_reference("photo", "other.jpg");
+	sleep_ms(1100);
+	harness_sh("echo 2 > /proc/sys/vm/drop_caches");
+	r = scan(NULL);
+	ck_assert_int_eq(scan_number(r, "quarantined"), 1);
+	json_decref(r);
+	ck_assert_msg(!exists_backing("gone"), "the emptied directories were removed");
+	/* A lookup walks through the missing directories to the file. */
+	ck_assert_int_eq(harness_read_file(harness_mount_path(&h, "gone/deep/a.jpg"), buf,
+					   sizeof(buf), &len), 0);
+	ck_assert_msg(len == 3 && !memcmp(buf, "aaa", 3), "restored on access through "
+		      "directories the checker had removed");
+	ck_assert_int_eq(harness_unmount(&h), 0);
+}
+END_TEST
+
+START_TEST(test_scan_restore_replaces_negative_entries)
+{
+	struct stat st;
+	json_t *r;
+	char buf[16];
+	size_t len;
+
+	mount_with("restore_on_access = no\n");
+	ck_assert_int_eq(mkdir(harness_mount_path(&h, "away"), 0755), 0);
+	put("away/b.jpg", "bbb");
+	app_reference("photo", "other.jpg");
+	sleep_ms(1100);
+	harness_sh("echo 2 > /proc/sys/vm/drop_caches");
+	r = scan(NULL);
+	ck_assert_int_eq(scan_number(r, "quarantined"), 1);
+	json_decref(r);
+	/* The kernel now caches the absence of "away". */
+	ck_assert_int_eq(stat(harness_mount_path(&h, "away"), &st), -1);
+	ck_assert_int_eq(errno, ENOENT);
+	app_reference("gallery", "away/b.jpg");
+	r = scan(NULL);
+	ck_assert_int_eq(scan_number(r, "restored"), 1);
+	json_decref(r);
+	ck_assert_int_eq(harness_read_file(harness_mount_path(&h, "away/b.jpg"), buf,
+					   sizeof(buf), &len), 0);
+	ck_assert_msg(len == 3 && !memcmp(buf, "bbb", 3), "visible at once after the scan");
 	ck_assert_int_eq(harness_unmount(&h), 0);
 }
 END_TEST
@@ -749,6 +808,8 @@ static Suite *checker_suite(const char *name)
 	tcase_add_test(tc, test_dry_run_moves_nothing);
 	tcase_add_test(tc, test_exclude_globs_and_pins);
 	tcase_add_test(tc, test_emptied_directories_are_removed);
+	tcase_add_test(tc, test_restores_into_a_removed_directory);
+	tcase_add_test(tc, test_scan_restore_replaces_negative_entries);
 	tcase_add_test(tc, test_kill_during_scan_and_purge_loses_nothing);
 	suite_add_tcase(s, tc);
 	return s;
