@@ -160,6 +160,25 @@ static void fs_fill_entry_timeouts(struct mediafs *fs, struct fuse_entry_param *
 	e->entry_timeout = fs->settings.entry_timeout_s;
 }
 
+/*
+ * How the kernel treats a file opened or created through the mount.
+ *
+ * keep_cache: every change reaches the file through this mount, where the
+ * kernel sees it, or through the checker, which invalidates; the page
+ * cache stays valid between opens.
+ *
+ * noflush: a flush would do nothing here that release does not (the
+ * written report; mediafs keeps no per-close state and closes the backing
+ * file at release), and without it close() waits for no round trip: the
+ * release comes asynchronously after the last close.  With the writeback
+ * cache the kernel still flushes, to write back dirty pages.
+ */
+static void fs_set_open_flags(struct fuse_file_info *fi)
+{
+	fi->keep_cache = 1;
+	fi->noflush = 1;
+}
+
 /* ------------------------------------------------------------------ */
 /* Helpers: the work, returning 0 or -errno                             */
 /* ------------------------------------------------------------------ */
@@ -570,13 +589,7 @@ static int fs_do_open(struct mediafs *fs, struct inode *inode,
 	file->fd = fd;
 	atomic_init(&file->dirty, (flags & O_TRUNC) != 0);
 	fi->fh = (uintptr_t)file;
-	/* Every change reaches the file through this mount, where the kernel
-	 * sees it, or through the checker, which invalidates: the page cache
-	 * stays valid between opens. */
-	fi->keep_cache = 1;
-	/* Nothing to flush for a reader: spare the round trip at close. */
-	if ((fi->flags & O_ACCMODE) == O_RDONLY)
-		fi->noflush = 1;
+	fs_set_open_flags(fi);
 	return 0;
 }
 
@@ -1012,7 +1025,7 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, -err);
 		return;
 	}
-	fi->keep_cache = 1;
+	fs_set_open_flags(fi);
 	handle_register(fs, &fs_open_file(fi)->link);
 	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
 		/* The caller was interrupted: no release will come. */
@@ -1073,8 +1086,8 @@ static void fs_op_write_buf(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_write(req, (size_t)res);
 }
 
-/* A written file is reported when it is flushed, synced or released, not
- * at every write. */
+/* A written file is reported when it is synced or released (or flushed,
+ * which only the writeback cache still sends), not at every write. */
 static void fs_report_if_written(struct mediafs *fs, struct open_file *file)
 {
 	if (atomic_exchange(&file->dirty, false))
