@@ -47,6 +47,7 @@ struct open_file {
 	struct handle_link link;	/* first: the list holds links */
 	int fd;
 	atomic_bool dirty;	/* written since the last flush, fsync or release */
+	bool path_known;	/* its creation, with its path, went to the catalog */
 };
 
 /*
@@ -359,7 +360,7 @@ static int fs_do_create(fuse_req_t req, struct inode *parent, const char *name,
 		close(fd);
 		goto out_release;
 	}
-	track_created(fs, parent, parent_fd, name, &e->attr, false);
+	file->path_known = track_created(fs, parent, parent_fd, name, &e->attr, false);
 	file->link.kind = HANDLE_FILE;
 	file->fd = fd;
 	atomic_init(&file->dirty, false);
@@ -516,7 +517,7 @@ static int fs_do_setattr_fd(struct mediafs *fs, int path_fd, const struct stat *
 		if (fi)
 			atomic_store(&fs_open_file(fi)->dirty, true);
 		else
-			track_written(fs, path_fd);
+			track_written(fs, path_fd, false);
 	}
 	if ((to_set & ~(FUSE_SET_ATTR_CTIME | FUSE_SET_ATTR_FORCE)) == 0) {
 		/* chown(f, -1, -1) arrives as a setattr that changes nothing;
@@ -588,6 +589,7 @@ static int fs_do_open(struct mediafs *fs, struct inode *inode,
 	file->link.kind = HANDLE_FILE;
 	file->fd = fd;
 	atomic_init(&file->dirty, (flags & O_TRUNC) != 0);
+	file->path_known = false;
 	fi->fh = (uintptr_t)file;
 	fs_set_open_flags(fi);
 	return 0;
@@ -1091,7 +1093,7 @@ static void fs_op_write_buf(fuse_req_t req, fuse_ino_t ino,
 static void fs_report_if_written(struct mediafs *fs, struct open_file *file)
 {
 	if (atomic_exchange(&file->dirty, false))
-		track_written(fs, file->fd);
+		track_written(fs, file->fd, file->path_known);
 }
 
 static void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
