@@ -1005,28 +1005,25 @@ void config_init_defaults(struct config *cfg)
 	};
 }
 
-int config_load(struct config *cfg, const char *path, char *error, size_t error_size)
+/*
+ * Both passes over file, which is closed here; name stands for it in
+ * messages and becomes cfg->path.  The contract is config_load()'s.
+ */
+static int load_stream(struct config *cfg, const char *name, FILE *file, char *error,
+		       size_t error_size)
 {
 	struct parser p = {
-		.path = path,
+		.path = name,
+		.file = file,
 		.section = SECTION_NONE,
 		.error = error,
 		.error_size = error_size,
 	};
 	int line;
 
-	if (error_size)
-		error[0] = '\0';
 	config_init_defaults(&p.next);
-	p.file = fopen(path, "re");
-	if (!p.file) {
-		int err = -errno;
-
-		snprintf(error, error_size, "cannot open '%s': %s", path, strerror(-err));
-		return err;
-	}
 	line = ini_parse_stream(parser_read_line, &p, parser_handle, &p);
-	fclose(p.file);
+	fclose(file);
 	if (!p.err && line > 0)
 		parser_fail(&p, -EINVAL, line, "cannot parse the line (expected '[section]', "
 			    "'key = value' or a comment)");
@@ -1037,7 +1034,7 @@ int config_load(struct config *cfg, const char *path, char *error, size_t error_
 	for (size_t i = 0; i < p.next.source_count && !p.err; i++)
 		parser_check_source(&p, (int)i);
 	if (!p.err) {
-		p.next.path = strdup(path);
+		p.next.path = strdup(name);
 		if (!p.next.path)
 			parser_fail(&p, -ENOMEM, 0, "out of memory");
 	}
@@ -1049,6 +1046,41 @@ int config_load(struct config *cfg, const char *path, char *error, size_t error_
 	config_free(cfg);
 	*cfg = p.next;
 	return 0;
+}
+
+int config_load(struct config *cfg, const char *path, char *error, size_t error_size)
+{
+	FILE *file;
+
+	if (error_size)
+		error[0] = '\0';
+	file = fopen(path, "re");
+	if (!file) {
+		int err = -errno;
+
+		snprintf(error, error_size, "cannot open '%s': %s", path, strerror(-err));
+		return err;
+	}
+	return load_stream(cfg, path, file, error, error_size);
+}
+
+int config_load_buffer(struct config *cfg, const char *name, const char *text, size_t len,
+		       char *error, size_t error_size)
+{
+	/* fmemopen() wants a buffer even for no bytes: an empty file is valid. */
+	static const char empty[1];
+	FILE *file;
+
+	if (error_size)
+		error[0] = '\0';
+	file = fmemopen((void *)(len ? text : empty), len, "r");
+	if (!file) {
+		int err = -errno;
+
+		snprintf(error, error_size, "cannot read '%s': %s", name, strerror(-err));
+		return err;
+	}
+	return load_stream(cfg, name, file, error, error_size);
 }
 
 int config_set(struct config *cfg, const char *key, const char *value, char *error,

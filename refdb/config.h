@@ -96,6 +96,15 @@ void config_init_defaults(struct config *cfg);
 int config_load(struct config *cfg, const char *path, char *error, size_t error_size);
 
 /*
+ * Like config_load(), on the len bytes at text instead of a file (they
+ * need no NUL terminator and may hold any byte).  name stands for the file
+ * in messages and becomes cfg->path.  For tests and the fuzzer; never
+ * opens a file.
+ */
+int config_load_buffer(struct config *cfg, const char *name, const char *text, size_t len,
+		       char *error, size_t error_size);
+
+/*
  * Set one [mediafs] key from a -o mount option, with the validation of the
  * file.  A later call for the same key wins; exclude replaces the whole
  * list.  value NULL means the option came without "=value".  Returns 0,

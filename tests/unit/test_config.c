@@ -257,6 +257,35 @@ START_TEST(test_a_missing_file_is_enoent_with_its_name)
 }
 END_TEST
 
+START_TEST(test_a_buffer_loads_like_the_same_file)
+{
+	ck_assert_msg(config_load_buffer(&cfg, "buffer.ini", design_example,
+					 strlen(design_example), error, sizeof(error)) == 0,
+		      "loads: %s", error);
+	ck_assert_str_eq(cfg.path, "buffer.ini");
+	ck_assert_int_eq(cfg.settings.grace_ms, 7LL * 24 * 60 * 60 * 1000);
+	ck_assert_uint_eq(cfg.source_count, 1);
+	ck_assert_str_eq(cfg.sources[0].strip_prefixes[0], "/media/");
+	ck_assert_int_eq(cfg.sources[0].line, 11);
+}
+END_TEST
+
+START_TEST(test_a_buffer_is_read_to_its_length_and_no_further)
+{
+	static const char text[] = "[mediafs]\ngrace = 1d\n\0[bogus]\n";
+
+	ck_assert_int_eq(config_load_buffer(&cfg, "nul.ini", text, sizeof(text) - 1, error,
+					    sizeof(error)), -EINVAL);
+	ck_assert_str_eq(error, "nul.ini:3: the line holds a NUL byte");
+	ck_assert_msg(config_load_buffer(&cfg, "cut.ini", text, strlen(text), error,
+					 sizeof(error)) == 0, "loads: %s", error);
+	ck_assert_int_eq(cfg.settings.grace_ms, 24LL * 60 * 60 * 1000);
+	ck_assert_int_eq(config_load_buffer(&cfg, "empty.ini", NULL, 0, error, sizeof(error)), 0);
+	ck_assert_str_eq(cfg.path, "empty.ini");
+	ck_assert_int_eq(cfg.settings.grace_ms, CONFIG_DEFAULT_GRACE_MS);
+}
+END_TEST
+
 START_TEST(test_long_values_continue_on_indented_lines)
 {
 	ck_assert_msg(load("[source a]\nurl = sqlite:///a.db\nquery = SELECT image\n"
@@ -419,6 +448,8 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_a_failed_load_leaves_the_config_unchanged);
 	tcase_add_test(tc, test_a_missing_file_is_enoent_with_its_name);
 	tcase_add_test(tc, test_long_values_continue_on_indented_lines);
+	tcase_add_test(tc, test_a_buffer_loads_like_the_same_file);
+	tcase_add_test(tc, test_a_buffer_is_read_to_its_length_and_no_further);
 	tcase_add_test(tc, test_a_source_copy_is_deep);
 	suite_add_tcase(s, tc);
 
