@@ -376,23 +376,36 @@ void config_redact_url(const char *url, char *out, size_t out_size)
 	snprintf(out + used, out_size - used, "%s", url + pos);
 }
 
+/*
+ * Replace every occurrence of secret in text (text_size bytes, terminated)
+ * with "***".  A secret shorter than the mask makes the text grow: its end
+ * is cut to stay in text_size, and a secret too close to the end for the
+ * whole mask gets as much of the mask as fits.
+ */
 static void replace_all(char *text, size_t text_size, const char *secret, size_t secret_len)
 {
 	static const char mask[] = "***";
+	const size_t mask_len = sizeof(mask) - 1;
 	char *hit;
 
 	if (secret_len == 0)
 		return;
 	for (char *p = text; (hit = memmem(p, strlen(p), secret, secret_len)) != NULL;) {
+		/* Bytes from hit up to, not including, the last one (the NUL's). */
+		size_t room = text_size - 1 - (size_t)(hit - text);
 		size_t tail = strlen(hit + secret_len);
 
-		if (secret_len < sizeof(mask) - 1 &&
-		    (size_t)(hit - text) + sizeof(mask) - 1 + tail >= text_size)
-			tail = text_size - (size_t)(hit - text) - sizeof(mask);
-		memmove(hit + sizeof(mask) - 1, hit + secret_len, tail);
-		memcpy(hit, mask, sizeof(mask) - 1);
-		hit[sizeof(mask) - 1 + tail] = '\0';
-		p = hit + sizeof(mask) - 1;
+		if (room < mask_len) {
+			memcpy(hit, mask, room);
+			hit[room] = '\0';
+			return;
+		}
+		if (tail > room - mask_len)
+			tail = room - mask_len;
+		memmove(hit + mask_len, hit + secret_len, tail);
+		memcpy(hit, mask, mask_len);
+		hit[mask_len + tail] = '\0';
+		p = hit + mask_len;
 	}
 }
 

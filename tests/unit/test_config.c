@@ -343,6 +343,19 @@ START_TEST(test_scrub_removes_raw_and_decoded_passwords_from_messages)
 }
 END_TEST
 
+START_TEST(test_scrub_stays_in_a_full_buffer_when_the_mask_is_longer)
+{
+	/* Full to its last byte, with a one-byte password at the very end. */
+	char text[16] = "pw is q, and q";
+	char tight[4] = "abq";
+
+	config_scrub_password("host=db password=q", text, sizeof(text) - 1);
+	ck_assert_str_eq(text, "pw is ***, and");
+	config_scrub_password("host=db password=q", tight, sizeof(tight));
+	ck_assert_str_eq(tight, "ab*");
+}
+END_TEST
+
 static const struct {
 	const char *url;
 	const char *path;
@@ -459,6 +472,7 @@ static Suite *config_suite(void)
 	tcase_add_loop_test(tc, test_redacted_urls_hide_every_password, 0,
 			    sizeof(redactions) / sizeof(redactions[0]));
 	tcase_add_test(tc, test_scrub_removes_raw_and_decoded_passwords_from_messages);
+	tcase_add_test(tc, test_scrub_stays_in_a_full_buffer_when_the_mask_is_longer);
 	tcase_add_loop_test(tc, test_sqlite_urls_name_absolute_paths_only, 0,
 			    sizeof(sqlite_urls) / sizeof(sqlite_urls[0]));
 	suite_add_tcase(s, tc);
