@@ -300,10 +300,12 @@ static bool is_postgres_url(const char *url)
  * ?password= or &password= parameter, or the value of a conninfo's
  * password keyword (quoted or not).  Returns false when there is none.
  * *from indexes url; a second password (URL userinfo and parameter) is
- * found by calling again with start past the first.
+ * found by calling again with start past the first (see next_start()).
  */
 static bool find_password(const char *url, size_t start, size_t *from, size_t *len)
 {
+	if (start > strlen(url))
+		return false;
 	if (is_postgres_url(url)) {
 		const char *auth = strstr(url, "://") + 3;
 		size_t auth_len = strcspn(auth, "/?");
@@ -357,19 +359,31 @@ static bool find_password(const char *url, size_t start, size_t *from, size_t *l
 	return false;
 }
 
+/*
+ * Where to look for the password after the one at from, len bytes long:
+ * past it, and past its place when it is empty ("?password=&..."), or it
+ * would be found there again and again.
+ */
+static size_t next_start(size_t from, size_t len)
+{
+	return from + (len ? len : 1);
+}
+
 void config_redact_url(const char *url, char *out, size_t out_size)
 {
 	size_t used = 0;
 	size_t pos = 0;
+	size_t start = 0;
 	size_t from;
 	size_t len;
 
 	if (out_size == 0)
 		return;
-	while (find_password(url, pos, &from, &len)) {
+	while (find_password(url, start, &from, &len)) {
 		used += (size_t)snprintf(out + used, out_size - used, "%.*s***",
 					 (int)(from - pos), url + pos);
 		pos = from + len;
+		start = next_start(from, len);
 		if (used >= out_size)
 			return;
 	}
@@ -422,13 +436,13 @@ static int hex_value(char c)
 
 void config_scrub_password(const char *url, char *text, size_t text_size)
 {
-	size_t pos = 0;
+	size_t start = 0;
 	size_t from;
 	size_t len;
 
 	if (!url || !text || text_size == 0)
 		return;
-	while (find_password(url, pos, &from, &len)) {
+	while (find_password(url, start, &from, &len)) {
 		char decoded[256];
 		size_t n = 0;
 
@@ -445,7 +459,7 @@ void config_scrub_password(const char *url, char *text, size_t text_size)
 			}
 		}
 		replace_all(text, text_size, decoded, n);
-		pos = from + len;
+		start = next_start(from, len);
 	}
 }
 

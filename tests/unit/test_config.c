@@ -356,6 +356,25 @@ START_TEST(test_scrub_stays_in_a_full_buffer_when_the_mask_is_longer)
 }
 END_TEST
 
+START_TEST(test_an_empty_password_is_redacted_once_and_scrubbing_ends)
+{
+	char out[256];
+	char text[64] = "bad query parameter in postgresql://h/db";
+
+	config_redact_url("postgresql://bob:@h/db?password=&sslmode=x", out, sizeof(out));
+	ck_assert_str_eq(out, "postgresql://bob:***@h/db?password=***&sslmode=x");
+	config_redact_url("host=h password=", out, sizeof(out));
+	ck_assert_str_eq(out, "host=h password=***");
+	config_scrub_password("postgresql://h/db?password=", text, sizeof(text));
+	config_scrub_password("postgresql://bob:@h/db", text, sizeof(text));
+	config_scrub_password("host=h password=", text, sizeof(text));
+	ck_assert_str_eq(text, "bad query parameter in postgresql://h/db");
+	ck_assert_int_eq(load("[source a]\nurl = postgres://h/db?password=&bogus=1\n"
+			      "columns = t.c\n"), -EINVAL);
+	ck_assert_msg(strstr(error, "password=***&bogus=1") != NULL, "redacted in '%s'", error);
+}
+END_TEST
+
 static const struct {
 	const char *url;
 	const char *path;
@@ -473,6 +492,7 @@ static Suite *config_suite(void)
 			    sizeof(redactions) / sizeof(redactions[0]));
 	tcase_add_test(tc, test_scrub_removes_raw_and_decoded_passwords_from_messages);
 	tcase_add_test(tc, test_scrub_stays_in_a_full_buffer_when_the_mask_is_longer);
+	tcase_add_test(tc, test_an_empty_password_is_redacted_once_and_scrubbing_ends);
 	tcase_add_loop_test(tc, test_sqlite_urls_name_absolute_paths_only, 0,
 			    sizeof(sqlite_urls) / sizeof(sqlite_urls[0]));
 	suite_add_tcase(s, tc);
