@@ -30,6 +30,30 @@ enum {
 /* JSON helpers                                                         */
 /* ------------------------------------------------------------------ */
 
+/*
+ * text as a JSON string.  Messages quote paths, which need not be UTF-8,
+ * and what clients sent; json_string() refuses such text (and a message
+ * cut short in the middle of a character), which would leave a request
+ * without an answer.  Then every byte outside printable ASCII is written
+ * as \xNN instead.  NULL only when memory runs out.
+ */
+static json_t *text_json(const char *text)
+{
+	json_t *value = json_string(text);
+	size_t len = strlen(text);
+	char *escaped;
+
+	if (value)
+		return value;
+	escaped = malloc(4 * len + 1);
+	if (!escaped)
+		return NULL;
+	pathnorm_escape(text, len, escaped, 4 * len + 1);
+	value = json_string(escaped);
+	free(escaped);
+	return value;
+}
+
 static json_t *failure(const char *kind, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static json_t *failure(const char *kind, const char *fmt, ...)
@@ -40,7 +64,7 @@ static json_t *failure(const char *kind, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(message, sizeof(message), fmt, ap);
 	va_end(ap);
-	return json_pack("{s:b, s:s, s:s}", "ok", 0, "kind", kind, "error", message);
+	return json_pack("{s:b, s:s, s:o}", "ok", 0, "kind", kind, "error", text_json(message));
 }
 
 static json_t *success(void)
@@ -662,7 +686,7 @@ static json_t *cmd_restore(struct admin_context *ctx, const json_t *request)
 		if (restore_row(ctx, row, to, pin, why, sizeof(why)) == 0) {
 			json_array_append(restored, row);
 		} else {
-			json_object_set_new(row, "refused", json_string(why));
+			json_object_set_new(row, "refused", text_json(why));
 			json_array_append(refused, row);
 		}
 	}
@@ -916,7 +940,7 @@ static json_t *cmd_check(struct admin_context *ctx, const json_t *request)
 		json_t *obj = json_pack("{s:s, s:b}", "name", ctx->config->sources[i].name,
 					"ok", err == 0);
 		if (err)
-			json_object_set_new(obj, "error", json_string(error));
+			json_object_set_new(obj, "error", text_json(error));
 		json_array_append_new(sources, obj);
 	}
 	err = catalog_query_rows(ctx->cat, &live, check_live_row, &check);

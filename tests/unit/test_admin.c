@@ -8,6 +8,11 @@
 
 #include "admin.h"
 
+/* 400 euro signs: three bytes each, so a 1024-byte message cuts one. */
+#define EURO_10 "\u20ac\u20ac\u20ac\u20ac\u20ac\u20ac\u20ac\u20ac\u20ac\u20ac"
+#define EURO_100 EURO_10 EURO_10 EURO_10 EURO_10 EURO_10 EURO_10 EURO_10 EURO_10 EURO_10 EURO_10
+#define EURO_400 EURO_100 EURO_100 EURO_100 EURO_100
+
 /* len 0 means strlen(text); a row with an embedded NUL sets it. */
 static const struct {
 	const char *text;
@@ -45,6 +50,9 @@ static const struct {
 	{ "{\"command\": \"show\", \"path_hex\": \"+1-1\"}", 0, "'path_hex' must be a string of hex" },
 	{ "{\"command\": \"pin\", \"pattern_hex\": \"2a00\"}", 0,
 	  "'pattern_hex' must be a string of hex digits, two a byte, with no 00 byte" },
+	/* Refusals that quote what is not UTF-8 still have a message. */
+	{ "{\"command\": \"a\\\xdc\xa3\"}", 0, "the request is not JSON: invalid escape near" },
+	{ "{\"command\": \"" EURO_400 "\"}", 0, "unknown command \\x27\\xe2\\x82\\xac" },
 };
 
 START_TEST(test_requests_are_parsed_and_checked_before_they_run)
