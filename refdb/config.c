@@ -818,12 +818,14 @@ static void parser_classify_line(struct parser *p, const char *line)
 	p->continuation = false;
 	if (!*s || *s == ';' || *s == '#')
 		return;
-	if (*s == '[') {
-		parser_begin_section(p, s);
+	/* libinih tests for a continuation before a section: after a key, an
+	 * indented "[...]" line is more of the value, not a new section. */
+	if (s > start && p->have_key) {
+		p->continuation = true;
 		return;
 	}
-	if (s > start && p->have_key)
-		p->continuation = true;
+	if (*s == '[')
+		parser_begin_section(p, s);
 }
 
 /* libinih's fgets(): one whole line, or NULL to stop. */

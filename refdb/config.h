@@ -13,7 +13,8 @@
  * The file format is what libinih reads: [sections], "key = value", whole
  * line comments starting with ';' or '#', inline comments starting with
  * " ;" (whitespace, then a semicolon), and long values continued on
- * indented lines (joined with one space).  A line holds at most
+ * indented lines (joined with one space; after a key, every indented line
+ * continues it, even one that starts with '[').  A line holds at most
  * CONFIG_MAX_LINE_BYTES bytes.
  *
  * Threads: a struct config has no lock.  Load or change it on one thread;

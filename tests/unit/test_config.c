@@ -257,6 +257,23 @@ START_TEST(test_a_missing_file_is_enoent_with_its_name)
 }
 END_TEST
 
+START_TEST(test_an_indented_bracket_line_continues_the_value_as_libinih_reads_it)
+{
+	ck_assert_msg(load("[source a]\nurl = sqlite:///a.db\nquery = SELECT path\n"
+			   "  [source b]\n") == 0, "loads: %s", error);
+	ck_assert_uint_eq(cfg.source_count, 1);
+	ck_assert_str_eq(cfg.sources[0].query, "SELECT path [source b]");
+	/* Not a source b that takes the key before it and a url after it. */
+	ck_assert_int_eq(load("[source a]\nurl = sqlite:///a.db\nquery = SELECT 1\n"
+			      "  [source b]\nurl = sqlite:///b.db\n"), -EINVAL);
+	ck_assert_msg(strstr(error, ":5: key 'url' is given twice") != NULL, "error '%s'", error);
+	/* Before any key, an indented header is a header. */
+	ck_assert_msg(load("  [source a]\nurl = sqlite:///a.db\nquery = SELECT 1\n") == 0,
+		      "loads: %s", error);
+	ck_assert_str_eq(cfg.sources[0].name, "a");
+}
+END_TEST
+
 START_TEST(test_a_buffer_loads_like_the_same_file)
 {
 	ck_assert_msg(config_load_buffer(&cfg, "buffer.ini", design_example,
@@ -480,6 +497,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_a_failed_load_leaves_the_config_unchanged);
 	tcase_add_test(tc, test_a_missing_file_is_enoent_with_its_name);
 	tcase_add_test(tc, test_long_values_continue_on_indented_lines);
+	tcase_add_test(tc, test_an_indented_bracket_line_continues_the_value_as_libinih_reads_it);
 	tcase_add_test(tc, test_a_buffer_loads_like_the_same_file);
 	tcase_add_test(tc, test_a_buffer_is_read_to_its_length_and_no_further);
 	tcase_add_test(tc, test_a_source_copy_is_deep);
