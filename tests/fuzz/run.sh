@@ -55,11 +55,13 @@ fuzz_one() {
 	local name=$1
 	local corpus=$build/corpus/$name
 	local artifacts=$build/artifacts/$name
+	local dict=()
 
 	mkdir -p "$corpus" "$artifacts"
 	cp -n tests/fuzz/corpus/"$name"/* "$corpus"/ 2>/dev/null
 	find tests/fuzz/regressions/"$name" -type f ! -name '.*' -exec cp -n {} "$corpus"/ \;
-	"$build/tests/fuzz/fuzz_$name" "$corpus" \
+	[ -f tests/fuzz/dict/"$name".dict ] && dict=(-dict=tests/fuzz/dict/"$name".dict)
+	"$build/tests/fuzz/fuzz_$name" "$corpus" "${dict[@]}" \
 		-max_total_time="$seconds" -max_len="${max_len[$name]}" \
 		-rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
 		-artifact_prefix="$artifacts/" >"$build/fuzz-$name.log" 2>&1
