@@ -179,6 +179,11 @@ static int parse_duration_value(const char *value, int64_t min_ms, int64_t *out,
 		say(why, why_size, "'%s' is too short (at least %s)", value, text);
 		return -EINVAL;
 	}
+	if (ms > CONFIG_MAX_DURATION_MS) {
+		duration_format(CONFIG_MAX_DURATION_MS, text, sizeof(text));
+		say(why, why_size, "'%s' is too long (at most %s)", value, text);
+		return -EINVAL;
+	}
 	*out = ms;
 	return 0;
 }

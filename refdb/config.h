@@ -32,6 +32,9 @@
 #define CONFIG_DEFAULT_GRACE_MS (7LL * 24 * 60 * 60 * 1000)
 #define CONFIG_DEFAULT_MAX_FRACTION 0.10
 #define CONFIG_DEFAULT_TEMP_MAX_AGE_MS (60LL * 1000)
+/* The longest duration a setting takes, 100 years: the daemon adds them to
+ * clock readings, and INT64_MAX milliseconds would wrap "now + interval". */
+#define CONFIG_MAX_DURATION_MS (36500LL * 24 * 60 * 60 * 1000)
 
 /* The longest line libinih reads, newline excluded (its buffer is 200). */
 enum { CONFIG_MAX_LINE_BYTES = 198 };
@@ -40,7 +43,8 @@ enum { CONFIG_MAX_LINE_BYTES = 198 };
 enum { CONFIG_ERROR_BYTES = 512 };
 
 struct config_settings {		/* [mediafs] */
-	int64_t interval_ms;		/* time between scans; > 0 */
+	/* Every duration is at most CONFIG_MAX_DURATION_MS. */
+	int64_t interval_ms;		/* time between scans; >= 1s */
 	int64_t min_age_ms;		/* never quarantine a file written more recently */
 	int64_t grace_ms;		/* purge a quarantined file after this long */
 	double max_fraction;		/* hold a larger scan; 0 < x <= 1 */

@@ -117,6 +117,11 @@ static void check_config(const struct config *cfg)
 	fuzz_check(s->interval_ms >= 1000, "interval is at least 1s");
 	fuzz_check(s->min_age_ms >= 0 && s->grace_ms >= 0 && s->temp_max_age_ms >= 0,
 		   "durations are not negative");
+	fuzz_check(s->interval_ms <= CONFIG_MAX_DURATION_MS &&
+		   s->min_age_ms <= CONFIG_MAX_DURATION_MS &&
+		   s->grace_ms <= CONFIG_MAX_DURATION_MS &&
+		   s->temp_max_age_ms <= CONFIG_MAX_DURATION_MS,
+		   "durations can be added to a clock reading");
 	fuzz_check(isfinite(s->max_fraction) && s->max_fraction > 0 && s->max_fraction <= 1,
 		   "0 < max_fraction <= 1");
 	fuzz_check((s->exclude_count > 0) == (s->exclude != NULL), "globs are counted");
