@@ -93,6 +93,36 @@ out_free:
 	free(small);
 }
 
+/*
+ * The value again, into a heap buffer of exactly size bytes, against the
+ * status (and path) it had with room to spare.  Faults rank in the order
+ * of the header: TOO_LONG after DOTDOT and before DIRECTORY, wherever
+ * each is in the value.
+ */
+static void check_cramped(const char *value, size_t len, const char *prefix, size_t size,
+			  enum pathnorm_status status, const char *path, size_t path_len)
+{
+	char *out = malloc(size ? size : 1);
+	size_t out_len = 0;
+	enum pathnorm_status again;
+
+	if (!out)
+		return;
+	again = pathnorm_normalise(value, len, prefix, out, size, &out_len);
+	if (status == PATHNORM_OK && path_len < size)
+		fuzz_check(again == PATHNORM_OK && out_len == path_len &&
+			   memcmp(out, path, path_len + 1) == 0,
+			   "a buffer with room gives the same path");
+	else if (status == PATHNORM_OK)
+		fuzz_check(again == PATHNORM_TOO_LONG, "a buffer without room is TOO_LONG");
+	else if (status == PATHNORM_DIRECTORY)
+		fuzz_check(again == status || again == PATHNORM_TOO_LONG,
+			   "a directory is still one, or too long");
+	else
+		fuzz_check(again == status, "the buffer size changes no earlier fault");
+	free(out);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	size_t prefix_len = size ? data[0] : 0;
@@ -102,6 +132,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char out[PATHNORM_MAX_BYTES];
 	size_t out_len = 0;
 	enum pathnorm_status status;
+	const char *picked;
 
 	if (size == 0)
 		return 0;
@@ -112,6 +143,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	value = (const char *)data + 1 + prefix_len;
 	len = size - 1 - prefix_len;
+	char *const prefixes[] = { prefix, "/", "https://cdn.example.com/media/" };
 
 	status = pathnorm_normalise(value, len, prefix, out, sizeof(out), &out_len);
 	fuzz_check(strcmp(pathnorm_status_name(status), "unknown") != 0, "a known status");
@@ -123,31 +155,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (status == PATHNORM_OK)
 		check_path(out, out_len);
 
-	/* The same value into a buffer of exactly data[0] bytes. */
-	char *cramped = malloc(data[0] ? data[0] : 1);
-	size_t cramped_len = 0;
-	if (cramped) {
-		enum pathnorm_status again = pathnorm_normalise(value, len, prefix, cramped,
-								data[0], &cramped_len);
-		/* Faults rank in the order of the header: TOO_LONG comes after
-		 * DOTDOT and before DIRECTORY, wherever they are in the value. */
-		if (status == PATHNORM_OK && out_len < data[0])
-			fuzz_check(again == PATHNORM_OK && cramped_len == out_len &&
-				   memcmp(cramped, out, out_len + 1) == 0,
-				   "a buffer with room gives the same path");
-		else if (status == PATHNORM_OK || status == PATHNORM_DIRECTORY)
-			fuzz_check(again == status || again == PATHNORM_TOO_LONG,
-				   "a buffer without room is TOO_LONG");
-		else
-			fuzz_check(again == status, "the buffer size changes no earlier fault");
-		free(cramped);
-	}
-
-	char *const prefixes[] = { prefix, "/", "https://cdn.example.com/media/" };
-	const char *picked = pathnorm_pick_prefix(value, len, prefixes, 3);
+	check_cramped(value, len, prefix, data[0], status, out, out_len);
+	picked = pathnorm_pick_prefix(value, len, prefixes, 3);
 	fuzz_check(!picked || picked == prefixes[0] || picked == prefixes[1] ||
 		   picked == prefixes[2], "the picked prefix is one of those given");
-
 	check_escape(value, len, data[0]);
 	free(prefix);
 	return 0;
