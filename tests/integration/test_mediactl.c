@@ -199,6 +199,10 @@ START_TEST(test_show_quarantine_and_log)
 	json_decref(r.json);
 	MEDIACTL(&r, "show", "never/was.jpg");
 	ck_assert_int_eq(r.status, 1);
+	/* A refusal that quotes a path that is not UTF-8 still comes back. */
+	MEDIACTL(&r, "show", "never/caf\xe9.jpg");
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.err, "knows nothing of") != NULL, "answered: %s", r.err);
 	MEDIACTL(&r, "quarantine");
 	ck_assert_msg(strstr(r.out, "old/b.jpg") && strstr(r.out, "unreferenced") &&
 		      strstr(r.out, "in 5"), "quarantine lists why and when it is purged: %s",
