@@ -753,7 +753,11 @@ static int parse_size(const char *text, int64_t *out)
 		end++;
 	if (*end)
 		return -EINVAL;
-	*out = (int64_t)(value * (double)scale);
+	value *= (double)scale;
+	/* NaN, infinity and sizes past 8 EB have no int64_t. */
+	if (!(value < 9.2e18))
+		return -EINVAL;
+	*out = (int64_t)value;
 	return 0;
 }
 

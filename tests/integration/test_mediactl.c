@@ -385,6 +385,11 @@ START_TEST(test_usage_errors_and_help)
 	ck_assert_int_eq(r.status, 2);
 	MEDIACTL(&r, "scan", "--now");
 	ck_assert_int_eq(r.status, 2);
+	/* Sizes no int64_t holds are usage errors, not undefined behaviour. */
+	MEDIACTL(&r, "ls", "--larger-than", "1e30");
+	ck_assert_int_eq(r.status, 2);
+	MEDIACTL(&r, "ls", "--larger-than", "inf");
+	ck_assert_int_eq(r.status, 2);
 }
 END_TEST
 
