@@ -50,7 +50,7 @@ adopt() {
 	start=$(now_ms)
 	"$mediafs" -f -o "interval=1h" "$tree" "$mnt" 2>"$log" &
 	pid=$!
-	until grep -q "adoption: [0-9]* files" "$log"; do
+	until grep -q "adoption: [0-9]* files, " "$log"; do
 		kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; exit 1; }
 		sleep 0.05
 	done
