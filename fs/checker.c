@@ -95,6 +95,8 @@ struct scan_work {
 	char **emptied_dirs;		/* parents of moved files */
 	size_t emptied_count, emptied_capacity;
 	int errors;
+	/* What the sources said when a fetch or the confirmation failed. */
+	char source_errors[sizeof(((struct checker_status *)0)->source_errors)];
 };
 
 /*
@@ -400,15 +402,25 @@ static int note_if_candidate(void *ctx, const char *path, size_t len)
 	return 0;
 }
 
+/* Show a failed source in the status until a scan succeeds again. */
+static void publish_source_errors(struct checker *checker, const char *errors)
+{
+	pthread_mutex_lock(&checker->lock);
+	snprintf(checker->status.source_errors, sizeof(checker->status.source_errors), "%s",
+		 errors);
+	pthread_mutex_unlock(&checker->lock);
+}
+
 /*
  * Drop from work->quarantine every path that a source references now.
- * Returns 0, or -errno when a source failed (then nothing may move).
+ * Returns 0, or -errno when a source failed (then nothing may move, and
+ * work->source_errors says why).
  */
 static int confirm_candidates(struct scan_work *work)
 {
 	struct checker *checker = work->checker;
 	struct confirmation conf = { refset_new(), refset_new() };
-	char error[ERROR_BYTES];
+	char error[ERROR_BYTES] = "out of memory";
 	size_t kept = 0;
 	int err = conf.candidates && conf.now_referenced ? 0 : -ENOMEM;
 
@@ -421,9 +433,13 @@ static int confirm_candidates(struct scan_work *work)
 		if (!err)
 			err = source_fetch(checker->sources[i], note_if_candidate, &conf, &report,
 					   error, sizeof(error));
-		if (err)
-			log_error("scan %lld: confirmation failed, nothing is moved: %s",
-				  (long long)work->record.id, error);
+	}
+	if (err) {
+		log_error("scan %lld: confirmation failed, nothing is moved: %s",
+			  (long long)work->record.id, error);
+		snprintf(work->source_errors, sizeof(work->source_errors), "%.*s",
+			 (int)sizeof(work->source_errors) - 1, error);
+		publish_source_errors(checker, work->source_errors);
 	}
 	for (size_t i = 0; !err && i < work->quarantine.count; i++) {
 		struct candidate *c = &work->quarantine.items[i];
@@ -876,9 +892,8 @@ static int gather(struct scan_work *work, struct policy_source_outcome *outcomes
 	int64_t streamed = clock_monotonic_ms();
 	if (threaded)
 		pthread_join(fetcher, NULL);
-	pthread_mutex_lock(&checker->lock);
-	memcpy(checker->status.source_errors, job.errors, sizeof(job.errors));
-	pthread_mutex_unlock(&checker->lock);
+	publish_source_errors(checker, job.errors);
+	memcpy(work->source_errors, job.errors, sizeof(job.errors));
 	work->record.referenced = refset_count(work->referenced);
 	log_debug("scan %lld: %llu references fetched (%zu bytes) and %zu live rows read in "
 		  "%lld ms (catalog alone %lld ms)", (long long)work->record.id,
@@ -909,16 +924,24 @@ static int gather(struct scan_work *work, struct policy_source_outcome *outcomes
 	return err;
 }
 
-static void act(struct scan_work *work, const struct policy_decision *decision)
+/*
+ * Restore, quarantine and purge as decision allows.  Returns 0, or -errno
+ * when the confirmation failed: then nothing was moved or purged, and the
+ * scan has failed as if its first fetch had.
+ */
+static int act(struct scan_work *work, const struct policy_decision *decision)
 {
 	char scan_qid[QUARANTINE_ID_BYTES];
+	int err;
 
 	snprintf(scan_qid, sizeof(scan_qid), "s%lld", (long long)work->record.id);
 	for (size_t i = 0; decision->may_restore && i < work->others.count; i++)
 		if (work->others.items[i].action == POLICY_RESTORE)
 			restore_one(work, &work->others.items[i]);
-	if (decision->may_quarantine && work->quarantine.count > 0 &&
-	    confirm_candidates(work) == 0) {
+	if (decision->may_quarantine && work->quarantine.count > 0) {
+		err = confirm_candidates(work);
+		if (err)
+			return err;
 		for (size_t i = 0; i < work->quarantine.count; i++)
 			quarantine_one(work, &work->quarantine.items[i], scan_qid);
 		remove_emptied_dirs(work);
@@ -926,6 +949,7 @@ static void act(struct scan_work *work, const struct policy_decision *decision)
 	for (size_t i = 0; decision->may_purge && i < work->others.count; i++)
 		if (work->others.items[i].action == POLICY_PURGE)
 			purge_one(work, &work->others.items[i]);
+	return 0;
 }
 
 /* Keep the candidates in the catalog: a held scan's wait for an admin,
@@ -951,6 +975,30 @@ static void hold(struct scan_work *work, const struct policy_decision *decision)
 		 "'mediactl confirm %lld' or reject with 'mediactl reject %lld'",
 		 (long long)work->record.id, decision->reason, (long long)work->record.id,
 		 (long long)work->record.id);
+}
+
+/*
+ * The scan's message, as mediactl shows it: the decision, and for a failed
+ * source the source's own words, so that the answer to "mediactl scan"
+ * says what to fix without a look at the log.
+ */
+static void describe_scan(struct scan_work *work, const struct policy_decision *decision)
+{
+	char *message = work->record.message;
+	size_t size = sizeof(work->record.message);
+
+	if (work->record.status == CATALOG_SCAN_FAILED && work->source_errors[0]) {
+		/* The source's words may not fit whole: they go last. */
+		int used = snprintf(message, size, "%s: ",
+				    decision->verdict == POLICY_SOURCE_FAILED ?
+					    "nothing is moved" : decision->reason);
+		snprintf(message + used, size - (size_t)used, "%.*s", (int)(size - (size_t)used - 1),
+			 work->source_errors);
+	} else {
+		snprintf(message, size, "%s%s%s", decision->reason,
+			 work->errors ? (decision->reason[0] ? "; " : "") : "",
+			 work->errors ? "some files could not be moved (see the log)" : "");
+	}
 }
 
 /*
@@ -991,15 +1039,16 @@ static void run_scan(struct checker *checker, const char *trigger, bool dry_run,
 	work.record.live = work.counts.live;
 	work.record.candidates = work.counts.candidates;
 	work.record.status = status_of(&decision, dry_run);
-	if (!err)
-		act(&work, &decision);
+	if (!err && act(&work, &decision) != 0) {
+		work.record.status = CATALOG_SCAN_FAILED;
+		snprintf(decision.reason, sizeof(decision.reason),
+			 "the confirmation failed, nothing is moved");
+	}
 	if (work.record.status == CATALOG_SCAN_HELD)
 		hold(&work, &decision);
 	else if (work.record.status == CATALOG_SCAN_DRY_RUN)
 		keep_candidates(&work);
-	snprintf(work.record.message, sizeof(work.record.message), "%s%s%s", decision.reason,
-		 work.errors ? (decision.reason[0] ? "; " : "") : "",
-		 work.errors ? "some files could not be moved (see the log)" : "");
+	describe_scan(&work, &decision);
 	work.record.finished_ms = clock_now_ms();
 	if (catalog_scan_end(checker->cat, &work.record) != 0)
 		log_error("scan %lld: cannot record the scan: %s", (long long)work.record.id,
