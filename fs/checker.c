@@ -901,6 +901,13 @@ static int gather(struct scan_work *work, struct policy_source_outcome *outcomes
 		  refset_memory_bytes(work->referenced), pool.count,
 		  (long long)(clock_monotonic_ms() - started), (long long)(streamed - started));
 	started = clock_monotonic_ms();
+	/* A failed source leaves an incomplete referenced set: judging by it
+	 * would report every file it missed as a candidate. */
+	if (!err && work->source_errors[0]) {
+		work->counts.live = pool.count;
+		pool_free(&pool);
+		return 0;
+	}
 	if (!err)
 		err = judge_pool(work, &pool);
 	pool_free(&pool);
