@@ -635,6 +635,9 @@ static int restore_row(struct admin_context *ctx, json_t *row, const char *to, b
 			 target);
 	else if (err == -ENOENT)
 		snprintf(why, why_size, "'%s' is not in the quarantine", qname);
+	else if (err == -ENOTDIR || err == -ELOOP)
+		snprintf(why, why_size, "cannot restore to '%s': one of its directories is a "
+			 "symbolic link or a file (a restore never follows a link)", target);
 	else if (err && err != -EINVAL)
 		snprintf(why, why_size, "%s", strerror(-err));
 	if (!err) {
