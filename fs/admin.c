@@ -196,21 +196,40 @@ static json_t *row_json(const struct admin_context *ctx, const struct catalog_ro
 	return obj;
 }
 
+/* The scan's hostile examples, one per line, as a JSON array. */
+static json_t *examples_json(const char *lines)
+{
+	json_t *array = json_array();
+
+	while (array && *lines) {
+		size_t len = strcspn(lines, "\n");
+		json_array_append_new(array, json_stringn(lines, len));
+		lines += len + (lines[len] == '\n');
+	}
+	return array;
+}
+
 static json_t *scan_json(const struct catalog_scan *scan)
 {
-	return json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-			 " s:s}",
-			 "id", (json_int_t)scan->id, "trigger", scan->trigger,
-			 "status", catalog_scan_status_name(scan->status),
-			 "started_ms", (json_int_t)scan->started_ms,
-			 "finished_ms", (json_int_t)scan->finished_ms,
-			 "decided_ms", (json_int_t)scan->decided_ms,
-			 "live", (json_int_t)scan->live, "referenced", (json_int_t)scan->referenced,
-			 "candidates", (json_int_t)scan->candidates,
-			 "quarantined", (json_int_t)scan->quarantined,
-			 "restored", (json_int_t)scan->restored, "purged", (json_int_t)scan->purged,
-			 "conflicts", (json_int_t)scan->conflicts,
-			 "hostile", (json_int_t)scan->hostile, "message", scan->message);
+	json_t *obj = json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+				" s:I, s:I, s:s}",
+				"id", (json_int_t)scan->id, "trigger", scan->trigger,
+				"status", catalog_scan_status_name(scan->status),
+				"started_ms", (json_int_t)scan->started_ms,
+				"finished_ms", (json_int_t)scan->finished_ms,
+				"decided_ms", (json_int_t)scan->decided_ms,
+				"live", (json_int_t)scan->live,
+				"referenced", (json_int_t)scan->referenced,
+				"candidates", (json_int_t)scan->candidates,
+				"quarantined", (json_int_t)scan->quarantined,
+				"restored", (json_int_t)scan->restored,
+				"purged", (json_int_t)scan->purged,
+				"conflicts", (json_int_t)scan->conflicts,
+				"hostile", (json_int_t)scan->hostile, "message", scan->message);
+
+	if (obj)
+		json_object_set_new(obj, "hostile_examples", examples_json(scan->hostile_examples));
+	return obj;
 }
 
 struct row_list {

@@ -243,6 +243,34 @@ static int connect_source(struct checker *checker, size_t i, char *error, size_t
 }
 
 /*
+ * Count a source's hostile values in the scan record, keep its examples
+ * there (the first few of the scan, for mediactl), and log them once.
+ */
+static void note_hostile(struct scan_work *work, const char *source,
+			 const struct source_report *report)
+{
+	char *kept = work->record.hostile_examples;
+	size_t room = sizeof(work->record.hostile_examples);
+	size_t shown = report->hostile < SOURCE_HOSTILE_EXAMPLES ? report->hostile :
+				       SOURCE_HOSTILE_EXAMPLES;
+	char listed[SOURCE_HOSTILE_EXAMPLES * (SOURCE_EXAMPLE_BYTES + 2)] = "";
+
+	work->record.hostile += report->hostile;
+	for (size_t i = 0; i < shown; i++) {
+		size_t used = strlen(kept);
+		/* One line each; an example that does not fit is left out whole. */
+		int n = snprintf(kept + used, room - used, "%ssource '%s': %s", used ? "\n" : "",
+				 source, report->hostile_examples[i]);
+		if (n < 0 || (size_t)n >= room - used)
+			kept[used] = '\0';
+		snprintf(listed + strlen(listed), sizeof(listed) - strlen(listed), "%s%s",
+			 i ? ", " : "", report->hostile_examples[i]);
+	}
+	log_warn("scan %lld: source '%s' holds %llu values that can never name a file, e.g. %s",
+		 (long long)work->record.id, source, (unsigned long long)report->hostile, listed);
+}
+
+/*
  * Fetch every source into work->referenced; fill outcomes.  A failure is
  * logged once here, with the source's own message.
  */
@@ -274,12 +302,8 @@ static void fetch_references(struct scan_work *work, struct policy_source_outcom
 			continue;
 		}
 		outcomes[i].references = report.referenced;
-		work->record.hostile += report.hostile;
 		if (report.hostile)
-			log_warn("scan %lld: source '%s' holds %llu values that can never name a "
-				 "file, e.g. %s", (long long)work->record.id,
-				 outcomes[i].name, (unsigned long long)report.hostile,
-				 report.hostile_examples[0]);
+			note_hostile(work, outcomes[i].name, &report);
 	}
 }
 

@@ -100,6 +100,8 @@ static const char *const migrations[] = {
 	"  pattern BLOB PRIMARY KEY,"
 	"  created_ms INTEGER NOT NULL"
 	") WITHOUT ROWID;",
+	/* 2 -> 3: examples of the values that can never name a file. */
+	"ALTER TABLE scans ADD COLUMN hostile_examples TEXT;",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == CATALOG_SCHEMA_VERSION,
@@ -1548,7 +1550,8 @@ int catalog_scan_end(struct catalog *cat, const struct catalog_scan *scan)
 	int rc = sqlite3_prepare_v2(cat->db,
 		"UPDATE scans SET finished_ms = ?2, status = ?3, live = ?4, referenced = ?5,"
 		" candidates = ?6, quarantined = ?7, restored = ?8, purged = ?9, conflicts = ?10,"
-		" hostile = ?11, message = ?12, decided_ms = nullif(?13, 0) WHERE id = ?1",
+		" hostile = ?11, message = ?12, decided_ms = nullif(?13, 0),"
+		" hostile_examples = nullif(?14, '') WHERE id = ?1",
 		-1, &st, NULL);
 
 	if (rc != SQLITE_OK)
@@ -1566,6 +1569,7 @@ int catalog_scan_end(struct catalog *cat, const struct catalog_scan *scan)
 	sqlite3_bind_int64(st, 11, (int64_t)scan->hostile);
 	sqlite3_bind_text(st, 12, scan->message, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 13, scan->decided_ms);
+	sqlite3_bind_text(st, 14, scan->hostile_examples, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : fail(cat, rc, "record a scan");
@@ -1604,7 +1608,7 @@ int catalog_scan_keep_candidates(struct catalog *cat, int64_t scan_id,
 #define SCAN_COLUMNS \
 	"id, started_ms, coalesce(finished_ms, 0), coalesce(decided_ms, 0), trigger, status," \
 	" live, referenced, candidates, quarantined, restored, purged, conflicts, hostile," \
-	" coalesce(message, '')"
+	" coalesce(message, ''), coalesce(hostile_examples, '')"
 
 static void read_scan(sqlite3_stmt *st, struct catalog_scan *scan)
 {
@@ -1626,6 +1630,8 @@ static void read_scan(sqlite3_stmt *st, struct catalog_scan *scan)
 	scan->hostile = (uint64_t)sqlite3_column_int64(st, 13);
 	snprintf(scan->message, sizeof(scan->message), "%s",
 		 (const char *)sqlite3_column_text(st, 14));
+	snprintf(scan->hostile_examples, sizeof(scan->hostile_examples), "%s",
+		 (const char *)sqlite3_column_text(st, 15));
 }
 
 static int scan_query_one(struct catalog *cat, const char *sql, int64_t id,
