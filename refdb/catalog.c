@@ -335,6 +335,18 @@ static void register_verbatim_vfs(void)
 	sqlite3_vfs_register(&verbatim_vfs, 0);
 }
 
+/*
+ * Undo what is left of a failed transaction without touching cat->error:
+ * the error that made it fail is the one worth reporting.  A COMMIT that
+ * failed on a full disk may have rolled back by itself already, and a
+ * ROLLBACK then fails with "no transaction is active".
+ */
+static void roll_back_quietly(struct catalog *cat)
+{
+	if (!sqlite3_get_autocommit(cat->db))
+		sqlite3_exec(cat->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
 static int read_version(struct catalog *cat, int *version)
 {
 	sqlite3_stmt *st;
@@ -370,13 +382,12 @@ static int migrate(struct catalog *cat)
 		err = exec(cat, migrations[version]);
 		if (!err)
 			err = exec(cat, sql);
+		if (!err)
+			err = exec(cat, "COMMIT");
 		if (err) {
-			exec(cat, "ROLLBACK");
+			roll_back_quietly(cat);
 			return err;
 		}
-		err = exec(cat, "COMMIT");
-		if (err)
-			return err;
 	}
 	return 0;
 }
@@ -470,9 +481,8 @@ static int commit(struct catalog *cat)
 	if (!cat->in_transaction)
 		return 0;
 	err = exec(cat, "COMMIT");
-	if (err) {
-		exec(cat, "ROLLBACK");
-	}
+	if (err)
+		roll_back_quietly(cat);
 	cat->in_transaction = false;
 	return err;
 }
@@ -480,7 +490,7 @@ static int commit(struct catalog *cat)
 static void rollback(struct catalog *cat)
 {
 	if (cat->in_transaction)
-		exec(cat, "ROLLBACK");
+		roll_back_quietly(cat);
 	cat->in_transaction = false;
 }
 
