@@ -126,10 +126,11 @@ static void hook_status(void *daemon, json_t *status)
 		json_array_append_new(alarms, json_pack(
 			"{s:s, s:s}", "kind", "held",
 			"message", "a scan is held: confirm or reject it"));
-	if (events.dropped)
+	if (events.catalog_behind)
 		json_array_append_new(alarms, json_pack(
 			"{s:s, s:s}", "kind", "catalog",
-			"message", "events were lost to catalog errors; adoption reconciles"));
+			"message", "changes could not be recorded in the catalog (see the log); "
+				   "an adoption walk will reconcile it with the disk"));
 	json_object_set_new(status, "alarms", alarms);
 }
 
