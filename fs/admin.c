@@ -254,6 +254,18 @@ static json_t *catalog_failure(struct admin_context *ctx, int err)
 /* Reading                                                              */
 /* ------------------------------------------------------------------ */
 
+/* The status's alarms about BACKING itself: full, or read-only. */
+static json_t *backing_alarms(struct admin_context *ctx)
+{
+	json_t *alarms = json_array();
+	char why[PATH_MAX + 256];
+
+	if (store_check_health(ctx->store, why, sizeof(why)) != STORE_HEALTHY)
+		json_array_append_new(alarms, json_pack("{s:s, s:s}", "kind", "backing",
+							 "message", why));
+	return alarms;
+}
+
 static json_t *cmd_status(struct admin_context *ctx, const json_t *request)
 {
 	static const enum catalog_state states[] = {
@@ -296,6 +308,7 @@ static json_t *cmd_status(struct admin_context *ctx, const json_t *request)
 							 ctx->config->sources[i].name));
 	json_object_set_new(response, "sources", sources);
 	json_object_set_new(response, "daemon", json_boolean(ctx->daemon != NULL));
+	json_object_set_new(response, "alarms", backing_alarms(ctx));
 	if (ctx->add_status)
 		ctx->add_status(ctx->daemon, response);
 	return response;

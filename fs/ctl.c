@@ -99,7 +99,7 @@ static void hook_status(void *daemon, json_t *status)
 	struct mediafs *fs = daemon;
 	struct checker_status checker;
 	struct events_status events;
-	json_t *alarms = json_array();
+	json_t *alarms = json_object_get(status, "alarms");
 
 	checker_get_status(fs->checker, &checker);
 	events_get_status(fs->events, &events);
@@ -131,7 +131,6 @@ static void hook_status(void *daemon, json_t *status)
 			"{s:s, s:s}", "kind", "catalog",
 			"message", "changes could not be recorded in the catalog (see the log); "
 				   "an adoption walk will reconcile it with the disk"));
-	json_object_set_new(status, "alarms", alarms);
 }
 
 /* ------------------------------------------------------------------ */
