@@ -235,11 +235,21 @@ static int sqlite_to_errno(int rc)
 	}
 }
 
-/* Record the database's message and turn rc into -errno. */
+/*
+ * Record the database's message and turn rc into -errno.  For an I/O
+ * error SQLite's words ("disk I/O error") hide the cause, so the system's
+ * error is added ("disk I/O error (Read-only file system)") and returned.
+ */
 static int fail(struct catalog *cat, int rc, const char *what)
 {
-	snprintf(cat->error, sizeof(cat->error), "%s: %s", what,
-		 cat->db ? sqlite3_errmsg(cat->db) : sqlite3_errstr(rc));
+	bool from_system = (rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN;
+	int sys = from_system && cat->db ? sqlite3_system_errno(cat->db) : 0;
+
+	snprintf(cat->error, sizeof(cat->error), "%s: %s%s%s%s", what,
+		 cat->db ? sqlite3_errmsg(cat->db) : sqlite3_errstr(rc), sys ? " (" : "",
+		 sys ? strerror(sys) : "", sys ? ")" : "");
+	if (sys)
+		return -sys;
 	return sqlite_to_errno(rc) ? sqlite_to_errno(rc) : -EIO;
 }
 
