@@ -423,10 +423,19 @@ enum store_health store_check_health(const struct store *st, char *why, size_t w
 			 root, strerror(-err));
 		return STORE_UNKNOWN;
 	}
-	if (sv.f_flag & ST_RDONLY) {
+	/* ext4 keeps its read-only state after an error out of statvfs on
+	 * newer kernels: only a write shows it.  Touching the lock file's
+	 * times is the smallest write there is. */
+	err = (sv.f_flag & ST_RDONLY) ? -EROFS : futimens(st->lock_fd, NULL) < 0 ? neg_errno() : 0;
+	if (err == -EROFS) {
 		snprintf(why, why_size, "backing directory '%s' is on a read-only filesystem: "
 			 "uploads fail and nothing is quarantined or recorded", root);
 		return STORE_READ_ONLY;
+	}
+	if (err) {
+		snprintf(why, why_size, "backing directory '%s' cannot be written: %s", root,
+			 strerror(-err));
+		return STORE_UNKNOWN;
 	}
 	available = (uint64_t)sv.f_bavail * sv.f_frsize;
 	total = (uint64_t)sv.f_blocks * sv.f_frsize;

@@ -167,7 +167,7 @@ enum store_health {
 	STORE_NEARLY_FULL,	/* under STORE_LOW_SPACE_PERCENT free */
 	STORE_FULL,		/* no block or no inode left: writes fail */
 	STORE_READ_ONLY,	/* mounted (or remounted, after an error) read-only */
-	STORE_UNKNOWN,		/* statvfs itself failed */
+	STORE_UNKNOWN,		/* statvfs or the write probe failed otherwise */
 };
 
 /*
@@ -175,6 +175,8 @@ enum store_health {
  * write.  why receives one sentence for an alarm or the log, naming BACKING
  * and what fails ("backing directory '/srv/media' is full: 0 B of 8.0 MiB
  * free; uploads fail with 'No space left on device'"), or "" when healthy.
+ * Writes the times of the lock file as a probe: a filesystem that went
+ * read-only after an error may say so only to a write.
  */
 enum store_health store_check_health(const struct store *st, char *why, size_t why_size);
 
