@@ -848,10 +848,13 @@ static json_t *scan_response(int err, const struct catalog_scan *scan)
 		return failure("refused", "no such held scan");
 	if (err)
 		return failure("failed", "the scan did not finish: %s", strerror(-err));
-	response = scan->status == CATALOG_SCAN_FAILED ?
-			   failure("failed", "scan %lld failed: %s", (long long)scan->id,
-				   scan->message) :
-			   success();
+	if (scan->status == CATALOG_SCAN_FAILED && scan->id == 0)
+		response = failure("failed", "%s", scan->message);
+	else if (scan->status == CATALOG_SCAN_FAILED)
+		response = failure("failed", "scan %lld failed: %s", (long long)scan->id,
+				   scan->message);
+	else
+		response = success();
 	json_object_set_new(response, "scan", scan_json(scan));
 	return response;
 }

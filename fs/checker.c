@@ -1033,6 +1033,32 @@ static void describe_scan(struct scan_work *work, const struct policy_decision *
 }
 
 /*
+ * Say once per scan what is wrong with BACKING's filesystem.  Returns
+ * -EROFS when it is read-only: nothing could be moved or recorded, so the
+ * scan fails at once with that sentence as its message.  A full one is
+ * only a warning: a move into the quarantine is a rename and needs no
+ * space, and the catalog reports its own failures.
+ */
+static int check_backing(struct scan_work *work)
+{
+	char why[sizeof(work->record.message)];
+
+	switch (store_check_health(&work->checker->fs->store, why, sizeof(why))) {
+	case STORE_READ_ONLY:
+		snprintf(work->record.message, sizeof(work->record.message), "%s", why);
+		return -EROFS;
+	case STORE_FULL:
+	case STORE_NEARLY_FULL:
+	case STORE_UNKNOWN:
+		log_warn("%s", why);
+		break;
+	case STORE_HEALTHY:
+		break;
+	}
+	return 0;
+}
+
+/*
  * One scan.  trigger: startup, interval, manual, confirm.  With
  * confirmed_scan_id the candidates are limited to that held scan's.
  */
@@ -1046,17 +1072,27 @@ static void run_scan(struct checker *checker, const char *trigger, bool dry_run,
 	int err;
 
 	dry_run = dry_run || checker->config.settings.dry_run;
-	if (checker->fs->events)
-		events_flush(checker->fs->events);
-	err = outcomes ? catalog_scan_begin(checker->cat, clock_now_ms(), trigger,
-					    &work.record.id) : -ENOMEM;
-	if (err) {
-		log_error("cannot start a scan: %s", err == -ENOMEM ? "out of memory" :
-			  catalog_last_error(checker->cat));
-		goto out_free;
-	}
 	snprintf(work.record.trigger, sizeof(work.record.trigger), "%s", trigger);
 	work.record.started_ms = clock_now_ms();
+	if (checker->fs->events)
+		events_flush(checker->fs->events);
+	err = outcomes ? check_backing(&work) : -ENOMEM;
+	if (!err)
+		err = catalog_scan_begin(checker->cat, clock_now_ms(), trigger, &work.record.id);
+	if (err) {
+		/* No scan row to record it in: the answer and the log say it. */
+		if (err == -ENOMEM)
+			snprintf(work.record.message, sizeof(work.record.message),
+				 "nothing is moved: out of memory");
+		else if (!work.record.message[0])
+			snprintf(work.record.message, sizeof(work.record.message),
+				 "nothing is moved: the catalog cannot be written (%s)",
+				 catalog_last_error(checker->cat));
+		work.record.status = CATALOG_SCAN_FAILED;
+		work.record.finished_ms = clock_now_ms();
+		log_error("%s", work.record.message);
+		goto out_free;
+	}
 	err = gather(&work, outcomes, confirmed_scan_id);
 	if (err) {
 		log_error("scan %lld: cannot read the catalog: %s", (long long)work.record.id,
