@@ -196,21 +196,40 @@ static json_t *row_json(const struct admin_context *ctx, const struct catalog_ro
 	return obj;
 }
 
+/* The scan's hostile examples, one per line, as a JSON array. */
+static json_t *examples_json(const char *lines)
+{
+	json_t *array = json_array();
+
+	while (array && *lines) {
+		size_t len = strcspn(lines, "\n");
+		json_array_append_new(array, json_stringn(lines, len));
+		lines += len + (lines[len] == '\n');
+	}
+	return array;
+}
+
 static json_t *scan_json(const struct catalog_scan *scan)
 {
-	return json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-			 " s:s}",
-			 "id", (json_int_t)scan->id, "trigger", scan->trigger,
-			 "status", catalog_scan_status_name(scan->status),
-			 "started_ms", (json_int_t)scan->started_ms,
-			 "finished_ms", (json_int_t)scan->finished_ms,
-			 "decided_ms", (json_int_t)scan->decided_ms,
-			 "live", (json_int_t)scan->live, "referenced", (json_int_t)scan->referenced,
-			 "candidates", (json_int_t)scan->candidates,
-			 "quarantined", (json_int_t)scan->quarantined,
-			 "restored", (json_int_t)scan->restored, "purged", (json_int_t)scan->purged,
-			 "conflicts", (json_int_t)scan->conflicts,
-			 "hostile", (json_int_t)scan->hostile, "message", scan->message);
+	json_t *obj = json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+				" s:I, s:I, s:s}",
+				"id", (json_int_t)scan->id, "trigger", scan->trigger,
+				"status", catalog_scan_status_name(scan->status),
+				"started_ms", (json_int_t)scan->started_ms,
+				"finished_ms", (json_int_t)scan->finished_ms,
+				"decided_ms", (json_int_t)scan->decided_ms,
+				"live", (json_int_t)scan->live,
+				"referenced", (json_int_t)scan->referenced,
+				"candidates", (json_int_t)scan->candidates,
+				"quarantined", (json_int_t)scan->quarantined,
+				"restored", (json_int_t)scan->restored,
+				"purged", (json_int_t)scan->purged,
+				"conflicts", (json_int_t)scan->conflicts,
+				"hostile", (json_int_t)scan->hostile, "message", scan->message);
+
+	if (obj)
+		json_object_set_new(obj, "hostile_examples", examples_json(scan->hostile_examples));
+	return obj;
 }
 
 struct row_list {
@@ -234,6 +253,18 @@ static json_t *catalog_failure(struct admin_context *ctx, int err)
 /* ------------------------------------------------------------------ */
 /* Reading                                                              */
 /* ------------------------------------------------------------------ */
+
+/* The status's alarms about BACKING itself: full, or read-only. */
+static json_t *backing_alarms(struct admin_context *ctx)
+{
+	json_t *alarms = json_array();
+	char why[PATH_MAX + 256];
+
+	if (store_check_health(ctx->store, why, sizeof(why)) != STORE_HEALTHY)
+		json_array_append_new(alarms, json_pack("{s:s, s:s}", "kind", "backing",
+							 "message", why));
+	return alarms;
+}
 
 static json_t *cmd_status(struct admin_context *ctx, const json_t *request)
 {
@@ -277,6 +308,7 @@ static json_t *cmd_status(struct admin_context *ctx, const json_t *request)
 							 ctx->config->sources[i].name));
 	json_object_set_new(response, "sources", sources);
 	json_object_set_new(response, "daemon", json_boolean(ctx->daemon != NULL));
+	json_object_set_new(response, "alarms", backing_alarms(ctx));
 	if (ctx->add_status)
 		ctx->add_status(ctx->daemon, response);
 	return response;
@@ -635,6 +667,9 @@ static int restore_row(struct admin_context *ctx, json_t *row, const char *to, b
 			 target);
 	else if (err == -ENOENT)
 		snprintf(why, why_size, "'%s' is not in the quarantine", qname);
+	else if (err == -ENOTDIR || err == -ELOOP)
+		snprintf(why, why_size, "cannot restore to '%s': one of its directories is a "
+			 "symbolic link or a file (a restore never follows a link)", target);
 	else if (err && err != -EINVAL)
 		snprintf(why, why_size, "%s", strerror(-err));
 	if (!err) {
@@ -813,10 +848,13 @@ static json_t *scan_response(int err, const struct catalog_scan *scan)
 		return failure("refused", "no such held scan");
 	if (err)
 		return failure("failed", "the scan did not finish: %s", strerror(-err));
-	response = scan->status == CATALOG_SCAN_FAILED ?
-			   failure("failed", "scan %lld failed: %s", (long long)scan->id,
-				   scan->message) :
-			   success();
+	if (scan->status == CATALOG_SCAN_FAILED && scan->id == 0)
+		response = failure("failed", "%s", scan->message);
+	else if (scan->status == CATALOG_SCAN_FAILED)
+		response = failure("failed", "scan %lld failed: %s", (long long)scan->id,
+				   scan->message);
+	else
+		response = success();
 	json_object_set_new(response, "scan", scan_json(scan));
 	return response;
 }

@@ -95,6 +95,8 @@ struct scan_work {
 	char **emptied_dirs;		/* parents of moved files */
 	size_t emptied_count, emptied_capacity;
 	int errors;
+	/* What the sources said when a fetch or the confirmation failed. */
+	char source_errors[sizeof(((struct checker_status *)0)->source_errors)];
 };
 
 /*
@@ -241,6 +243,34 @@ static int connect_source(struct checker *checker, size_t i, char *error, size_t
 }
 
 /*
+ * Count a source's hostile values in the scan record, keep its examples
+ * there (the first few of the scan, for mediactl), and log them once.
+ */
+static void note_hostile(struct scan_work *work, const char *source,
+			 const struct source_report *report)
+{
+	char *kept = work->record.hostile_examples;
+	size_t room = sizeof(work->record.hostile_examples);
+	size_t shown = report->hostile < SOURCE_HOSTILE_EXAMPLES ? report->hostile :
+				       SOURCE_HOSTILE_EXAMPLES;
+	char listed[SOURCE_HOSTILE_EXAMPLES * (SOURCE_EXAMPLE_BYTES + 2)] = "";
+
+	work->record.hostile += report->hostile;
+	for (size_t i = 0; i < shown; i++) {
+		size_t used = strlen(kept);
+		/* One line each; an example that does not fit is left out whole. */
+		int n = snprintf(kept + used, room - used, "%ssource '%s': %s", used ? "\n" : "",
+				 source, report->hostile_examples[i]);
+		if (n < 0 || (size_t)n >= room - used)
+			kept[used] = '\0';
+		snprintf(listed + strlen(listed), sizeof(listed) - strlen(listed), "%s%s",
+			 i ? ", " : "", report->hostile_examples[i]);
+	}
+	log_warn("scan %lld: source '%s' holds %llu values that can never name a file, e.g. %s",
+		 (long long)work->record.id, source, (unsigned long long)report->hostile, listed);
+}
+
+/*
  * Fetch every source into work->referenced; fill outcomes.  A failure is
  * logged once here, with the source's own message.
  */
@@ -272,12 +302,8 @@ static void fetch_references(struct scan_work *work, struct policy_source_outcom
 			continue;
 		}
 		outcomes[i].references = report.referenced;
-		work->record.hostile += report.hostile;
 		if (report.hostile)
-			log_warn("scan %lld: source '%s' holds %llu values that can never name a "
-				 "file, e.g. %s", (long long)work->record.id,
-				 outcomes[i].name, (unsigned long long)report.hostile,
-				 report.hostile_examples[0]);
+			note_hostile(work, outcomes[i].name, &report);
 	}
 }
 
@@ -400,15 +426,25 @@ static int note_if_candidate(void *ctx, const char *path, size_t len)
 	return 0;
 }
 
+/* Show a failed source in the status until a scan succeeds again. */
+static void publish_source_errors(struct checker *checker, const char *errors)
+{
+	pthread_mutex_lock(&checker->lock);
+	snprintf(checker->status.source_errors, sizeof(checker->status.source_errors), "%s",
+		 errors);
+	pthread_mutex_unlock(&checker->lock);
+}
+
 /*
  * Drop from work->quarantine every path that a source references now.
- * Returns 0, or -errno when a source failed (then nothing may move).
+ * Returns 0, or -errno when a source failed (then nothing may move, and
+ * work->source_errors says why).
  */
 static int confirm_candidates(struct scan_work *work)
 {
 	struct checker *checker = work->checker;
 	struct confirmation conf = { refset_new(), refset_new() };
-	char error[ERROR_BYTES];
+	char error[ERROR_BYTES] = "out of memory";
 	size_t kept = 0;
 	int err = conf.candidates && conf.now_referenced ? 0 : -ENOMEM;
 
@@ -421,9 +457,13 @@ static int confirm_candidates(struct scan_work *work)
 		if (!err)
 			err = source_fetch(checker->sources[i], note_if_candidate, &conf, &report,
 					   error, sizeof(error));
-		if (err)
-			log_error("scan %lld: confirmation failed, nothing is moved: %s",
-				  (long long)work->record.id, error);
+	}
+	if (err) {
+		log_error("scan %lld: confirmation failed, nothing is moved: %s",
+			  (long long)work->record.id, error);
+		snprintf(work->source_errors, sizeof(work->source_errors), "%.*s",
+			 (int)sizeof(work->source_errors) - 1, error);
+		publish_source_errors(checker, work->source_errors);
 	}
 	for (size_t i = 0; !err && i < work->quarantine.count; i++) {
 		struct candidate *c = &work->quarantine.items[i];
@@ -876,9 +916,8 @@ static int gather(struct scan_work *work, struct policy_source_outcome *outcomes
 	int64_t streamed = clock_monotonic_ms();
 	if (threaded)
 		pthread_join(fetcher, NULL);
-	pthread_mutex_lock(&checker->lock);
-	memcpy(checker->status.source_errors, job.errors, sizeof(job.errors));
-	pthread_mutex_unlock(&checker->lock);
+	publish_source_errors(checker, job.errors);
+	memcpy(work->source_errors, job.errors, sizeof(job.errors));
 	work->record.referenced = refset_count(work->referenced);
 	log_debug("scan %lld: %llu references fetched (%zu bytes) and %zu live rows read in "
 		  "%lld ms (catalog alone %lld ms)", (long long)work->record.id,
@@ -886,6 +925,13 @@ static int gather(struct scan_work *work, struct policy_source_outcome *outcomes
 		  refset_memory_bytes(work->referenced), pool.count,
 		  (long long)(clock_monotonic_ms() - started), (long long)(streamed - started));
 	started = clock_monotonic_ms();
+	/* A failed source leaves an incomplete referenced set: judging by it
+	 * would report every file it missed as a candidate. */
+	if (!err && work->source_errors[0]) {
+		work->counts.live = pool.count;
+		pool_free(&pool);
+		return 0;
+	}
 	if (!err)
 		err = judge_pool(work, &pool);
 	pool_free(&pool);
@@ -909,16 +955,24 @@ static int gather(struct scan_work *work, struct policy_source_outcome *outcomes
 	return err;
 }
 
-static void act(struct scan_work *work, const struct policy_decision *decision)
+/*
+ * Restore, quarantine and purge as decision allows.  Returns 0, or -errno
+ * when the confirmation failed: then nothing was moved or purged, and the
+ * scan has failed as if its first fetch had.
+ */
+static int act(struct scan_work *work, const struct policy_decision *decision)
 {
 	char scan_qid[QUARANTINE_ID_BYTES];
+	int err;
 
 	snprintf(scan_qid, sizeof(scan_qid), "s%lld", (long long)work->record.id);
 	for (size_t i = 0; decision->may_restore && i < work->others.count; i++)
 		if (work->others.items[i].action == POLICY_RESTORE)
 			restore_one(work, &work->others.items[i]);
-	if (decision->may_quarantine && work->quarantine.count > 0 &&
-	    confirm_candidates(work) == 0) {
+	if (decision->may_quarantine && work->quarantine.count > 0) {
+		err = confirm_candidates(work);
+		if (err)
+			return err;
 		for (size_t i = 0; i < work->quarantine.count; i++)
 			quarantine_one(work, &work->quarantine.items[i], scan_qid);
 		remove_emptied_dirs(work);
@@ -926,6 +980,7 @@ static void act(struct scan_work *work, const struct policy_decision *decision)
 	for (size_t i = 0; decision->may_purge && i < work->others.count; i++)
 		if (work->others.items[i].action == POLICY_PURGE)
 			purge_one(work, &work->others.items[i]);
+	return 0;
 }
 
 /* Keep the candidates in the catalog: a held scan's wait for an admin,
@@ -954,6 +1009,56 @@ static void hold(struct scan_work *work, const struct policy_decision *decision)
 }
 
 /*
+ * The scan's message, as mediactl shows it: the decision, and for a failed
+ * source the source's own words, so that the answer to "mediactl scan"
+ * says what to fix without a look at the log.
+ */
+static void describe_scan(struct scan_work *work, const struct policy_decision *decision)
+{
+	char *message = work->record.message;
+	size_t size = sizeof(work->record.message);
+
+	if (work->record.status == CATALOG_SCAN_FAILED && work->source_errors[0]) {
+		/* The source's words may not fit whole: they go last. */
+		int used = snprintf(message, size, "%s: ",
+				    decision->verdict == POLICY_SOURCE_FAILED ?
+					    "nothing is moved" : decision->reason);
+		snprintf(message + used, size - (size_t)used, "%.*s", (int)(size - (size_t)used - 1),
+			 work->source_errors);
+	} else {
+		snprintf(message, size, "%s%s%s", decision->reason,
+			 work->errors ? (decision->reason[0] ? "; " : "") : "",
+			 work->errors ? "some files could not be moved (see the log)" : "");
+	}
+}
+
+/*
+ * Say once per scan what is wrong with BACKING's filesystem.  Returns
+ * -EROFS when it is read-only: nothing could be moved or recorded, so the
+ * scan fails at once with that sentence as its message.  A full one is
+ * only a warning: a move into the quarantine is a rename and needs no
+ * space, and the catalog reports its own failures.
+ */
+static int check_backing(struct scan_work *work)
+{
+	char why[sizeof(work->record.message)];
+
+	switch (store_check_health(&work->checker->fs->store, why, sizeof(why))) {
+	case STORE_READ_ONLY:
+		snprintf(work->record.message, sizeof(work->record.message), "%s", why);
+		return -EROFS;
+	case STORE_FULL:
+	case STORE_NEARLY_FULL:
+	case STORE_UNKNOWN:
+		log_warn("%s", why);
+		break;
+	case STORE_HEALTHY:
+		break;
+	}
+	return 0;
+}
+
+/*
  * One scan.  trigger: startup, interval, manual, confirm.  With
  * confirmed_scan_id the candidates are limited to that held scan's.
  */
@@ -967,17 +1072,27 @@ static void run_scan(struct checker *checker, const char *trigger, bool dry_run,
 	int err;
 
 	dry_run = dry_run || checker->config.settings.dry_run;
-	if (checker->fs->events)
-		events_flush(checker->fs->events);
-	err = outcomes ? catalog_scan_begin(checker->cat, clock_now_ms(), trigger,
-					    &work.record.id) : -ENOMEM;
-	if (err) {
-		log_error("cannot start a scan: %s", err == -ENOMEM ? "out of memory" :
-			  catalog_last_error(checker->cat));
-		goto out_free;
-	}
 	snprintf(work.record.trigger, sizeof(work.record.trigger), "%s", trigger);
 	work.record.started_ms = clock_now_ms();
+	if (checker->fs->events)
+		events_flush(checker->fs->events);
+	err = outcomes ? check_backing(&work) : -ENOMEM;
+	if (!err)
+		err = catalog_scan_begin(checker->cat, clock_now_ms(), trigger, &work.record.id);
+	if (err) {
+		/* No scan row to record it in: the answer and the log say it. */
+		if (err == -ENOMEM)
+			snprintf(work.record.message, sizeof(work.record.message),
+				 "nothing is moved: out of memory");
+		else if (!work.record.message[0])
+			snprintf(work.record.message, sizeof(work.record.message),
+				 "nothing is moved: the catalog cannot be written (%s)",
+				 catalog_last_error(checker->cat));
+		work.record.status = CATALOG_SCAN_FAILED;
+		work.record.finished_ms = clock_now_ms();
+		log_error("%s", work.record.message);
+		goto out_free;
+	}
 	err = gather(&work, outcomes, confirmed_scan_id);
 	if (err) {
 		log_error("scan %lld: cannot read the catalog: %s", (long long)work.record.id,
@@ -991,15 +1106,16 @@ static void run_scan(struct checker *checker, const char *trigger, bool dry_run,
 	work.record.live = work.counts.live;
 	work.record.candidates = work.counts.candidates;
 	work.record.status = status_of(&decision, dry_run);
-	if (!err)
-		act(&work, &decision);
+	if (!err && act(&work, &decision) != 0) {
+		work.record.status = CATALOG_SCAN_FAILED;
+		snprintf(decision.reason, sizeof(decision.reason),
+			 "the confirmation failed, nothing is moved");
+	}
 	if (work.record.status == CATALOG_SCAN_HELD)
 		hold(&work, &decision);
 	else if (work.record.status == CATALOG_SCAN_DRY_RUN)
 		keep_candidates(&work);
-	snprintf(work.record.message, sizeof(work.record.message), "%s%s%s", decision.reason,
-		 work.errors ? (decision.reason[0] ? "; " : "") : "",
-		 work.errors ? "some files could not be moved (see the log)" : "");
+	describe_scan(&work, &decision);
 	work.record.finished_ms = clock_now_ms();
 	if (catalog_scan_end(checker->cat, &work.record) != 0)
 		log_error("scan %lld: cannot record the scan: %s", (long long)work.record.id,

@@ -99,7 +99,7 @@ static void hook_status(void *daemon, json_t *status)
 	struct mediafs *fs = daemon;
 	struct checker_status checker;
 	struct events_status events;
-	json_t *alarms = json_array();
+	json_t *alarms = json_object_get(status, "alarms");
 
 	checker_get_status(fs->checker, &checker);
 	events_get_status(fs->events, &events);
@@ -126,11 +126,11 @@ static void hook_status(void *daemon, json_t *status)
 		json_array_append_new(alarms, json_pack(
 			"{s:s, s:s}", "kind", "held",
 			"message", "a scan is held: confirm or reject it"));
-	if (events.dropped)
+	if (events.catalog_behind)
 		json_array_append_new(alarms, json_pack(
 			"{s:s, s:s}", "kind", "catalog",
-			"message", "events were lost to catalog errors; adoption reconciles"));
-	json_object_set_new(status, "alarms", alarms);
+			"message", "changes could not be recorded in the catalog (see the log); "
+				   "an adoption walk will reconcile it with the disk"));
 }
 
 /* ------------------------------------------------------------------ */
