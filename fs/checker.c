@@ -107,7 +107,7 @@ struct scan_work {
 struct live_entry {
 	int64_t id;
 	ino_t ino;
-	int64_t first_seen_ms;
+	int64_t born_ms;
 	int64_t activity_ms;
 	size_t path_offset;	/* into live_pool.paths, NUL-terminated */
 };
@@ -145,7 +145,7 @@ static int pool_add(void *ctx, const struct catalog_scan_row *row)
 	pool->entries[pool->count++] = (struct live_entry){
 		.id = row->id,
 		.ino = row->ino,
-		.first_seen_ms = row->first_seen_ms,
+		.born_ms = row->born_ms,
 		.activity_ms = row->activity_ms,
 		.path_offset = pool->paths_used,
 	};
@@ -317,7 +317,7 @@ static int judge_live(struct judge_sink *sink, const struct live_entry *entry, c
 		.path = path,
 		.state = CATALOG_LIVE,
 		.ino = entry->ino,
-		.first_seen_ms = entry->first_seen_ms,
+		.born_ms = entry->born_ms,
 		.activity_ms = entry->activity_ms,
 	};
 
@@ -350,10 +350,12 @@ static int judge_row(void *ctx, const struct catalog_scan_row *row)
 	if (row->state == CATALOG_LIVE) {
 		sink->counts.live++;
 		/* The temporary-file rule of unlink needs to know which young
-		 * files were ever seen referenced. */
-		if (work->now_ms - row->first_seen_ms < fs->settings.temp_max_age_ms &&
+		 * files were ever seen referenced.  Files adopted at mount
+		 * are seen young but were born when last modified: the first
+		 * scan after adopting a million of them records none. */
+		if (work->now_ms - row->born_ms < fs->settings.temp_max_age_ms &&
 		    judgement.action == POLICY_KEEP && strcmp(judgement.reason, "referenced") == 0)
-			pathmap_put(fs->young_referenced, row->path, "", row->first_seen_ms);
+			pathmap_put(fs->young_referenced, row->path, "", row->born_ms);
 	}
 	switch (judgement.action) {
 	case POLICY_QUARANTINE:

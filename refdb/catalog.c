@@ -2030,8 +2030,10 @@ int catalog_each_scan_row(struct catalog *cat, enum catalog_state state,
 	sqlite3_stmt *st;
 	int rc, ret = 0;
 
-	rc = sqlite3_prepare_v2(cat->db, "SELECT id, path, ino, first_seen_ms, activity_ms,"
-				" state_changed_ms, coalesce(last_referenced_ms, 0), quarantine_name"
+	rc = sqlite3_prepare_v2(cat->db, "SELECT id, path, ino,"
+				" min(first_seen_ms, coalesce(last_written_ms, first_seen_ms)),"
+				" activity_ms, state_changed_ms, coalesce(last_referenced_ms, 0),"
+				" quarantine_name"
 				" FROM files WHERE +state = ?1", -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return fail(cat, rc, "read rows");
@@ -2043,7 +2045,7 @@ int catalog_each_scan_row(struct catalog *cat, enum catalog_state state,
 			.path_len = (size_t)sqlite3_column_bytes(st, 1),
 			.state = state,
 			.ino = (ino_t)sqlite3_column_int64(st, 2),
-			.first_seen_ms = sqlite3_column_int64(st, 3),
+			.born_ms = sqlite3_column_int64(st, 3),
 			.activity_ms = sqlite3_column_int64(st, 4),
 			.state_changed_ms = sqlite3_column_int64(st, 5),
 			.last_referenced_ms = sqlite3_column_int64(st, 6),

@@ -217,7 +217,9 @@ struct catalog_scan_row {
 	size_t path_len;
 	enum catalog_state state;
 	ino_t ino;
-	int64_t first_seen_ms;
+	/* The earliest the file can have been made: when the catalog first
+	 * saw it, or its modification time if that is older (adopted). */
+	int64_t born_ms;
 	int64_t activity_ms;
 	int64_t state_changed_ms;
 	int64_t last_referenced_ms;
