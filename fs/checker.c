@@ -9,6 +9,7 @@
 #include "checker.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,9 @@ struct checker {
 	struct catalog *cat;
 	struct source **sources;		/* NULL entries are not connected */
 	struct log_ratelimit warning;
+	/* What the last scan gathered: the next one allocates that much at
+	 * once instead of doubling, which holds old and new arrays at once. */
+	size_t last_references, last_live, last_path_bytes;
 };
 
 /* ------------------------------------------------------------------ */
@@ -151,6 +155,17 @@ static int pool_add(void *ctx, const struct catalog_scan_row *row)
 	};
 	pool->paths_used += row->path_len + 1;
 	return 0;
+}
+
+/* Room for about live rows and path_bytes of paths, with some slack. */
+static void pool_reserve(struct live_pool *pool, size_t live, size_t path_bytes)
+{
+	live += live / 16;
+	path_bytes += path_bytes / 16;
+	if (live && (pool->entries = malloc(live * sizeof(*pool->entries))))
+		pool->capacity = live;
+	if (path_bytes && (pool->paths = malloc(path_bytes)))
+		pool->paths_capacity = path_bytes;
 }
 
 static void pool_free(struct live_pool *pool)
@@ -902,9 +917,10 @@ static int gather(struct scan_work *work, struct policy_source_outcome *outcomes
 	pthread_t fetcher;
 	bool threaded;
 
-	work->referenced = refset_new();
+	work->referenced = refset_new_sized(checker->last_references);
 	if (!work->referenced)
 		return -ENOMEM;
+	pool_reserve(&pool, checker->last_live, checker->last_path_bytes);
 	/* "now" is taken before reading: a row written while the scan reads
 	 * is younger than now says, never older. */
 	work->now_ms = clock_now_ms();
@@ -934,8 +950,12 @@ static int gather(struct scan_work *work, struct policy_source_outcome *outcomes
 		pool_free(&pool);
 		return 0;
 	}
-	if (!err)
+	if (!err) {
+		checker->last_references = refset_count(work->referenced);
+		checker->last_live = pool.count;
+		checker->last_path_bytes = pool.paths_used;
 		err = judge_pool(work, &pool);
+	}
 	pool_free(&pool);
 	if (!err) {
 		struct judge_sink sink = { .work = work };
@@ -1141,6 +1161,9 @@ out_free:
 	pthread_mutex_unlock(&checker->lock);
 	free_work(&work);
 	free(outcomes);
+	/* A scan of a million files frees a hundred megabytes in pieces;
+	 * give them back rather than keep them until the next scan. */
+	malloc_trim(0);
 }
 
 /* Confirm or reject a held scan on the checker thread. */

@@ -144,20 +144,29 @@ static void seed_key(uint64_t key[2])
 	key[1] = (uint64_t)ts.tv_sec * 0x9e3779b97f4a7c15ULL;
 }
 
-struct refset *refset_new(void)
+struct refset *refset_new_sized(size_t expected)
 {
 	struct refset *set = calloc(1, sizeof(*set));
+	size_t slot_count = INITIAL_SLOTS;
 
 	if (!set)
 		return NULL;
-	set->slots = calloc(INITIAL_SLOTS, sizeof(*set->slots));
+	while (slot_count < MAX_SLOTS &&
+	       expected * MAX_LOAD_DENOMINATOR >= slot_count * MAX_LOAD_NUMERATOR)
+		slot_count *= 2;
+	set->slots = calloc(slot_count, sizeof(*set->slots));
 	if (!set->slots) {
 		free(set);
 		return NULL;
 	}
-	set->slot_count = INITIAL_SLOTS;
+	set->slot_count = slot_count;
 	seed_key(set->key);
 	return set;
+}
+
+struct refset *refset_new(void)
+{
+	return refset_new_sized(0);
 }
 
 /* The slot that holds path, or the free slot where it would go. */

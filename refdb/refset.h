@@ -25,6 +25,10 @@ struct refset;
 /* A new, empty set, or NULL when out of memory. */
 struct refset *refset_new(void);
 
+/* The same, sized for about expected paths: a set that would have grown
+ * to that size never holds its old and new tables at once. */
+struct refset *refset_new_sized(size_t expected);
+
 /*
  * Add path (len bytes, need not be NUL-terminated) unless it is there
  * already.  Returns 0 when added or already present, -ENAMETOOLONG for a
