@@ -31,6 +31,7 @@ enum {
 	ERROR_BYTES = 1024,
 	WARN_INTERVAL_MS = 60000,
 	ADOPTION_POLL_MS = 1000,
+	PREFETCH_ROWS_AHEAD = 8,	/* judging: lookups in flight at once */
 };
 
 enum request_kind {
@@ -855,9 +856,19 @@ static void *judge_main(void *arg)
 {
 	struct judge_job *job = arg;
 
-	for (size_t i = job->begin; !job->err && i < job->end; i++)
-		job->err = judge_live(&job->sink, &job->pool->entries[i],
-				      job->pool->paths + job->pool->entries[i].path_offset);
+	const struct live_pool *pool = job->pool;
+	const struct refset *referenced = job->sink.work->referenced;
+
+	for (size_t i = job->begin; !job->err && i < job->end; i++) {
+		/* Each lookup is a cache miss: start one a few rows ahead. */
+		if (i + PREFETCH_ROWS_AHEAD < job->end) {
+			const char *ahead = pool->paths +
+					    pool->entries[i + PREFETCH_ROWS_AHEAD].path_offset;
+			refset_prefetch(referenced, ahead, strlen(ahead));
+		}
+		job->err = judge_live(&job->sink, &pool->entries[i],
+				      pool->paths + pool->entries[i].path_offset);
+	}
 	return NULL;
 }
 

@@ -278,6 +278,13 @@ bool refset_contains(const struct refset *set, const char *path, size_t len)
 			 len)->str != NULL;
 }
 
+void refset_prefetch(const struct refset *set, const char *path, size_t len)
+{
+	if (len > REFSET_MAX_PATH_BYTES)
+		return;
+	__builtin_prefetch(&set->slots[path_tag(set, path, len) & (set->slot_count - 1)]);
+}
+
 size_t refset_count(const struct refset *set)
 {
 	return set->count;

@@ -39,6 +39,10 @@ int refset_add(struct refset *set, const char *path, size_t len);
 /* True when path (len bytes) is in the set. */
 bool refset_contains(const struct refset *set, const char *path, size_t len);
 
+/* Start loading the slot where path would be: a caller that tests many
+ * paths prefetches a few ahead, so that their cache misses overlap. */
+void refset_prefetch(const struct refset *set, const char *path, size_t len);
+
 /* The number of distinct paths. */
 size_t refset_count(const struct refset *set);
 
