@@ -47,6 +47,7 @@ struct open_file {
 	struct handle_link link;	/* first: the list holds links */
 	int fd;
 	atomic_bool dirty;	/* written since the last flush, fsync or release */
+	bool path_known;	/* its creation, with its path, went to the catalog */
 };
 
 /*
@@ -158,6 +159,25 @@ static void fs_fill_entry_timeouts(struct mediafs *fs, struct fuse_entry_param *
 {
 	e->attr_timeout = fs->settings.attr_timeout_s;
 	e->entry_timeout = fs->settings.entry_timeout_s;
+}
+
+/*
+ * How the kernel treats a file opened or created through the mount.
+ *
+ * keep_cache: every change reaches the file through this mount, where the
+ * kernel sees it, or through the checker, which invalidates; the page
+ * cache stays valid between opens.
+ *
+ * noflush: a flush would do nothing here that release does not (the
+ * written report; mediafs keeps no per-close state and closes the backing
+ * file at release), and without it close() waits for no round trip: the
+ * release comes asynchronously after the last close.  With the writeback
+ * cache the kernel still flushes, to write back dirty pages.
+ */
+static void fs_set_open_flags(struct fuse_file_info *fi)
+{
+	fi->keep_cache = 1;
+	fi->noflush = 1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -340,7 +360,7 @@ static int fs_do_create(fuse_req_t req, struct inode *parent, const char *name,
 		close(fd);
 		goto out_release;
 	}
-	track_created(fs, parent, parent_fd, name, &e->attr, false);
+	file->path_known = track_created(fs, parent, parent_fd, name, &e->attr, false);
 	file->link.kind = HANDLE_FILE;
 	file->fd = fd;
 	atomic_init(&file->dirty, false);
@@ -497,7 +517,7 @@ static int fs_do_setattr_fd(struct mediafs *fs, int path_fd, const struct stat *
 		if (fi)
 			atomic_store(&fs_open_file(fi)->dirty, true);
 		else
-			track_written(fs, path_fd);
+			track_written(fs, path_fd, false);
 	}
 	if ((to_set & ~(FUSE_SET_ATTR_CTIME | FUSE_SET_ATTR_FORCE)) == 0) {
 		/* chown(f, -1, -1) arrives as a setattr that changes nothing;
@@ -569,14 +589,9 @@ static int fs_do_open(struct mediafs *fs, struct inode *inode,
 	file->link.kind = HANDLE_FILE;
 	file->fd = fd;
 	atomic_init(&file->dirty, (flags & O_TRUNC) != 0);
+	file->path_known = false;
 	fi->fh = (uintptr_t)file;
-	/* Every change reaches the file through this mount, where the kernel
-	 * sees it, or through the checker, which invalidates: the page cache
-	 * stays valid between opens. */
-	fi->keep_cache = 1;
-	/* Nothing to flush for a reader: spare the round trip at close. */
-	if ((fi->flags & O_ACCMODE) == O_RDONLY)
-		fi->noflush = 1;
+	fs_set_open_flags(fi);
 	return 0;
 }
 
@@ -1012,7 +1027,7 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, -err);
 		return;
 	}
-	fi->keep_cache = 1;
+	fs_set_open_flags(fi);
 	handle_register(fs, &fs_open_file(fi)->link);
 	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
 		/* The caller was interrupted: no release will come. */
@@ -1073,12 +1088,12 @@ static void fs_op_write_buf(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_write(req, (size_t)res);
 }
 
-/* A written file is reported when it is flushed, synced or released, not
- * at every write. */
+/* A written file is reported when it is synced or released (or flushed,
+ * which only the writeback cache still sends), not at every write. */
 static void fs_report_if_written(struct mediafs *fs, struct open_file *file)
 {
 	if (atomic_exchange(&file->dirty, false))
-		track_written(fs, file->fd);
+		track_written(fs, file->fd, file->path_known);
 }
 
 static void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

@@ -78,11 +78,14 @@ int safekeep_unlink(struct mediafs *fs, struct inode *parent, int parent_fd,
 	err = store_stat_birth_at(parent_fd, name, &st, &birth_ms);
 	if (err)
 		return err;
-	if (track_child_path(fs, parent, parent_fd, name, path) != 0 ||
-	    !worth_keeping(fs, &st, birth_ms, path)) {
+	/* Without a name for the catalog, nothing can be kept or recorded
+	 * (the warning is given); the next adoption notices the file gone. */
+	if (track_child_path(fs, parent, parent_fd, name, path) != 0)
+		return store_remove(parent_fd, name, false);
+	if (!worth_keeping(fs, &st, birth_ms, path)) {
 		err = store_remove(parent_fd, name, false);
 		if (!err)
-			track_removed(fs, parent, parent_fd, name);
+			track_removed(fs, path);
 		return err;
 	}
 	quarantine_new_id(&fs->quarantine, clock_now_ms(), id, sizeof(id));
@@ -95,7 +98,7 @@ int safekeep_unlink(struct mediafs *fs, struct inode *parent, int parent_fd,
 				  "unlink cannot be undone", path);
 		err = store_remove(parent_fd, name, false);
 		if (!err)
-			track_removed(fs, parent, parent_fd, name);
+			track_removed(fs, path);
 		return err;
 	}
 	if (err) {

@@ -47,7 +47,7 @@ out_warn:
 	return (int)len;
 }
 
-void track_created(struct mediafs *fs, struct inode *parent, int parent_fd,
+bool track_created(struct mediafs *fs, struct inode *parent, int parent_fd,
 		   const char *name, const struct stat *st, bool is_link)
 {
 	char path[PATH_MAX];
@@ -62,13 +62,14 @@ void track_created(struct mediafs *fs, struct inode *parent, int parent_fd,
 		.mtime_ms = clock_ms_of(&st->st_mtim),
 	};
 
-	if (!fs->events || (!S_ISREG(st->st_mode) && !S_ISLNK(st->st_mode)))
-		return;
-	if (track_child_path(fs, parent, parent_fd, name, path) == 0)
-		events_emit(fs->events, &ev);
+	if (!fs->events || (!S_ISREG(st->st_mode) && !S_ISLNK(st->st_mode)) ||
+	    track_child_path(fs, parent, parent_fd, name, path) != 0)
+		return false;
+	events_emit(fs->events, &ev);
+	return true;
 }
 
-void track_written(struct mediafs *fs, int fd)
+void track_written(struct mediafs *fs, int fd, bool path_known)
 {
 	char path[PATH_MAX];
 	struct stat st;
@@ -81,18 +82,18 @@ void track_written(struct mediafs *fs, int fd)
 	ev.ino = st.st_ino;
 	ev.size = st.st_size;
 	ev.mtime_ms = clock_ms_of(&st.st_mtim);
-	/* The path only matters when the catalog does not know the inode; an
-	 * open file moved to the quarantine has a path that is not media. */
-	if (st.st_nlink > 0 && store_relative_path(&fs->store, fd, path, sizeof(path)) > 0 &&
+	/* The path only matters when the catalog does not know the inode (and
+	 * costs a readlink of /proc/self/fd/N); an open file moved to the
+	 * quarantine has a path that is not media. */
+	if (!path_known && st.st_nlink > 0 &&
+	    store_relative_path(&fs->store, fd, path, sizeof(path)) > 0 &&
 	    strncmp(path, STORE_STATE_DIR_NAME "/", sizeof(STORE_STATE_DIR_NAME)) != 0)
 		ev.path = path;
 	events_emit(fs->events, &ev);
 }
 
-void track_removed(struct mediafs *fs, struct inode *parent, int parent_fd,
-		   const char *name)
+void track_removed(struct mediafs *fs, const char *path)
 {
-	char path[PATH_MAX];
 	struct catalog_event ev = {
 		.kind = CATALOG_EVENT_REMOVED,
 		.time_ms = clock_now_ms(),
@@ -100,7 +101,7 @@ void track_removed(struct mediafs *fs, struct inode *parent, int parent_fd,
 		.reason = "unlinked",
 	};
 
-	if (fs->events && track_child_path(fs, parent, parent_fd, name, path) == 0)
+	if (fs->events)
 		events_emit(fs->events, &ev);
 }
 

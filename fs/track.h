@@ -23,16 +23,19 @@
 bool track_enabled(const struct mediafs *fs);
 
 /* A file, symlink or node was created as name in the directory parent
- * (held as parent_fd); st is the new inode.  Directories are not tracked. */
-void track_created(struct mediafs *fs, struct inode *parent, int parent_fd,
+ * (held as parent_fd); st is the new inode.  Directories are not tracked.
+ * Returns true when the event was queued: the catalog will know the inode
+ * and its path. */
+bool track_created(struct mediafs *fs, struct inode *parent, int parent_fd,
 		   const char *name, const struct stat *st, bool is_link);
 
-/* The file open as (or named by) fd was written or truncated. */
-void track_written(struct mediafs *fs, int fd);
+/* The file open as (or named by) fd was written or truncated.  The event
+ * carries the file's path, for a catalog that does not know the inode,
+ * unless path_known says its creation was reported (track_created()). */
+void track_written(struct mediafs *fs, int fd, bool path_known);
 
-/* name in parent was unlinked for good. */
-void track_removed(struct mediafs *fs, struct inode *parent, int parent_fd,
-		   const char *name);
+/* path (relative to BACKING) was unlinked for good. */
+void track_removed(struct mediafs *fs, const char *path);
 
 /* "dir/name" relative to BACKING into buf (PATH_MAX bytes); 0 or -errno
  * (warned about, rate-limited). */
