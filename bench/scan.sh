@@ -113,7 +113,9 @@ dry_run = yes
 url = $url
 columns = gallery_photo.image, gallery_photo.thumb
 INI
-	"$mediafs" -f -o "config=$bench/$kind.ini" "$tree" "$mnt" 2>"$bench/$kind.log" &
+	: > "$bench/$kind.log"
+	"$mediafs" -f -o "config=$bench/$kind.ini${MEDIAFS_OPTIONS:+,$MEDIAFS_OPTIONS}" \
+		"$tree" "$mnt" 2>"$bench/$kind.log" &
 	pid=$!
 	until grep -q "(startup)" "$bench/$kind.log"; do
 		kill -0 "$pid" || { cat "$bench/$kind.log" >&2; exit 1; }
@@ -140,13 +142,13 @@ walk_figures() {	# KIND ARGS...: best of RUNS warm, then one cold
 	local kind=$1 best=999999 peak=0 cold
 	shift
 	for _ in $(seq "$runs"); do
-		read -r ms mb < <("$python" "$here/walk_and_diff.py" "$tree" "$@")
+		read -r ms mb < <("$python" "$here/walk_and_diff.py" "$tree" "$kind" "$@")
 		[ "$ms" -lt "$best" ] && best=$ms
 		[ "$mb" -gt "$peak" ] && peak=$mb
 	done
 	sync
 	echo 3 > /proc/sys/vm/drop_caches
-	read -r cold _ < <("$python" "$here/walk_and_diff.py" "$tree" "$@")
+	read -r cold _ < <("$python" "$here/walk_and_diff.py" "$tree" "$kind" "$@")
 	echo "$best $peak $cold"
 }
 

@@ -30,6 +30,30 @@ enum {
 /* JSON helpers                                                         */
 /* ------------------------------------------------------------------ */
 
+/*
+ * text as a JSON string.  Messages quote paths, which need not be UTF-8,
+ * and what clients sent; json_string() refuses such text (and a message
+ * cut short in the middle of a character), which would leave a request
+ * without an answer.  Then every byte outside printable ASCII is written
+ * as \xNN instead.  NULL only when memory runs out.
+ */
+static json_t *text_json(const char *text)
+{
+	json_t *value = json_string(text);
+	size_t len = strlen(text);
+	char *escaped;
+
+	if (value)
+		return value;
+	escaped = malloc(4 * len + 1);
+	if (!escaped)
+		return NULL;
+	pathnorm_escape(text, len, escaped, 4 * len + 1);
+	value = json_string(escaped);
+	free(escaped);
+	return value;
+}
+
 static json_t *failure(const char *kind, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static json_t *failure(const char *kind, const char *fmt, ...)
@@ -40,7 +64,7 @@ static json_t *failure(const char *kind, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(message, sizeof(message), fmt, ap);
 	va_end(ap);
-	return json_pack("{s:b, s:s, s:s}", "ok", 0, "kind", kind, "error", message);
+	return json_pack("{s:b, s:s, s:o}", "ok", 0, "kind", kind, "error", text_json(message));
 }
 
 static json_t *success(void)
@@ -73,29 +97,59 @@ void admin_set_path(json_t *obj, const char *key, const char *path)
 	free(escaped);
 }
 
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Decode hex (two digits a byte, either case) into a malloc()ed string.
+ * Returns 0, -EINVAL for an odd length, anything but a digit, or a 00
+ * byte (a path never holds one, and cutting the path there would name
+ * another file), or -ENOMEM; *out is set only on success.
+ */
+static int decode_hex(const char *hex, char **out)
+{
+	size_t len = strlen(hex);
+	char *bytes;
+
+	if (len % 2)
+		return -EINVAL;
+	bytes = malloc(len / 2 + 1);
+	if (!bytes)
+		return -ENOMEM;
+	for (size_t i = 0; i < len / 2; i++) {
+		int high = hex_digit(hex[2 * i]);
+		int low = hex_digit(hex[2 * i + 1]);
+
+		if (high < 0 || low < 0 || (high == 0 && low == 0)) {
+			free(bytes);
+			return -EINVAL;
+		}
+		bytes[i] = (char)(high << 4 | low);
+	}
+	bytes[len / 2] = '\0';
+	*out = bytes;
+	return 0;
+}
+
 char *admin_get_path(const json_t *obj, const char *key)
 {
 	char hex_key[64];
 	const char *hex;
+	char *path;
 	json_t *value = json_object_get(obj, key);
 
 	snprintf(hex_key, sizeof(hex_key), "%s_hex", key);
 	hex = json_string_value(json_object_get(obj, hex_key));
-	if (hex) {
-		size_t len = strlen(hex) / 2;
-		char *out = malloc(len + 1);
-		for (size_t i = 0; out && i < len; i++) {
-			unsigned int byte;
-			if (sscanf(hex + 2 * i, "%2x", &byte) != 1) {
-				free(out);
-				return NULL;
-			}
-			out[i] = (char)byte;
-		}
-		if (out)
-			out[len] = '\0';
-		return out;
-	}
+	if (hex)
+		return decode_hex(hex, &path) == 0 ? path : NULL;
 	return json_is_string(value) ? strdup(json_string_value(value)) : NULL;
 }
 
@@ -142,21 +196,40 @@ static json_t *row_json(const struct admin_context *ctx, const struct catalog_ro
 	return obj;
 }
 
+/* The scan's hostile examples, one per line, as a JSON array. */
+static json_t *examples_json(const char *lines)
+{
+	json_t *array = json_array();
+
+	while (array && *lines) {
+		size_t len = strcspn(lines, "\n");
+		json_array_append_new(array, json_stringn(lines, len));
+		lines += len + (lines[len] == '\n');
+	}
+	return array;
+}
+
 static json_t *scan_json(const struct catalog_scan *scan)
 {
-	return json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-			 " s:s}",
-			 "id", (json_int_t)scan->id, "trigger", scan->trigger,
-			 "status", catalog_scan_status_name(scan->status),
-			 "started_ms", (json_int_t)scan->started_ms,
-			 "finished_ms", (json_int_t)scan->finished_ms,
-			 "decided_ms", (json_int_t)scan->decided_ms,
-			 "live", (json_int_t)scan->live, "referenced", (json_int_t)scan->referenced,
-			 "candidates", (json_int_t)scan->candidates,
-			 "quarantined", (json_int_t)scan->quarantined,
-			 "restored", (json_int_t)scan->restored, "purged", (json_int_t)scan->purged,
-			 "conflicts", (json_int_t)scan->conflicts,
-			 "hostile", (json_int_t)scan->hostile, "message", scan->message);
+	json_t *obj = json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+				" s:I, s:I, s:s}",
+				"id", (json_int_t)scan->id, "trigger", scan->trigger,
+				"status", catalog_scan_status_name(scan->status),
+				"started_ms", (json_int_t)scan->started_ms,
+				"finished_ms", (json_int_t)scan->finished_ms,
+				"decided_ms", (json_int_t)scan->decided_ms,
+				"live", (json_int_t)scan->live,
+				"referenced", (json_int_t)scan->referenced,
+				"candidates", (json_int_t)scan->candidates,
+				"quarantined", (json_int_t)scan->quarantined,
+				"restored", (json_int_t)scan->restored,
+				"purged", (json_int_t)scan->purged,
+				"conflicts", (json_int_t)scan->conflicts,
+				"hostile", (json_int_t)scan->hostile, "message", scan->message);
+
+	if (obj)
+		json_object_set_new(obj, "hostile_examples", examples_json(scan->hostile_examples));
+	return obj;
 }
 
 struct row_list {
@@ -180,6 +253,18 @@ static json_t *catalog_failure(struct admin_context *ctx, int err)
 /* ------------------------------------------------------------------ */
 /* Reading                                                              */
 /* ------------------------------------------------------------------ */
+
+/* The status's alarms about BACKING itself: full, or read-only. */
+static json_t *backing_alarms(struct admin_context *ctx)
+{
+	json_t *alarms = json_array();
+	char why[PATH_MAX + 256];
+
+	if (store_check_health(ctx->store, why, sizeof(why)) != STORE_HEALTHY)
+		json_array_append_new(alarms, json_pack("{s:s, s:s}", "kind", "backing",
+							 "message", why));
+	return alarms;
+}
 
 static json_t *cmd_status(struct admin_context *ctx, const json_t *request)
 {
@@ -223,6 +308,7 @@ static json_t *cmd_status(struct admin_context *ctx, const json_t *request)
 							 ctx->config->sources[i].name));
 	json_object_set_new(response, "sources", sources);
 	json_object_set_new(response, "daemon", json_boolean(ctx->daemon != NULL));
+	json_object_set_new(response, "alarms", backing_alarms(ctx));
 	if (ctx->add_status)
 		ctx->add_status(ctx->daemon, response);
 	return response;
@@ -317,11 +403,8 @@ static json_t *cmd_ls(struct admin_context *ctx, const json_t *request)
 	json_t *response;
 	int64_t older = int_field(request, "older_than_ms", 0);
 
-	if (state && (filter.state = parse_state_name(state)) < -1) {
-		free(prefix);
-		return failure("usage", "unknown state '%s' (live, quarantined, purged, missing)",
-			       state);
-	}
+	if (state)
+		filter.state = parse_state_name(state);
 	if (older)
 		filter.changed_before_ms = clock_now_ms() - older;
 	if (bool_field(request, "unreferenced"))
@@ -584,6 +667,9 @@ static int restore_row(struct admin_context *ctx, json_t *row, const char *to, b
 			 target);
 	else if (err == -ENOENT)
 		snprintf(why, why_size, "'%s' is not in the quarantine", qname);
+	else if (err == -ENOTDIR || err == -ELOOP)
+		snprintf(why, why_size, "cannot restore to '%s': one of its directories is a "
+			 "symbolic link or a file (a restore never follows a link)", target);
 	else if (err && err != -EINVAL)
 		snprintf(why, why_size, "%s", strerror(-err));
 	if (!err) {
@@ -635,7 +721,7 @@ static json_t *cmd_restore(struct admin_context *ctx, const json_t *request)
 		if (restore_row(ctx, row, to, pin, why, sizeof(why)) == 0) {
 			json_array_append(restored, row);
 		} else {
-			json_object_set_new(row, "refused", json_string(why));
+			json_object_set_new(row, "refused", text_json(why));
 			json_array_append(refused, row);
 		}
 	}
@@ -762,10 +848,13 @@ static json_t *scan_response(int err, const struct catalog_scan *scan)
 		return failure("refused", "no such held scan");
 	if (err)
 		return failure("failed", "the scan did not finish: %s", strerror(-err));
-	response = scan->status == CATALOG_SCAN_FAILED ?
-			   failure("failed", "scan %lld failed: %s", (long long)scan->id,
-				   scan->message) :
-			   success();
+	if (scan->status == CATALOG_SCAN_FAILED && scan->id == 0)
+		response = failure("failed", "%s", scan->message);
+	else if (scan->status == CATALOG_SCAN_FAILED)
+		response = failure("failed", "scan %lld failed: %s", (long long)scan->id,
+				   scan->message);
+	else
+		response = success();
 	json_object_set_new(response, "scan", scan_json(scan));
 	return response;
 }
@@ -889,7 +978,7 @@ static json_t *cmd_check(struct admin_context *ctx, const json_t *request)
 		json_t *obj = json_pack("{s:s, s:b}", "name", ctx->config->sources[i].name,
 					"ok", err == 0);
 		if (err)
-			json_object_set_new(obj, "error", json_string(error));
+			json_object_set_new(obj, "error", text_json(error));
 		json_array_append_new(sources, obj);
 	}
 	err = catalog_query_rows(ctx->cat, &live, check_live_row, &check);
@@ -935,10 +1024,12 @@ static json_t *cmd_pin_remove(struct admin_context *ctx, const json_t *request)
 	return cmd_pin(ctx, request, false);
 }
 
-static const struct {
+struct command {
 	const char *name;
 	json_t *(*run)(struct admin_context *ctx, const json_t *request);
-} commands[] = {
+};
+
+static const struct command commands[] = {
 	{ "status", cmd_status },
 	{ "ls", cmd_ls },
 	{ "show", cmd_show },
@@ -956,17 +1047,143 @@ static const struct {
 	{ "du", cmd_du },
 };
 
-json_t *admin_execute(struct admin_context *ctx, const json_t *request)
+/*
+ * What each key of a request must hold, whichever command reads it.  The
+ * commands read them with int_field() and friends, which fall back to a
+ * default on a wrong type: without this check "dry_run": 1 would run a
+ * real scan and "since_ms": -1 would overflow "now - since".  Keys not
+ * listed are ignored, so an older daemon still serves a newer mediactl.
+ */
+enum field_type {
+	FIELD_STRING,	/* a string */
+	FIELD_STATE,	/* the name of a catalog state */
+	FIELD_PATH,	/* a string under key, or the bytes in hex under key_hex */
+	FIELD_FLAG,	/* true or false */
+	FIELD_NUMBER,	/* an integer, 0 or more: a count, a size, an id, a duration */
+};
+
+static const struct {
+	const char *key;
+	enum field_type type;
+} request_fields[] = {
+	{ "state", FIELD_STATE },
+	{ "glob", FIELD_STRING },
+	{ "path", FIELD_PATH },
+	{ "prefix", FIELD_PATH },
+	{ "to", FIELD_PATH },
+	{ "pattern", FIELD_PATH },
+	{ "unreferenced", FIELD_FLAG },
+	{ "pin", FIELD_FLAG },
+	{ "dry_run", FIELD_FLAG },
+	{ "expired", FIELD_FLAG },
+	{ "all", FIELD_FLAG },
+	{ "yes", FIELD_FLAG },
+	{ "limit", FIELD_NUMBER },
+	{ "larger_than", FIELD_NUMBER },
+	{ "id", FIELD_NUMBER },
+	{ "scan", FIELD_NUMBER },
+	{ "older_than_ms", FIELD_NUMBER },
+	{ "since_ms", FIELD_NUMBER },
+};
+
+/* The usage failure for a bad value under key, or NULL when it is fine. */
+static json_t *check_field(const json_t *request, const char *key, enum field_type type)
+{
+	const json_t *value = json_object_get(request, key);
+	char hex_key[64];
+	const json_t *hex;
+	char *path;
+	int err;
+
+	switch (type) {
+	case FIELD_STRING:
+		if (value && !json_is_string(value))
+			return failure("usage", "'%s' must be a string", key);
+		return NULL;
+	case FIELD_STATE:
+		if (value && (!json_is_string(value) ||
+			      parse_state_name(json_string_value(value)) < 0))
+			return failure("usage", "'%s' must name a state (live, quarantined, "
+				       "purged, missing)", key);
+		return NULL;
+	case FIELD_PATH:
+		if (value && !json_is_string(value))
+			return failure("usage", "'%s' must be a string", key);
+		snprintf(hex_key, sizeof(hex_key), "%s_hex", key);
+		hex = json_object_get(request, hex_key);
+		if (!hex)
+			return NULL;
+		err = json_is_string(hex) ? decode_hex(json_string_value(hex), &path) : -EINVAL;
+		if (err == -ENOMEM)
+			return failure("failed", "out of memory");
+		if (err)
+			return failure("usage", "'%s' must be a string of hex digits, two a byte, "
+				       "with no 00 byte", hex_key);
+		free(path);
+		return NULL;
+	case FIELD_FLAG:
+		if (value && !json_is_boolean(value))
+			return failure("usage", "'%s' must be true or false", key);
+		return NULL;
+	case FIELD_NUMBER:
+		if (value && (!json_is_integer(value) || json_integer_value(value) < 0))
+			return failure("usage", "'%s' must be a whole number, 0 or more", key);
+		return NULL;
+	}
+	return NULL;
+}
+
+/* The command called name, or NULL when there is none. */
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(name, commands[i].name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+json_t *admin_check_request(const json_t *request)
 {
 	const char *name = string_field(request, "command");
+	json_t *refusal;
 
 	if (!json_is_object(request) || !name)
 		return failure("usage", "a request is an object with a \"command\"");
+	if (!find_command(name))
+		return failure("usage", "unknown command '%s'", name);
+	for (size_t i = 0; i < sizeof(request_fields) / sizeof(request_fields[0]); i++) {
+		refusal = check_field(request, request_fields[i].key, request_fields[i].type);
+		if (refusal)
+			return refusal;
+	}
+	return NULL;
+}
+
+json_t *admin_parse_request(const char *text, size_t len, json_t **refusal)
+{
+	json_error_t error;
+	json_t *request = json_loadb(text, len, JSON_REJECT_DUPLICATES, &error);
+
+	if (!request) {
+		*refusal = failure("usage", "the request is not JSON: %s", error.text);
+		return NULL;
+	}
+	*refusal = admin_check_request(request);
+	if (*refusal) {
+		json_decref(request);
+		return NULL;
+	}
+	return request;
+}
+
+json_t *admin_execute(struct admin_context *ctx, const json_t *request)
+{
+	json_t *refusal = admin_check_request(request);
+
+	if (refusal)
+		return refusal;
 	/* The catalog answers as of now: events still queued are committed. */
 	if (ctx->sync)
 		ctx->sync(ctx->daemon);
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(name, commands[i].name) == 0)
-			return commands[i].run(ctx, request);
-	return failure("usage", "unknown command '%s'", name);
+	return find_command(string_field(request, "command"))->run(ctx, request);
 }

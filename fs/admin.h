@@ -46,15 +46,40 @@ struct admin_context {
 };
 
 /*
+ * Parse one request line as it came from a client (len bytes, no newline,
+ * no NUL terminator needed; any bytes at all) and check it with
+ * admin_check_request().  Returns the request, which the caller owns and
+ * hands to admin_execute(), or NULL with *refusal set to the response to
+ * send instead (a "usage" failure; NULL only when memory runs out).
+ * Touches nothing but memory: safe from any thread.
+ */
+json_t *admin_parse_request(const char *text, size_t len, json_t **refusal);
+
+/*
+ * Check that request is an object whose "command" names a command and
+ * whose keys hold what the commands read from them: flags are booleans,
+ * numbers are integers >= 0, paths are strings and their *_hex forms are
+ * hex without a 00 byte, "state" names a state.  Other keys are ignored.
+ * Returns NULL when the request may run, or the "usage" failure response.
+ */
+json_t *admin_check_request(const json_t *request);
+
+/*
  * Execute one request ({"command": NAME, ...}) and return the response
- * (never NULL unless memory runs out).
+ * (never NULL unless memory runs out).  The request is checked first with
+ * admin_check_request(), so mediactl's offline requests and the socket's
+ * are held to the same rules.
  */
 json_t *admin_execute(struct admin_context *ctx, const json_t *request);
 
 /* A path as JSON (see above) under key in obj. */
 void admin_set_path(json_t *obj, const char *key, const char *path);
 
-/* The path a request gives under key (or key_hex), malloc()ed; NULL if none. */
+/*
+ * The path a request gives under key (or key_hex, which wins), malloc()ed;
+ * NULL if there is none, if key_hex is not valid hex or holds a 00 byte,
+ * or if memory runs out.
+ */
 char *admin_get_path(const json_t *obj, const char *key);
 
 #endif

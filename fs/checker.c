@@ -9,6 +9,7 @@
 #include "checker.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@ enum {
 	ERROR_BYTES = 1024,
 	WARN_INTERVAL_MS = 60000,
 	ADOPTION_POLL_MS = 1000,
+	PREFETCH_ROWS_AHEAD = 8,	/* judging: lookups in flight at once */
 };
 
 enum request_kind {
@@ -59,6 +61,9 @@ struct checker {
 	struct catalog *cat;
 	struct source **sources;		/* NULL entries are not connected */
 	struct log_ratelimit warning;
+	/* What the last scan gathered: the next one allocates that much at
+	 * once instead of doubling, which holds old and new arrays at once. */
+	size_t last_references, last_live, last_path_bytes;
 };
 
 /* ------------------------------------------------------------------ */
@@ -95,6 +100,8 @@ struct scan_work {
 	char **emptied_dirs;		/* parents of moved files */
 	size_t emptied_count, emptied_capacity;
 	int errors;
+	/* What the sources said when a fetch or the confirmation failed. */
+	char source_errors[sizeof(((struct checker_status *)0)->source_errors)];
 };
 
 /*
@@ -105,7 +112,7 @@ struct scan_work {
 struct live_entry {
 	int64_t id;
 	ino_t ino;
-	int64_t first_seen_ms;
+	int64_t born_ms;
 	int64_t activity_ms;
 	size_t path_offset;	/* into live_pool.paths, NUL-terminated */
 };
@@ -143,12 +150,23 @@ static int pool_add(void *ctx, const struct catalog_scan_row *row)
 	pool->entries[pool->count++] = (struct live_entry){
 		.id = row->id,
 		.ino = row->ino,
-		.first_seen_ms = row->first_seen_ms,
+		.born_ms = row->born_ms,
 		.activity_ms = row->activity_ms,
 		.path_offset = pool->paths_used,
 	};
 	pool->paths_used += row->path_len + 1;
 	return 0;
+}
+
+/* Room for about live rows and path_bytes of paths, with some slack. */
+static void pool_reserve(struct live_pool *pool, size_t live, size_t path_bytes)
+{
+	live += live / 16;
+	path_bytes += path_bytes / 16;
+	if (live && (pool->entries = malloc(live * sizeof(*pool->entries))))
+		pool->capacity = live;
+	if (path_bytes && (pool->paths = malloc(path_bytes)))
+		pool->paths_capacity = path_bytes;
 }
 
 static void pool_free(struct live_pool *pool)
@@ -241,6 +259,34 @@ static int connect_source(struct checker *checker, size_t i, char *error, size_t
 }
 
 /*
+ * Count a source's hostile values in the scan record, keep its examples
+ * there (the first few of the scan, for mediactl), and log them once.
+ */
+static void note_hostile(struct scan_work *work, const char *source,
+			 const struct source_report *report)
+{
+	char *kept = work->record.hostile_examples;
+	size_t room = sizeof(work->record.hostile_examples);
+	size_t shown = report->hostile < SOURCE_HOSTILE_EXAMPLES ? report->hostile :
+				       SOURCE_HOSTILE_EXAMPLES;
+	char listed[SOURCE_HOSTILE_EXAMPLES * (SOURCE_EXAMPLE_BYTES + 2)] = "";
+
+	work->record.hostile += report->hostile;
+	for (size_t i = 0; i < shown; i++) {
+		size_t used = strlen(kept);
+		/* One line each; an example that does not fit is left out whole. */
+		int n = snprintf(kept + used, room - used, "%ssource '%s': %s", used ? "\n" : "",
+				 source, report->hostile_examples[i]);
+		if (n < 0 || (size_t)n >= room - used)
+			kept[used] = '\0';
+		snprintf(listed + strlen(listed), sizeof(listed) - strlen(listed), "%s%s",
+			 i ? ", " : "", report->hostile_examples[i]);
+	}
+	log_warn("scan %lld: source '%s' holds %llu values that can never name a file, e.g. %s",
+		 (long long)work->record.id, source, (unsigned long long)report->hostile, listed);
+}
+
+/*
  * Fetch every source into work->referenced; fill outcomes.  A failure is
  * logged once here, with the source's own message.
  */
@@ -272,12 +318,8 @@ static void fetch_references(struct scan_work *work, struct policy_source_outcom
 			continue;
 		}
 		outcomes[i].references = report.referenced;
-		work->record.hostile += report.hostile;
 		if (report.hostile)
-			log_warn("scan %lld: source '%s' holds %llu values that can never name a "
-				 "file, e.g. %s", (long long)work->record.id,
-				 outcomes[i].name, (unsigned long long)report.hostile,
-				 report.hostile_examples[0]);
+			note_hostile(work, outcomes[i].name, &report);
 	}
 }
 
@@ -291,7 +333,7 @@ static int judge_live(struct judge_sink *sink, const struct live_entry *entry, c
 		.path = path,
 		.state = CATALOG_LIVE,
 		.ino = entry->ino,
-		.first_seen_ms = entry->first_seen_ms,
+		.born_ms = entry->born_ms,
 		.activity_ms = entry->activity_ms,
 	};
 
@@ -324,10 +366,12 @@ static int judge_row(void *ctx, const struct catalog_scan_row *row)
 	if (row->state == CATALOG_LIVE) {
 		sink->counts.live++;
 		/* The temporary-file rule of unlink needs to know which young
-		 * files were ever seen referenced. */
-		if (work->now_ms - row->first_seen_ms < fs->settings.temp_max_age_ms &&
+		 * files were ever seen referenced.  Files adopted at mount
+		 * are seen young but were born when last modified: the first
+		 * scan after adopting a million of them records none. */
+		if (work->now_ms - row->born_ms < fs->settings.temp_max_age_ms &&
 		    judgement.action == POLICY_KEEP && strcmp(judgement.reason, "referenced") == 0)
-			pathmap_put(fs->young_referenced, row->path, "", row->first_seen_ms);
+			pathmap_put(fs->young_referenced, row->path, "", row->born_ms);
 	}
 	switch (judgement.action) {
 	case POLICY_QUARANTINE:
@@ -400,15 +444,25 @@ static int note_if_candidate(void *ctx, const char *path, size_t len)
 	return 0;
 }
 
+/* Show a failed source in the status until a scan succeeds again. */
+static void publish_source_errors(struct checker *checker, const char *errors)
+{
+	pthread_mutex_lock(&checker->lock);
+	snprintf(checker->status.source_errors, sizeof(checker->status.source_errors), "%s",
+		 errors);
+	pthread_mutex_unlock(&checker->lock);
+}
+
 /*
  * Drop from work->quarantine every path that a source references now.
- * Returns 0, or -errno when a source failed (then nothing may move).
+ * Returns 0, or -errno when a source failed (then nothing may move, and
+ * work->source_errors says why).
  */
 static int confirm_candidates(struct scan_work *work)
 {
 	struct checker *checker = work->checker;
 	struct confirmation conf = { refset_new(), refset_new() };
-	char error[ERROR_BYTES];
+	char error[ERROR_BYTES] = "out of memory";
 	size_t kept = 0;
 	int err = conf.candidates && conf.now_referenced ? 0 : -ENOMEM;
 
@@ -421,9 +475,13 @@ static int confirm_candidates(struct scan_work *work)
 		if (!err)
 			err = source_fetch(checker->sources[i], note_if_candidate, &conf, &report,
 					   error, sizeof(error));
-		if (err)
-			log_error("scan %lld: confirmation failed, nothing is moved: %s",
-				  (long long)work->record.id, error);
+	}
+	if (err) {
+		log_error("scan %lld: confirmation failed, nothing is moved: %s",
+			  (long long)work->record.id, error);
+		snprintf(work->source_errors, sizeof(work->source_errors), "%.*s",
+			 (int)sizeof(work->source_errors) - 1, error);
+		publish_source_errors(checker, work->source_errors);
 	}
 	for (size_t i = 0; !err && i < work->quarantine.count; i++) {
 		struct candidate *c = &work->quarantine.items[i];
@@ -798,9 +856,19 @@ static void *judge_main(void *arg)
 {
 	struct judge_job *job = arg;
 
-	for (size_t i = job->begin; !job->err && i < job->end; i++)
-		job->err = judge_live(&job->sink, &job->pool->entries[i],
-				      job->pool->paths + job->pool->entries[i].path_offset);
+	const struct live_pool *pool = job->pool;
+	const struct refset *referenced = job->sink.work->referenced;
+
+	for (size_t i = job->begin; !job->err && i < job->end; i++) {
+		/* Each lookup is a cache miss: start one a few rows ahead. */
+		if (i + PREFETCH_ROWS_AHEAD < job->end) {
+			const char *ahead = pool->paths +
+					    pool->entries[i + PREFETCH_ROWS_AHEAD].path_offset;
+			refset_prefetch(referenced, ahead, strlen(ahead));
+		}
+		job->err = judge_live(&job->sink, &pool->entries[i],
+				      pool->paths + pool->entries[i].path_offset);
+	}
 	return NULL;
 }
 
@@ -860,9 +928,10 @@ static int gather(struct scan_work *work, struct policy_source_outcome *outcomes
 	pthread_t fetcher;
 	bool threaded;
 
-	work->referenced = refset_new();
+	work->referenced = refset_new_sized(checker->last_references);
 	if (!work->referenced)
 		return -ENOMEM;
+	pool_reserve(&pool, checker->last_live, checker->last_path_bytes);
 	/* "now" is taken before reading: a row written while the scan reads
 	 * is younger than now says, never older. */
 	work->now_ms = clock_now_ms();
@@ -876,9 +945,8 @@ static int gather(struct scan_work *work, struct policy_source_outcome *outcomes
 	int64_t streamed = clock_monotonic_ms();
 	if (threaded)
 		pthread_join(fetcher, NULL);
-	pthread_mutex_lock(&checker->lock);
-	memcpy(checker->status.source_errors, job.errors, sizeof(job.errors));
-	pthread_mutex_unlock(&checker->lock);
+	publish_source_errors(checker, job.errors);
+	memcpy(work->source_errors, job.errors, sizeof(job.errors));
 	work->record.referenced = refset_count(work->referenced);
 	log_debug("scan %lld: %llu references fetched (%zu bytes) and %zu live rows read in "
 		  "%lld ms (catalog alone %lld ms)", (long long)work->record.id,
@@ -886,8 +954,19 @@ static int gather(struct scan_work *work, struct policy_source_outcome *outcomes
 		  refset_memory_bytes(work->referenced), pool.count,
 		  (long long)(clock_monotonic_ms() - started), (long long)(streamed - started));
 	started = clock_monotonic_ms();
-	if (!err)
+	/* A failed source leaves an incomplete referenced set: judging by it
+	 * would report every file it missed as a candidate. */
+	if (!err && work->source_errors[0]) {
+		work->counts.live = pool.count;
+		pool_free(&pool);
+		return 0;
+	}
+	if (!err) {
+		checker->last_references = refset_count(work->referenced);
+		checker->last_live = pool.count;
+		checker->last_path_bytes = pool.paths_used;
 		err = judge_pool(work, &pool);
+	}
 	pool_free(&pool);
 	if (!err) {
 		struct judge_sink sink = { .work = work };
@@ -909,16 +988,24 @@ static int gather(struct scan_work *work, struct policy_source_outcome *outcomes
 	return err;
 }
 
-static void act(struct scan_work *work, const struct policy_decision *decision)
+/*
+ * Restore, quarantine and purge as decision allows.  Returns 0, or -errno
+ * when the confirmation failed: then nothing was moved or purged, and the
+ * scan has failed as if its first fetch had.
+ */
+static int act(struct scan_work *work, const struct policy_decision *decision)
 {
 	char scan_qid[QUARANTINE_ID_BYTES];
+	int err;
 
 	snprintf(scan_qid, sizeof(scan_qid), "s%lld", (long long)work->record.id);
 	for (size_t i = 0; decision->may_restore && i < work->others.count; i++)
 		if (work->others.items[i].action == POLICY_RESTORE)
 			restore_one(work, &work->others.items[i]);
-	if (decision->may_quarantine && work->quarantine.count > 0 &&
-	    confirm_candidates(work) == 0) {
+	if (decision->may_quarantine && work->quarantine.count > 0) {
+		err = confirm_candidates(work);
+		if (err)
+			return err;
 		for (size_t i = 0; i < work->quarantine.count; i++)
 			quarantine_one(work, &work->quarantine.items[i], scan_qid);
 		remove_emptied_dirs(work);
@@ -926,6 +1013,7 @@ static void act(struct scan_work *work, const struct policy_decision *decision)
 	for (size_t i = 0; decision->may_purge && i < work->others.count; i++)
 		if (work->others.items[i].action == POLICY_PURGE)
 			purge_one(work, &work->others.items[i]);
+	return 0;
 }
 
 /* Keep the candidates in the catalog: a held scan's wait for an admin,
@@ -954,6 +1042,56 @@ static void hold(struct scan_work *work, const struct policy_decision *decision)
 }
 
 /*
+ * The scan's message, as mediactl shows it: the decision, and for a failed
+ * source the source's own words, so that the answer to "mediactl scan"
+ * says what to fix without a look at the log.
+ */
+static void describe_scan(struct scan_work *work, const struct policy_decision *decision)
+{
+	char *message = work->record.message;
+	size_t size = sizeof(work->record.message);
+
+	if (work->record.status == CATALOG_SCAN_FAILED && work->source_errors[0]) {
+		/* The source's words may not fit whole: they go last. */
+		int used = snprintf(message, size, "%s: ",
+				    decision->verdict == POLICY_SOURCE_FAILED ?
+					    "nothing is moved" : decision->reason);
+		snprintf(message + used, size - (size_t)used, "%.*s", (int)(size - (size_t)used - 1),
+			 work->source_errors);
+	} else {
+		snprintf(message, size, "%s%s%s", decision->reason,
+			 work->errors ? (decision->reason[0] ? "; " : "") : "",
+			 work->errors ? "some files could not be moved (see the log)" : "");
+	}
+}
+
+/*
+ * Say once per scan what is wrong with BACKING's filesystem.  Returns
+ * -EROFS when it is read-only: nothing could be moved or recorded, so the
+ * scan fails at once with that sentence as its message.  A full one is
+ * only a warning: a move into the quarantine is a rename and needs no
+ * space, and the catalog reports its own failures.
+ */
+static int check_backing(struct scan_work *work)
+{
+	char why[sizeof(work->record.message)];
+
+	switch (store_check_health(&work->checker->fs->store, why, sizeof(why))) {
+	case STORE_READ_ONLY:
+		snprintf(work->record.message, sizeof(work->record.message), "%s", why);
+		return -EROFS;
+	case STORE_FULL:
+	case STORE_NEARLY_FULL:
+	case STORE_UNKNOWN:
+		log_warn("%s", why);
+		break;
+	case STORE_HEALTHY:
+		break;
+	}
+	return 0;
+}
+
+/*
  * One scan.  trigger: startup, interval, manual, confirm.  With
  * confirmed_scan_id the candidates are limited to that held scan's.
  */
@@ -967,17 +1105,27 @@ static void run_scan(struct checker *checker, const char *trigger, bool dry_run,
 	int err;
 
 	dry_run = dry_run || checker->config.settings.dry_run;
-	if (checker->fs->events)
-		events_flush(checker->fs->events);
-	err = outcomes ? catalog_scan_begin(checker->cat, clock_now_ms(), trigger,
-					    &work.record.id) : -ENOMEM;
-	if (err) {
-		log_error("cannot start a scan: %s", err == -ENOMEM ? "out of memory" :
-			  catalog_last_error(checker->cat));
-		goto out_free;
-	}
 	snprintf(work.record.trigger, sizeof(work.record.trigger), "%s", trigger);
 	work.record.started_ms = clock_now_ms();
+	if (checker->fs->events)
+		events_flush(checker->fs->events);
+	err = outcomes ? check_backing(&work) : -ENOMEM;
+	if (!err)
+		err = catalog_scan_begin(checker->cat, clock_now_ms(), trigger, &work.record.id);
+	if (err) {
+		/* No scan row to record it in: the answer and the log say it. */
+		if (err == -ENOMEM)
+			snprintf(work.record.message, sizeof(work.record.message),
+				 "nothing is moved: out of memory");
+		else if (!work.record.message[0])
+			snprintf(work.record.message, sizeof(work.record.message),
+				 "nothing is moved: the catalog cannot be written (%s)",
+				 catalog_last_error(checker->cat));
+		work.record.status = CATALOG_SCAN_FAILED;
+		work.record.finished_ms = clock_now_ms();
+		log_error("%s", work.record.message);
+		goto out_free;
+	}
 	err = gather(&work, outcomes, confirmed_scan_id);
 	if (err) {
 		log_error("scan %lld: cannot read the catalog: %s", (long long)work.record.id,
@@ -991,15 +1139,16 @@ static void run_scan(struct checker *checker, const char *trigger, bool dry_run,
 	work.record.live = work.counts.live;
 	work.record.candidates = work.counts.candidates;
 	work.record.status = status_of(&decision, dry_run);
-	if (!err)
-		act(&work, &decision);
+	if (!err && act(&work, &decision) != 0) {
+		work.record.status = CATALOG_SCAN_FAILED;
+		snprintf(decision.reason, sizeof(decision.reason),
+			 "the confirmation failed, nothing is moved");
+	}
 	if (work.record.status == CATALOG_SCAN_HELD)
 		hold(&work, &decision);
 	else if (work.record.status == CATALOG_SCAN_DRY_RUN)
 		keep_candidates(&work);
-	snprintf(work.record.message, sizeof(work.record.message), "%s%s%s", decision.reason,
-		 work.errors ? (decision.reason[0] ? "; " : "") : "",
-		 work.errors ? "some files could not be moved (see the log)" : "");
+	describe_scan(&work, &decision);
 	work.record.finished_ms = clock_now_ms();
 	if (catalog_scan_end(checker->cat, &work.record) != 0)
 		log_error("scan %lld: cannot record the scan: %s", (long long)work.record.id,
@@ -1023,6 +1172,9 @@ out_free:
 	pthread_mutex_unlock(&checker->lock);
 	free_work(&work);
 	free(outcomes);
+	/* A scan of a million files frees a hundred megabytes in pieces;
+	 * give them back rather than keep them until the next scan. */
+	malloc_trim(0);
 }
 
 /* Confirm or reject a held scan on the checker thread. */

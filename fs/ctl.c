@@ -99,7 +99,7 @@ static void hook_status(void *daemon, json_t *status)
 	struct mediafs *fs = daemon;
 	struct checker_status checker;
 	struct events_status events;
-	json_t *alarms = json_array();
+	json_t *alarms = json_object_get(status, "alarms");
 
 	checker_get_status(fs->checker, &checker);
 	events_get_status(fs->events, &events);
@@ -126,11 +126,11 @@ static void hook_status(void *daemon, json_t *status)
 		json_array_append_new(alarms, json_pack(
 			"{s:s, s:s}", "kind", "held",
 			"message", "a scan is held: confirm or reject it"));
-	if (events.dropped)
+	if (events.catalog_behind)
 		json_array_append_new(alarms, json_pack(
 			"{s:s, s:s}", "kind", "catalog",
-			"message", "events were lost to catalog errors; adoption reconciles"));
-	json_object_set_new(status, "alarms", alarms);
+			"message", "changes could not be recorded in the catalog (see the log); "
+				   "an adoption walk will reconcile it with the disk"));
 }
 
 /* ------------------------------------------------------------------ */
@@ -176,7 +176,11 @@ static int send_json(int fd, json_t *response)
 	return ret;
 }
 
-/* Read one line (without the newline) into a growing buffer. */
+/*
+ * Read one line (without the newline) into a growing buffer; returns its
+ * length, or -1 at the end.  The last line may come without a newline.
+ * The line is NUL-terminated but may hold NUL bytes: use the length.
+ */
 static ssize_t read_line(int fd, char **buf, size_t *cap)
 {
 	size_t len = 0;
@@ -186,10 +190,9 @@ static ssize_t read_line(int fd, char **buf, size_t *cap)
 		ssize_t n = recv(fd, &c, 1, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
-			return len ? (ssize_t)len : -1;
-		if (c == '\n')
-			break;
+		if (n <= 0 && len == 0)
+			return -1;
+		/* Room for c and the NUL, even for an empty line. */
 		if (len + 2 > *cap) {
 			size_t next = *cap ? 2 * *cap : 4096;
 			char *grown;
@@ -201,10 +204,10 @@ static ssize_t read_line(int fd, char **buf, size_t *cap)
 			*buf = grown;
 			*cap = next;
 		}
+		if (n <= 0 || c == '\n')
+			break;
 		(*buf)[len++] = c;
 	}
-	if (!*buf)
-		return -1;
 	(*buf)[len] = '\0';
 	return (ssize_t)len;
 }
@@ -213,6 +216,7 @@ static void serve(struct ctl *ctl, int fd)
 {
 	char error[1024], *line = NULL;
 	size_t cap = 0;
+	ssize_t len;
 	struct admin_context admin = {
 		.store = &ctl->fs->store,
 		.quarantine = &ctl->fs->quarantine,
@@ -243,15 +247,15 @@ static void serve(struct ctl *ctl, int fd)
 		json_decref(failed);
 		return;
 	}
-	while (read_line(fd, &line, &cap) >= 0) {
-		json_error_t parse_error;
-		json_t *request = json_loads(line, 0, &parse_error);
-		json_t *response = request ? admin_execute(&admin, request) :
-				   json_pack("{s:b, s:s, s:s}", "ok", 0, "kind", "usage",
-					     "error", "the request is not JSON");
+	while ((len = read_line(fd, &line, &cap)) >= 0) {
+		json_t *response = NULL;
+		json_t *request = admin_parse_request(line, (size_t)len, &response);
+
+		if (request)
+			response = admin_execute(&admin, request);
 		int sent = response ? send_json(fd, response) : -1;
 		log_debug("control: %s -> %s", request ? json_string_value(json_object_get(
-						   request, "command")) : "(bad json)",
+						   request, "command")) : "(refused)",
 			  json_is_true(json_object_get(response, "ok")) ? "ok" : "refused");
 		json_decref(request);
 		json_decref(response);

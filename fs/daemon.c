@@ -311,6 +311,15 @@ static int prepare(struct mediafs *fs, struct daemon_options *opts, char *catalo
 			STORE_STATE_DIR_NAME);
 		return err;
 	}
+	if (err == -EROFS) {
+		/* The catalog, the quarantine and the lock live in BACKING:
+		 * a mount that could record and keep nothing would break the
+		 * promises silently, so it is refused. */
+		fprintf(stderr, "mediafs: backing directory '%s' is on a read-only filesystem; "
+			"mediafs keeps its catalog and quarantine there and must write them "
+			"(remount it read-write)\n", opts->backing);
+		return err;
+	}
 	if (err) {
 		fprintf(stderr, "mediafs: cannot %s in '%s': %s\n", what, opts->backing,
 			strerror(-err));

@@ -23,6 +23,7 @@ enum {
 	SIZING_SLICE_FILES = 1000,	/* files stat()ed per slice */
 	RETRY_COUNT = 3,
 	RETRY_DELAY_MS = 1000,
+	ADOPTION_RETRY_MAX_MS = 30000,	/* the longest wait between failed adoptions */
 	ERROR_LOG_INTERVAL_MS = 60000,
 };
 
@@ -41,6 +42,9 @@ struct events {
 	uint64_t emitted, committed, dropped; /* guarded by lock */
 	bool stopping;			/* guarded by lock */
 	bool adoption_requested;	/* guarded by lock */
+	bool needs_adoption;		/* guarded by lock: a group or an adoption failed */
+	int64_t adoption_due_ms;	/* guarded by lock: no retry before (monotonic) */
+	uint64_t dropped_before_walk;	/* guarded by lock: dropped when the walk began */
 	struct events_status status;	/* guarded by lock (adoption fields) */
 	pthread_t thread;
 	/* Writer thread only: */
@@ -49,7 +53,7 @@ struct events {
 	struct adopt_walk *walk;
 	int64_t walk_next_progress;
 	int64_t sizing_after_id;	/* -1 when no sizes are being filled in */
-	bool needs_adoption;		/* a group was dropped */
+	int64_t adoption_backoff_ms;	/* the wait after the next failed adoption */
 	struct log_ratelimit error_limit;
 };
 
@@ -105,6 +109,7 @@ void events_emit(struct events *ev, const struct catalog_event *event)
 				  event->path ? event->path : "?");
 		pthread_mutex_lock(&ev->lock);
 		ev->dropped++;
+		ev->status.catalog_behind = true;
 		ev->adoption_requested = true;
 		pthread_mutex_unlock(&ev->lock);
 		return;
@@ -181,6 +186,13 @@ void events_get_status(struct events *ev, struct events_status *status)
 /* The writer thread                                                    */
 /* ------------------------------------------------------------------ */
 
+/* Is a retry of a failed adoption (or one after dropped events) due?
+ * Called with ev->lock held. */
+static bool adoption_is_due(const struct events *ev)
+{
+	return ev->needs_adoption && clock_monotonic_ms() >= ev->adoption_due_ms;
+}
+
 /* Take up to EVENT_GROUP_MAX events, waiting for a group to form.
  * Returns how many were moved into group. */
 static size_t take_group(struct events *ev, struct queued_event *group)
@@ -192,8 +204,14 @@ static size_t take_group(struct events *ev, struct queued_event *group)
 	bool background = ev->walk || ev->sizing_after_id >= 0;
 
 	while (ev->count == 0 && !ev->stopping && !background && !ev->adoption_requested &&
-	       !ev->needs_adoption)
-		pthread_cond_wait(&ev->not_empty, &ev->lock);
+	       !adoption_is_due(ev)) {
+		if (!ev->needs_adoption) {
+			pthread_cond_wait(&ev->not_empty, &ev->lock);
+			continue;
+		}
+		deadline_after(&deadline, ev->adoption_due_ms - clock_monotonic_ms());
+		pthread_cond_timedwait(&ev->not_empty, &ev->lock, &deadline);
+	}
 	if (ev->count > 0 && ev->count < EVENT_GROUP_MAX && !ev->stopping && !background) {
 		/* Let a group form: one transaction for many events. */
 		deadline_after(&deadline, EVENT_GROUP_MS);
@@ -242,9 +260,12 @@ static void commit_group(struct events *ev, struct queued_event *group, size_t n
 	pthread_mutex_lock(&ev->lock);
 	if (err) {
 		ev->dropped += n;
+		ev->status.catalog_behind = true;
 		ev->needs_adoption = true;
 	} else {
 		ev->committed += n;
+		/* Writing works again: an adoption that failed may go now. */
+		ev->adoption_due_ms = 0;
 	}
 	pthread_cond_broadcast(&ev->progress);
 	pthread_mutex_unlock(&ev->lock);
@@ -260,6 +281,23 @@ static int adopt_found(void *ctx, const struct catalog_found *found)
 	return catalog_adopt_add(ev->cat, found);
 }
 
+/*
+ * An adoption failed (the catalog cannot be written: a full disk, a
+ * read-only one): try again after a wait that doubles up to
+ * ADOPTION_RETRY_MAX_MS, or as soon as an event group commits, so that a
+ * long outage neither spins nor floods the log, and the catalog catches
+ * up with the disk once it can.
+ */
+static void retry_adoption_later(struct events *ev)
+{
+	pthread_mutex_lock(&ev->lock);
+	ev->needs_adoption = true;
+	ev->adoption_due_ms = clock_monotonic_ms() + ev->adoption_backoff_ms;
+	pthread_mutex_unlock(&ev->lock);
+	ev->adoption_backoff_ms = ev->adoption_backoff_ms * 2 < ADOPTION_RETRY_MAX_MS ?
+					  ev->adoption_backoff_ms * 2 : ADOPTION_RETRY_MAX_MS;
+}
+
 static void start_walk(struct events *ev)
 {
 	int err = adopt_walk_start(ev->store, &ev->walk);
@@ -267,14 +305,11 @@ static void start_walk(struct events *ev)
 	if (!err)
 		err = catalog_adopt_begin(ev->cat, clock_now_ms());
 	if (err) {
-		log_error("cannot start adoption: %s (%s); retrying", strerror(-err),
-			  catalog_last_error(ev->cat));
+		log_error("cannot start adoption: %s (%s); retrying in %lld s", strerror(-err),
+			  catalog_last_error(ev->cat), (long long)ev->adoption_backoff_ms / 1000);
 		adopt_walk_free(ev->walk);
 		ev->walk = NULL;
-		pthread_mutex_lock(&ev->lock);
-		ev->needs_adoption = true;
-		pthread_mutex_unlock(&ev->lock);
-		sleep_ms(RETRY_DELAY_MS);
+		retry_adoption_later(ev);
 		return;
 	}
 	ev->walk_next_progress = ADOPT_PROGRESS_FILES;
@@ -282,6 +317,7 @@ static void start_walk(struct events *ev)
 	pthread_mutex_lock(&ev->lock);
 	ev->status.adopting = true;
 	ev->status.adoption_files = 0;
+	ev->dropped_before_walk = ev->dropped;
 	pthread_mutex_unlock(&ev->lock);
 }
 
@@ -304,18 +340,26 @@ static void end_walk(struct events *ev, int err, const char *where)
 			 (unsigned long long)result.reappeared,
 			 (unsigned long long)result.changed, (unsigned long long)result.missing);
 	else if (where == NULL)
-		log_error("cannot finish adoption: %s", catalog_last_error(ev->cat));
+		log_error("cannot finish adoption: %s; retrying in %lld s",
+			  catalog_last_error(ev->cat), (long long)ev->adoption_backoff_ms / 1000);
 	pthread_mutex_lock(&ev->lock);
 	ev->status.adopting = false;
 	ev->status.adoption_files = files;
 	if (!err) {
 		ev->status.adoption_done = true;
 		ev->status.last_adoption = result;
+		/* Caught up, unless more was dropped while it walked. */
+		if (ev->dropped == ev->dropped_before_walk)
+			ev->status.catalog_behind = false;
 	}
 	pthread_cond_broadcast(&ev->progress);
 	pthread_mutex_unlock(&ev->lock);
-	if (!err)
-		ev->sizing_after_id = 0;
+	if (err) {
+		retry_adoption_later(ev);
+		return;
+	}
+	ev->adoption_backoff_ms = RETRY_DELAY_MS;
+	ev->sizing_after_id = 0;
 }
 
 struct sizing_slice {
@@ -404,7 +448,7 @@ static void *writer_main(void *arg)
 		pthread_mutex_lock(&ev->lock);
 		stop = ev->stopping && ev->count == 0;
 		start = !ev->walk && !stop && (ev->adoption_requested ||
-					       (ev->needs_adoption && !n));
+					       (adoption_is_due(ev) && !n));
 		if (start) {
 			ev->adoption_requested = false;
 			ev->needs_adoption = false;
@@ -450,6 +494,7 @@ int events_start(const char *catalog_path, const struct store *st, bool adopt,
 	ev->store = st;
 	ev->adoption_requested = adopt;
 	ev->sizing_after_id = -1;
+	ev->adoption_backoff_ms = RETRY_DELAY_MS;
 	pthread_mutex_init(&ev->lock, NULL);
 	pthread_cond_init(&ev->not_full, NULL);
 	pthread_condattr_t attr;

@@ -15,7 +15,9 @@
  * When the catalog cannot be written (a full disk, a broken database) a
  * group is retried, then dropped with an error in the log, and a new
  * adoption walk is started once writing works again: the catalog catches
- * up with the disk, and the data path is never held hostage.
+ * up with the disk, and the data path is never held hostage.  An adoption
+ * that fails the same way is retried after a growing wait (at most 30 s),
+ * or at once when a group commits again.
  *
  * Threads: events_emit() and events_flush() from any thread; the rest
  * from the thread that owns the daemon.
@@ -43,6 +45,7 @@ struct events_status {
 	uint64_t emitted;		/* events accepted */
 	uint64_t committed;		/* events in the catalog */
 	uint64_t dropped;		/* events lost to catalog errors */
+	bool catalog_behind;		/* some were lost, and no adoption caught up yet */
 	bool adopting;			/* an adoption walk is running */
 	bool adoption_done;		/* at least one adoption completed */
 	uint64_t adoption_files;	/* files seen by the current or last walk */

@@ -385,6 +385,78 @@ int store_statfs(const struct store *st, struct statvfs *out)
 	return fstatvfs(st->root_fd, out) < 0 ? neg_errno() : 0;
 }
 
+/* "512 B", "8.0 MiB": sizes for people. */
+static void format_size(uint64_t bytes, char *out, size_t size)
+{
+	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB" };
+	double value = (double)bytes;
+	size_t unit = 0;
+
+	if (bytes < 1024) {
+		snprintf(out, size, "%llu B", (unsigned long long)bytes);
+		return;
+	}
+	value /= 1024;
+	while (value >= 1024 && unit + 1 < sizeof(units) / sizeof(units[0])) {
+		value /= 1024;
+		unit++;
+	}
+	snprintf(out, size, "%.1f %s", value, units[unit]);
+}
+
+static bool is_low(uint64_t available, uint64_t total)
+{
+	return total > 0 && (double)available < (double)total * STORE_LOW_SPACE_PERCENT / 100;
+}
+
+enum store_health store_check_health(const struct store *st, char *why, size_t why_size)
+{
+	const char *root = st->root_path[0] ? st->root_path : "/";
+	char free_text[32], total_text[32];
+	uint64_t available, total;
+	struct statvfs sv;
+	int err = store_statfs(st, &sv);
+
+	why[0] = '\0';
+	if (err) {
+		snprintf(why, why_size, "cannot check the filesystem of backing directory '%s': %s",
+			 root, strerror(-err));
+		return STORE_UNKNOWN;
+	}
+	/* ext4 keeps its read-only state after an error out of statvfs on
+	 * newer kernels: only a write shows it.  Touching the lock file's
+	 * times is the smallest write there is. */
+	err = (sv.f_flag & ST_RDONLY) ? -EROFS : futimens(st->lock_fd, NULL) < 0 ? neg_errno() : 0;
+	if (err == -EROFS) {
+		snprintf(why, why_size, "backing directory '%s' is on a read-only filesystem: "
+			 "uploads fail and nothing is quarantined or recorded", root);
+		return STORE_READ_ONLY;
+	}
+	if (err) {
+		snprintf(why, why_size, "backing directory '%s' cannot be written: %s", root,
+			 strerror(-err));
+		return STORE_UNKNOWN;
+	}
+	available = (uint64_t)sv.f_bavail * sv.f_frsize;
+	total = (uint64_t)sv.f_blocks * sv.f_frsize;
+	format_size(available, free_text, sizeof(free_text));
+	format_size(total, total_text, sizeof(total_text));
+	/* Filesystems without an inode limit report f_files as 0. */
+	if (sv.f_bavail == 0 || (sv.f_files > 0 && sv.f_favail == 0)) {
+		snprintf(why, why_size, "backing directory '%s' is full: %s of %s and %llu inodes "
+			 "free; uploads fail with 'No space left on device'", root, free_text,
+			 total_text, (unsigned long long)sv.f_favail);
+		return STORE_FULL;
+	}
+	if (is_low(sv.f_bavail, sv.f_blocks) || is_low(sv.f_favail, sv.f_files)) {
+		snprintf(why, why_size, "backing directory '%s' is nearly full: %s of %s and %llu "
+			 "inodes free", root, free_text, total_text,
+			 (unsigned long long)sv.f_favail);
+		return STORE_NEARLY_FULL;
+	}
+	return STORE_HEALTHY;
+}
+
 /*
  * xattrs have no *at() form; /proc/self/fd/N follows the magic link to the
  * inode itself.  A symlink's own xattrs need the l*xattr() form, which does

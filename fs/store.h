@@ -159,6 +159,27 @@ int store_set_times(int path_fd, int open_fd, const struct timespec times[2]);
 
 int store_statfs(const struct store *st, struct statvfs *out);
 
+/* Under this share of its blocks or inodes free, BACKING is nearly full. */
+#define STORE_LOW_SPACE_PERCENT 1.0
+
+enum store_health {
+	STORE_HEALTHY,
+	STORE_NEARLY_FULL,	/* under STORE_LOW_SPACE_PERCENT free */
+	STORE_FULL,		/* no block or no inode left: writes fail */
+	STORE_READ_ONLY,	/* mounted (or remounted, after an error) read-only */
+	STORE_UNKNOWN,		/* statvfs or the write probe failed otherwise */
+};
+
+/*
+ * How BACKING's filesystem stands for what the mount and the checker
+ * write.  why receives one sentence for an alarm or the log, naming BACKING
+ * and what fails ("backing directory '/srv/media' is full: 0 B of 8.0 MiB
+ * free; uploads fail with 'No space left on device'"), or "" when healthy.
+ * Writes the times of the lock file as a probe: a filesystem that went
+ * read-only after an error may say so only to a write.
+ */
+enum store_health store_check_health(const struct store *st, char *why, size_t why_size);
+
 /* Extended attributes of the inode that path_fd names. */
 int store_set_xattr(int path_fd, bool is_symlink, const char *name,
 		    const void *value, size_t size, int flags);

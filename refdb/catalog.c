@@ -100,6 +100,8 @@ static const char *const migrations[] = {
 	"  pattern BLOB PRIMARY KEY,"
 	"  created_ms INTEGER NOT NULL"
 	") WITHOUT ROWID;",
+	/* 2 -> 3: examples of the values that can never name a file. */
+	"ALTER TABLE scans ADD COLUMN hostile_examples TEXT;",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == CATALOG_SCHEMA_VERSION,
@@ -233,11 +235,21 @@ static int sqlite_to_errno(int rc)
 	}
 }
 
-/* Record the database's message and turn rc into -errno. */
+/*
+ * Record the database's message and turn rc into -errno.  For an I/O
+ * error SQLite's words ("disk I/O error") hide the cause, so the system's
+ * error is added ("disk I/O error (Read-only file system)") and returned.
+ */
 static int fail(struct catalog *cat, int rc, const char *what)
 {
-	snprintf(cat->error, sizeof(cat->error), "%s: %s", what,
-		 cat->db ? sqlite3_errmsg(cat->db) : sqlite3_errstr(rc));
+	bool from_system = (rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN;
+	int sys = from_system && cat->db ? sqlite3_system_errno(cat->db) : 0;
+
+	snprintf(cat->error, sizeof(cat->error), "%s: %s%s%s%s", what,
+		 cat->db ? sqlite3_errmsg(cat->db) : sqlite3_errstr(rc), sys ? " (" : "",
+		 sys ? strerror(sys) : "", sys ? ")" : "");
+	if (sys)
+		return -sys;
 	return sqlite_to_errno(rc) ? sqlite_to_errno(rc) : -EIO;
 }
 
@@ -333,6 +345,18 @@ static void register_verbatim_vfs(void)
 	sqlite3_vfs_register(&verbatim_vfs, 0);
 }
 
+/*
+ * Undo what is left of a failed transaction without touching cat->error:
+ * the error that made it fail is the one worth reporting.  A COMMIT that
+ * failed on a full disk may have rolled back by itself already, and a
+ * ROLLBACK then fails with "no transaction is active".
+ */
+static void roll_back_quietly(struct catalog *cat)
+{
+	if (!sqlite3_get_autocommit(cat->db))
+		sqlite3_exec(cat->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
 static int read_version(struct catalog *cat, int *version)
 {
 	sqlite3_stmt *st;
@@ -368,13 +392,12 @@ static int migrate(struct catalog *cat)
 		err = exec(cat, migrations[version]);
 		if (!err)
 			err = exec(cat, sql);
+		if (!err)
+			err = exec(cat, "COMMIT");
 		if (err) {
-			exec(cat, "ROLLBACK");
+			roll_back_quietly(cat);
 			return err;
 		}
-		err = exec(cat, "COMMIT");
-		if (err)
-			return err;
 	}
 	return 0;
 }
@@ -468,9 +491,8 @@ static int commit(struct catalog *cat)
 	if (!cat->in_transaction)
 		return 0;
 	err = exec(cat, "COMMIT");
-	if (err) {
-		exec(cat, "ROLLBACK");
-	}
+	if (err)
+		roll_back_quietly(cat);
 	cat->in_transaction = false;
 	return err;
 }
@@ -478,7 +500,7 @@ static int commit(struct catalog *cat)
 static void rollback(struct catalog *cat)
 {
 	if (cat->in_transaction)
-		exec(cat, "ROLLBACK");
+		roll_back_quietly(cat);
 	cat->in_transaction = false;
 }
 
@@ -1548,7 +1570,8 @@ int catalog_scan_end(struct catalog *cat, const struct catalog_scan *scan)
 	int rc = sqlite3_prepare_v2(cat->db,
 		"UPDATE scans SET finished_ms = ?2, status = ?3, live = ?4, referenced = ?5,"
 		" candidates = ?6, quarantined = ?7, restored = ?8, purged = ?9, conflicts = ?10,"
-		" hostile = ?11, message = ?12, decided_ms = nullif(?13, 0) WHERE id = ?1",
+		" hostile = ?11, message = ?12, decided_ms = nullif(?13, 0),"
+		" hostile_examples = nullif(?14, '') WHERE id = ?1",
 		-1, &st, NULL);
 
 	if (rc != SQLITE_OK)
@@ -1566,6 +1589,7 @@ int catalog_scan_end(struct catalog *cat, const struct catalog_scan *scan)
 	sqlite3_bind_int64(st, 11, (int64_t)scan->hostile);
 	sqlite3_bind_text(st, 12, scan->message, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 13, scan->decided_ms);
+	sqlite3_bind_text(st, 14, scan->hostile_examples, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : fail(cat, rc, "record a scan");
@@ -1604,7 +1628,7 @@ int catalog_scan_keep_candidates(struct catalog *cat, int64_t scan_id,
 #define SCAN_COLUMNS \
 	"id, started_ms, coalesce(finished_ms, 0), coalesce(decided_ms, 0), trigger, status," \
 	" live, referenced, candidates, quarantined, restored, purged, conflicts, hostile," \
-	" coalesce(message, '')"
+	" coalesce(message, ''), coalesce(hostile_examples, '')"
 
 static void read_scan(sqlite3_stmt *st, struct catalog_scan *scan)
 {
@@ -1626,6 +1650,8 @@ static void read_scan(sqlite3_stmt *st, struct catalog_scan *scan)
 	scan->hostile = (uint64_t)sqlite3_column_int64(st, 13);
 	snprintf(scan->message, sizeof(scan->message), "%s",
 		 (const char *)sqlite3_column_text(st, 14));
+	snprintf(scan->hostile_examples, sizeof(scan->hostile_examples), "%s",
+		 (const char *)sqlite3_column_text(st, 15));
 }
 
 static int scan_query_one(struct catalog *cat, const char *sql, int64_t id,
@@ -2004,8 +2030,10 @@ int catalog_each_scan_row(struct catalog *cat, enum catalog_state state,
 	sqlite3_stmt *st;
 	int rc, ret = 0;
 
-	rc = sqlite3_prepare_v2(cat->db, "SELECT id, path, ino, first_seen_ms, activity_ms,"
-				" state_changed_ms, coalesce(last_referenced_ms, 0), quarantine_name"
+	rc = sqlite3_prepare_v2(cat->db, "SELECT id, path, ino,"
+				" min(first_seen_ms, coalesce(last_written_ms, first_seen_ms)),"
+				" activity_ms, state_changed_ms, coalesce(last_referenced_ms, 0),"
+				" quarantine_name"
 				" FROM files WHERE +state = ?1", -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return fail(cat, rc, "read rows");
@@ -2017,7 +2045,7 @@ int catalog_each_scan_row(struct catalog *cat, enum catalog_state state,
 			.path_len = (size_t)sqlite3_column_bytes(st, 1),
 			.state = state,
 			.ino = (ino_t)sqlite3_column_int64(st, 2),
-			.first_seen_ms = sqlite3_column_int64(st, 3),
+			.born_ms = sqlite3_column_int64(st, 3),
 			.activity_ms = sqlite3_column_int64(st, 4),
 			.state_changed_ms = sqlite3_column_int64(st, 5),
 			.last_referenced_ms = sqlite3_column_int64(st, 6),

@@ -45,7 +45,7 @@
 struct catalog;
 
 /* The schema version this build writes; older catalogs are migrated. */
-#define CATALOG_SCHEMA_VERSION 2
+#define CATALOG_SCHEMA_VERSION 3
 
 /* The catalog file's name in the state directory. */
 #define CATALOG_FILE_NAME "catalog.db"
@@ -217,7 +217,9 @@ struct catalog_scan_row {
 	size_t path_len;
 	enum catalog_state state;
 	ino_t ino;
-	int64_t first_seen_ms;
+	/* The earliest the file can have been made: when the catalog first
+	 * saw it, or its modification time if that is older (adopted). */
+	int64_t born_ms;
 	int64_t activity_ms;
 	int64_t state_changed_ms;
 	int64_t last_referenced_ms;
@@ -310,6 +312,9 @@ int catalog_forget_current(struct catalog *cat, const char *path, int64_t now_ms
 
 /* ---- Scans ---- */
 
+/* Room for the hostile examples of one scan, one line each. */
+enum { CATALOG_SCAN_EXAMPLES_BYTES = 1024 };
+
 enum catalog_scan_status {
 	CATALOG_SCAN_RUNNING,
 	CATALOG_SCAN_DONE,
@@ -335,6 +340,8 @@ struct catalog_scan {
 	uint64_t purged;
 	uint64_t conflicts;
 	uint64_t hostile;	/* unusable values in the sources */
+	/* A few of them, one per line: "source 'app': ../x (dotdot)". */
+	char hostile_examples[CATALOG_SCAN_EXAMPLES_BYTES];
 	char message[512];
 };
 

@@ -179,6 +179,11 @@ static int parse_duration_value(const char *value, int64_t min_ms, int64_t *out,
 		say(why, why_size, "'%s' is too short (at least %s)", value, text);
 		return -EINVAL;
 	}
+	if (ms > CONFIG_MAX_DURATION_MS) {
+		duration_format(CONFIG_MAX_DURATION_MS, text, sizeof(text));
+		say(why, why_size, "'%s' is too long (at most %s)", value, text);
+		return -EINVAL;
+	}
 	*out = ms;
 	return 0;
 }
@@ -300,10 +305,12 @@ static bool is_postgres_url(const char *url)
  * ?password= or &password= parameter, or the value of a conninfo's
  * password keyword (quoted or not).  Returns false when there is none.
  * *from indexes url; a second password (URL userinfo and parameter) is
- * found by calling again with start past the first.
+ * found by calling again with start past the first (see next_start()).
  */
 static bool find_password(const char *url, size_t start, size_t *from, size_t *len)
 {
+	if (start > strlen(url))
+		return false;
 	if (is_postgres_url(url)) {
 		const char *auth = strstr(url, "://") + 3;
 		size_t auth_len = strcspn(auth, "/?");
@@ -357,42 +364,67 @@ static bool find_password(const char *url, size_t start, size_t *from, size_t *l
 	return false;
 }
 
+/*
+ * Where to look for the password after the one at from, len bytes long:
+ * past it, and past its place when it is empty ("?password=&..."), or it
+ * would be found there again and again.
+ */
+static size_t next_start(size_t from, size_t len)
+{
+	return from + (len ? len : 1);
+}
+
 void config_redact_url(const char *url, char *out, size_t out_size)
 {
 	size_t used = 0;
 	size_t pos = 0;
+	size_t start = 0;
 	size_t from;
 	size_t len;
 
 	if (out_size == 0)
 		return;
-	while (find_password(url, pos, &from, &len)) {
+	while (find_password(url, start, &from, &len)) {
 		used += (size_t)snprintf(out + used, out_size - used, "%.*s***",
 					 (int)(from - pos), url + pos);
 		pos = from + len;
+		start = next_start(from, len);
 		if (used >= out_size)
 			return;
 	}
 	snprintf(out + used, out_size - used, "%s", url + pos);
 }
 
+/*
+ * Replace every occurrence of secret in text (text_size bytes, terminated)
+ * with "***".  A secret shorter than the mask makes the text grow: its end
+ * is cut to stay in text_size, and a secret too close to the end for the
+ * whole mask gets as much of the mask as fits.
+ */
 static void replace_all(char *text, size_t text_size, const char *secret, size_t secret_len)
 {
 	static const char mask[] = "***";
+	const size_t mask_len = sizeof(mask) - 1;
 	char *hit;
 
 	if (secret_len == 0)
 		return;
 	for (char *p = text; (hit = memmem(p, strlen(p), secret, secret_len)) != NULL;) {
+		/* Bytes from hit up to, not including, the last one (the NUL's). */
+		size_t room = text_size - 1 - (size_t)(hit - text);
 		size_t tail = strlen(hit + secret_len);
 
-		if (secret_len < sizeof(mask) - 1 &&
-		    (size_t)(hit - text) + sizeof(mask) - 1 + tail >= text_size)
-			tail = text_size - (size_t)(hit - text) - sizeof(mask);
-		memmove(hit + sizeof(mask) - 1, hit + secret_len, tail);
-		memcpy(hit, mask, sizeof(mask) - 1);
-		hit[sizeof(mask) - 1 + tail] = '\0';
-		p = hit + sizeof(mask) - 1;
+		if (room < mask_len) {
+			memcpy(hit, mask, room);
+			hit[room] = '\0';
+			return;
+		}
+		if (tail > room - mask_len)
+			tail = room - mask_len;
+		memmove(hit + mask_len, hit + secret_len, tail);
+		memcpy(hit, mask, mask_len);
+		hit[mask_len + tail] = '\0';
+		p = hit + mask_len;
 	}
 }
 
@@ -409,13 +441,13 @@ static int hex_value(char c)
 
 void config_scrub_password(const char *url, char *text, size_t text_size)
 {
-	size_t pos = 0;
+	size_t start = 0;
 	size_t from;
 	size_t len;
 
 	if (!url || !text || text_size == 0)
 		return;
-	while (find_password(url, pos, &from, &len)) {
+	while (find_password(url, start, &from, &len)) {
 		char decoded[256];
 		size_t n = 0;
 
@@ -432,7 +464,7 @@ void config_scrub_password(const char *url, char *text, size_t text_size)
 			}
 		}
 		replace_all(text, text_size, decoded, n);
-		pos = from + len;
+		start = next_start(from, len);
 	}
 }
 
@@ -791,12 +823,14 @@ static void parser_classify_line(struct parser *p, const char *line)
 	p->continuation = false;
 	if (!*s || *s == ';' || *s == '#')
 		return;
-	if (*s == '[') {
-		parser_begin_section(p, s);
+	/* libinih tests for a continuation before a section: after a key, an
+	 * indented "[...]" line is more of the value, not a new section. */
+	if (s > start && p->have_key) {
+		p->continuation = true;
 		return;
 	}
-	if (s > start && p->have_key)
-		p->continuation = true;
+	if (*s == '[')
+		parser_begin_section(p, s);
 }
 
 /* libinih's fgets(): one whole line, or NULL to stop. */
@@ -1005,28 +1039,25 @@ void config_init_defaults(struct config *cfg)
 	};
 }
 
-int config_load(struct config *cfg, const char *path, char *error, size_t error_size)
+/*
+ * Both passes over file, which is closed here; name stands for it in
+ * messages and becomes cfg->path.  The contract is config_load()'s.
+ */
+static int load_stream(struct config *cfg, const char *name, FILE *file, char *error,
+		       size_t error_size)
 {
 	struct parser p = {
-		.path = path,
+		.path = name,
+		.file = file,
 		.section = SECTION_NONE,
 		.error = error,
 		.error_size = error_size,
 	};
 	int line;
 
-	if (error_size)
-		error[0] = '\0';
 	config_init_defaults(&p.next);
-	p.file = fopen(path, "re");
-	if (!p.file) {
-		int err = -errno;
-
-		snprintf(error, error_size, "cannot open '%s': %s", path, strerror(-err));
-		return err;
-	}
 	line = ini_parse_stream(parser_read_line, &p, parser_handle, &p);
-	fclose(p.file);
+	fclose(file);
 	if (!p.err && line > 0)
 		parser_fail(&p, -EINVAL, line, "cannot parse the line (expected '[section]', "
 			    "'key = value' or a comment)");
@@ -1037,7 +1068,7 @@ int config_load(struct config *cfg, const char *path, char *error, size_t error_
 	for (size_t i = 0; i < p.next.source_count && !p.err; i++)
 		parser_check_source(&p, (int)i);
 	if (!p.err) {
-		p.next.path = strdup(path);
+		p.next.path = strdup(name);
 		if (!p.next.path)
 			parser_fail(&p, -ENOMEM, 0, "out of memory");
 	}
@@ -1049,6 +1080,41 @@ int config_load(struct config *cfg, const char *path, char *error, size_t error_
 	config_free(cfg);
 	*cfg = p.next;
 	return 0;
+}
+
+int config_load(struct config *cfg, const char *path, char *error, size_t error_size)
+{
+	FILE *file;
+
+	if (error_size)
+		error[0] = '\0';
+	file = fopen(path, "re");
+	if (!file) {
+		int err = -errno;
+
+		snprintf(error, error_size, "cannot open '%s': %s", path, strerror(-err));
+		return err;
+	}
+	return load_stream(cfg, path, file, error, error_size);
+}
+
+int config_load_buffer(struct config *cfg, const char *name, const char *text, size_t len,
+		       char *error, size_t error_size)
+{
+	/* fmemopen() wants a buffer even for no bytes: an empty file is valid. */
+	static const char empty[1];
+	FILE *file;
+
+	if (error_size)
+		error[0] = '\0';
+	file = fmemopen((void *)(len ? text : empty), len, "r");
+	if (!file) {
+		int err = -errno;
+
+		snprintf(error, error_size, "cannot read '%s': %s", name, strerror(-err));
+		return err;
+	}
+	return load_stream(cfg, name, file, error, error_size);
 }
 
 int config_set(struct config *cfg, const char *key, const char *value, char *error,

@@ -13,7 +13,8 @@
  * The file format is what libinih reads: [sections], "key = value", whole
  * line comments starting with ';' or '#', inline comments starting with
  * " ;" (whitespace, then a semicolon), and long values continued on
- * indented lines (joined with one space).  A line holds at most
+ * indented lines (joined with one space; after a key, every indented line
+ * continues it, even one that starts with '[').  A line holds at most
  * CONFIG_MAX_LINE_BYTES bytes.
  *
  * Threads: a struct config has no lock.  Load or change it on one thread;
@@ -31,6 +32,9 @@
 #define CONFIG_DEFAULT_GRACE_MS (7LL * 24 * 60 * 60 * 1000)
 #define CONFIG_DEFAULT_MAX_FRACTION 0.10
 #define CONFIG_DEFAULT_TEMP_MAX_AGE_MS (60LL * 1000)
+/* The longest duration a setting takes, 100 years: the daemon adds them to
+ * clock readings, and INT64_MAX milliseconds would wrap "now + interval". */
+#define CONFIG_MAX_DURATION_MS (36500LL * 24 * 60 * 60 * 1000)
 
 /* The longest line libinih reads, newline excluded (its buffer is 200). */
 enum { CONFIG_MAX_LINE_BYTES = 198 };
@@ -39,7 +43,8 @@ enum { CONFIG_MAX_LINE_BYTES = 198 };
 enum { CONFIG_ERROR_BYTES = 512 };
 
 struct config_settings {		/* [mediafs] */
-	int64_t interval_ms;		/* time between scans; > 0 */
+	/* Every duration is at most CONFIG_MAX_DURATION_MS. */
+	int64_t interval_ms;		/* time between scans; >= 1s */
 	int64_t min_age_ms;		/* never quarantine a file written more recently */
 	int64_t grace_ms;		/* purge a quarantined file after this long */
 	double max_fraction;		/* hold a larger scan; 0 < x <= 1 */
@@ -94,6 +99,15 @@ void config_init_defaults(struct config *cfg);
  * unchanged.  The first error found is the one reported.
  */
 int config_load(struct config *cfg, const char *path, char *error, size_t error_size);
+
+/*
+ * Like config_load(), on the len bytes at text instead of a file (they
+ * need no NUL terminator and may hold any byte).  name stands for the file
+ * in messages and becomes cfg->path.  For tests and the fuzzer; never
+ * opens a file.
+ */
+int config_load_buffer(struct config *cfg, const char *name, const char *text, size_t len,
+		       char *error, size_t error_size);
 
 /*
  * Set one [mediafs] key from a -o mount option, with the validation of the

@@ -12,7 +12,9 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,6 +25,7 @@ static struct {
 	const char *ident;
 	enum log_level level;
 	enum log_target target;
+	bool stderr_is_journal;	/* systemd's journal reads our stderr */
 	pthread_mutex_t lock;	/* guards every struct log_ratelimit */
 } log_state = {
 	.ident = "mediafs",
@@ -47,8 +50,25 @@ static const int syslog_priorities[] = {
 	[LOG_LEVEL_TRACE] = LOG_DEBUG,
 };
 
+/* systemd sets JOURNAL_STREAM to the device and inode of the stream it
+ * connected to stderr; a child that inherited another stderr must not
+ * take it for the journal. */
+static bool stderr_is_journal(void)
+{
+	const char *stream = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (!stream || sscanf(stream, "%llu:%llu", &dev, &ino) != 2)
+		return false;
+	if (fstat(STDERR_FILENO, &st) != 0)
+		return false;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
 void log_init(const char *ident, enum log_level level, enum log_target target)
 {
+	log_state.stderr_is_journal = stderr_is_journal();
 	log_state.ident = ident;
 	log_state.level = level;
 	log_state.target = target;
@@ -98,16 +118,28 @@ static void log_vwrite(enum log_level level, const char *fmt, va_list ap)
 		return;
 	}
 
+	int n;
+	if (log_state.stderr_is_journal) {
+		/* The journal stamps time and pid itself, and reads the
+		 * priority from the "<N>" prefix. */
+		n = snprintf(line, sizeof(line), "<%d>%s: ", syslog_priorities[level],
+			     level_names[level]);
+		if (n > 0)
+			len = (size_t)n;
+		goto message;
+	}
+
 	struct timespec now;
 	struct tm tm;
 	clock_gettime(CLOCK_REALTIME, &now);
 	localtime_r(&now.tv_sec, &tm);
 	len = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-	int n = snprintf(line + len, sizeof(line) - len, ".%03ld %s[%d] %s: ",
-			 now.tv_nsec / 1000000, log_state.ident, (int)getpid(),
-			 level_names[level]);
+	n = snprintf(line + len, sizeof(line) - len, ".%03ld %s[%d] %s: ",
+		     now.tv_nsec / 1000000, log_state.ident, (int)getpid(),
+		     level_names[level]);
 	if (n > 0)
 		len += (size_t)n;
+message:
 	n = vsnprintf(line + len, sizeof(line) - len, fmt, ap);
 	if (n > 0)
 		len += (size_t)n;

@@ -122,6 +122,7 @@ static enum pathnorm_status copy_segments(const char *rel, size_t len, char *out
 	size_t pos = 0;
 	size_t used = 0;
 	bool dir = false;
+	bool too_long = false;
 
 	while (pos < len) {
 		const char *seg = rel + pos;
@@ -138,16 +139,23 @@ static enum pathnorm_status copy_segments(const char *rel, size_t len, char *out
 		}
 		if (seg_len == 2 && seg[0] == '.' && seg[1] == '.')
 			return PATHNORM_DOTDOT;
-		if (seg_len > PATHNORM_MAX_SEGMENT_BYTES)
-			return PATHNORM_TOO_LONG;
+		/* A length fault ranks after "..": walk on, copying nothing,
+		 * so that a ".." further on is still the fault reported. */
+		if (too_long)
+			continue;
 		size_t need = used + (used ? 1 : 0) + seg_len;
-		if (need >= PATHNORM_MAX_BYTES || need >= out_size)
-			return PATHNORM_TOO_LONG;
+		if (seg_len > PATHNORM_MAX_SEGMENT_BYTES || need >= PATHNORM_MAX_BYTES ||
+		    need >= out_size) {
+			too_long = true;
+			continue;
+		}
 		if (used)
 			out[used++] = '/';
 		memcpy(out + used, seg, seg_len);
 		used += seg_len;
 	}
+	if (too_long)
+		return PATHNORM_TOO_LONG;
 	if (dir || used == 0)
 		return PATHNORM_DIRECTORY;
 	out[used] = '\0';

@@ -23,12 +23,15 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
 enum {
 	INITIAL_SLOTS = 1024,			/* a power of two */
+	HUGE_PAGE_BYTES = 2 * 1024 * 1024,
+	HUGE_TABLE_BYTES = 4 * 1024 * 1024,	/* from here, alloc_slots prefaults */
 	ARENA_CHUNK_BYTES = 1024 * 1024,
 	MAX_LOAD_NUMERATOR = 3,			/* grow above 3/4 full */
 	MAX_LOAD_DENOMINATOR = 4,
@@ -144,20 +147,50 @@ static void seed_key(uint64_t key[2])
 	key[1] = (uint64_t)ts.tv_sec * 0x9e3779b97f4a7c15ULL;
 }
 
-struct refset *refset_new(void)
+/*
+ * A zeroed slot table.  Large tables are written once right away rather
+ * than left to calloc's lazily mapped zero pages: the first lookup would
+ * map a page read-only and the first insert fault it again, each time
+ * shooting down the other cores' TLBs.  They ask for huge pages too,
+ * since every probe lands on a random page.
+ */
+static struct refset_slot *alloc_slots(size_t count)
+{
+	size_t bytes = count * sizeof(struct refset_slot);
+	void *slots;
+
+	if (bytes < HUGE_TABLE_BYTES)
+		return calloc(count, sizeof(struct refset_slot));
+	if (posix_memalign(&slots, HUGE_PAGE_BYTES, bytes) != 0)
+		return NULL;
+	(void)madvise(slots, bytes, MADV_HUGEPAGE);	/* a hint; fine if refused */
+	memset(slots, 0, bytes);
+	return slots;
+}
+
+struct refset *refset_new_sized(size_t expected)
 {
 	struct refset *set = calloc(1, sizeof(*set));
+	size_t slot_count = INITIAL_SLOTS;
 
 	if (!set)
 		return NULL;
-	set->slots = calloc(INITIAL_SLOTS, sizeof(*set->slots));
+	while (slot_count < MAX_SLOTS &&
+	       expected * MAX_LOAD_DENOMINATOR >= slot_count * MAX_LOAD_NUMERATOR)
+		slot_count *= 2;
+	set->slots = alloc_slots(slot_count);
 	if (!set->slots) {
 		free(set);
 		return NULL;
 	}
-	set->slot_count = INITIAL_SLOTS;
+	set->slot_count = slot_count;
 	seed_key(set->key);
 	return set;
+}
+
+struct refset *refset_new(void)
+{
+	return refset_new_sized(0);
 }
 
 /* The slot that holds path, or the free slot where it would go. */
@@ -186,7 +219,7 @@ static int grow(struct refset *set)
 	/* The home slot comes from a 32-bit tag: more slots would not help. */
 	if (slot_count > MAX_SLOTS)
 		return -ENOMEM;
-	slots = calloc(slot_count, sizeof(*slots));
+	slots = alloc_slots(slot_count);
 	if (!slots)
 		return -ENOMEM;
 	for (size_t i = 0; i < set->slot_count; i++) {
@@ -243,6 +276,13 @@ bool refset_contains(const struct refset *set, const char *path, size_t len)
 		return false;
 	return find_slot(set->slots, set->slot_count, path_tag(set, path, len), path,
 			 len)->str != NULL;
+}
+
+void refset_prefetch(const struct refset *set, const char *path, size_t len)
+{
+	if (len > REFSET_MAX_PATH_BYTES)
+		return;
+	__builtin_prefetch(&set->slots[path_tag(set, path, len) & (set->slot_count - 1)]);
 }
 
 size_t refset_count(const struct refset *set)

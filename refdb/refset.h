@@ -25,6 +25,10 @@ struct refset;
 /* A new, empty set, or NULL when out of memory. */
 struct refset *refset_new(void);
 
+/* The same, sized for about expected paths: a set that would have grown
+ * to that size never holds its old and new tables at once. */
+struct refset *refset_new_sized(size_t expected);
+
 /*
  * Add path (len bytes, need not be NUL-terminated) unless it is there
  * already.  Returns 0 when added or already present, -ENAMETOOLONG for a
@@ -34,6 +38,10 @@ int refset_add(struct refset *set, const char *path, size_t len);
 
 /* True when path (len bytes) is in the set. */
 bool refset_contains(const struct refset *set, const char *path, size_t len);
+
+/* Start loading the slot where path would be: a caller that tests many
+ * paths prefetches a few ahead, so that their cache misses overlap. */
+void refset_prefetch(const struct refset *set, const char *path, size_t len);
 
 /* The number of distinct paths. */
 size_t refset_count(const struct refset *set);

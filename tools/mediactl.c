@@ -425,6 +425,16 @@ static void print_scan(const char *label, const json_t *scan)
 	       (long long)num(scan, "conflicts"));
 	if (str(scan, "message")[0])
 		printf("%-12s %s\n", "", str(scan, "message"));
+	if (num(scan, "hostile")) {
+		json_t *example;
+		size_t i;
+
+		printf("%-12s %lld values can never name a file%s\n", "",
+		       (long long)num(scan, "hostile"),
+		       json_array_size(json_object_get(scan, "hostile_examples")) ? ", e.g." : "");
+		json_array_foreach(json_object_get(scan, "hostile_examples"), i, example)
+			printf("%-12s   %s\n", "", json_string_value(example));
+	}
 }
 
 static void print_status(const json_t *r)
@@ -753,7 +763,11 @@ static int parse_size(const char *text, int64_t *out)
 		end++;
 	if (*end)
 		return -EINVAL;
-	*out = (int64_t)(value * (double)scale);
+	value *= (double)scale;
+	/* NaN, infinity and sizes past 8 EB have no int64_t. */
+	if (!(value < 9.2e18))
+		return -EINVAL;
+	*out = (int64_t)value;
 	return 0;
 }
 

@@ -199,6 +199,10 @@ START_TEST(test_show_quarantine_and_log)
 	json_decref(r.json);
 	MEDIACTL(&r, "show", "never/was.jpg");
 	ck_assert_int_eq(r.status, 1);
+	/* A refusal that quotes a path that is not UTF-8 still comes back. */
+	MEDIACTL(&r, "show", "never/caf\xe9.jpg");
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.err, "knows nothing of") != NULL, "answered: %s", r.err);
 	MEDIACTL(&r, "quarantine");
 	ck_assert_msg(strstr(r.out, "old/b.jpg") && strstr(r.out, "unreferenced") &&
 		      strstr(r.out, "in 5"), "quarantine lists why and when it is purged: %s",
@@ -380,6 +384,11 @@ START_TEST(test_usage_errors_and_help)
 	MEDIACTL(&r, "show");
 	ck_assert_int_eq(r.status, 2);
 	MEDIACTL(&r, "scan", "--now");
+	ck_assert_int_eq(r.status, 2);
+	/* Sizes no int64_t holds are usage errors, not undefined behaviour. */
+	MEDIACTL(&r, "ls", "--larger-than", "1e30");
+	ck_assert_int_eq(r.status, 2);
+	MEDIACTL(&r, "ls", "--larger-than", "inf");
 	ck_assert_int_eq(r.status, 2);
 }
 END_TEST

@@ -343,13 +343,23 @@ int pg_harness_exec(const struct pg_harness *h, const char *dbname, const char *
 	return err;
 }
 
-int pg_harness_stop_immediately(const struct pg_harness *h)
+static int stop_server(const struct pg_harness *h, char *mode)
 {
 	char data[sizeof(h->dir) + 8];
-	char *args[] = { "-w", "-D", data, "-m", "immediate", "stop", NULL };
+	char *args[] = { "-w", "-D", data, "-m", mode, "stop", NULL };
 
 	path_in(h, "data", data, sizeof(data));
 	return run_tool(h, "pg_ctl", args);
+}
+
+int pg_harness_stop(const struct pg_harness *h)
+{
+	return stop_server(h, "fast");
+}
+
+int pg_harness_stop_immediately(const struct pg_harness *h)
+{
+	return stop_server(h, "immediate");
 }
 
 int pg_harness_restart(const struct pg_harness *h)

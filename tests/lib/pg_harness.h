@@ -60,7 +60,17 @@ void pg_harness_conninfo_for(const struct pg_harness *h, const char *dbname, con
  */
 int pg_harness_exec(const struct pg_harness *h, const char *dbname, const char *sql);
 
-/* Stop the server at once ("pg_ctl stop -m immediate"), as if it crashed. */
+/*
+ * Stop the server as an administrator does ("pg_ctl stop -m fast"): open
+ * connections are ended with an error, and what was committed is kept.
+ */
+int pg_harness_stop(const struct pg_harness *h);
+
+/*
+ * Stop the server at once ("pg_ctl stop -m immediate"), as if it crashed.
+ * The harness runs with synchronous_commit off: the last commits may be
+ * lost; run CHECKPOINT first to keep them.
+ */
 int pg_harness_stop_immediately(const struct pg_harness *h);
 
 /* Start the server again after a stop; a no-op when it is running. */

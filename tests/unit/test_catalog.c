@@ -124,6 +124,20 @@ START_TEST(test_version_zero_database_is_migrated)
 }
 END_TEST
 
+START_TEST(test_scan_record_keeps_its_hostile_examples)
+{
+	struct catalog_scan scan = { .status = CATALOG_SCAN_DONE, .hostile = 2 }, read;
+
+	ck_assert_int_eq(catalog_scan_begin(cat, 100, "manual", &scan.id), 0);
+	snprintf(scan.hostile_examples, sizeof(scan.hostile_examples),
+		 "source 'app': ../x (dotdot)\nsource 'app': /etc/passwd (absolute)");
+	ck_assert_int_eq(catalog_scan_end(cat, &scan), 0);
+	ck_assert_int_eq(catalog_scan_get(cat, scan.id, &read), 0);
+	ck_assert_uint_eq(read.hostile, 2);
+	ck_assert_str_eq(read.hostile_examples, scan.hostile_examples);
+}
+END_TEST
+
 START_TEST(test_newer_schema_is_refused)
 {
 	char path[300], error[512];
@@ -467,6 +481,7 @@ static Suite *catalog_suite(void)
 	tcase_add_test(schema, test_new_catalog_has_current_schema);
 	tcase_add_test(schema, test_version_zero_database_is_migrated);
 	tcase_add_test(schema, test_newer_schema_is_refused);
+	tcase_add_test(schema, test_scan_record_keeps_its_hostile_examples);
 	suite_add_tcase(s, schema);
 
 	tcase_add_checked_fixture(events, setup, teardown);

@@ -167,6 +167,9 @@ static const struct {
 	{ "[mediafs]\nmin_age = -1h\n", "2: key 'min_age': '-1h' is not a duration" },
 	{ "[mediafs]\ngrace = 999999999999d\n", "2: key 'grace': '999999999999d' is too long a duration" },
 	{ "[mediafs]\ninterval = 0\n", "2: key 'interval': '0' is too short (at least 1s)" },
+	{ "[mediafs]\ninterval = 106751991167d\n",
+	  "2: key 'interval': '106751991167d' is too long (at most 36500d)" },
+	{ "[mediafs]\ngrace = 36500d1ms\n", "2: key 'grace': '36500d1ms' is too long (at most 36500d)" },
 	{ "[mediafs]\nmax_fraction = 0\n", "2: key 'max_fraction': '0' is not a fraction above 0" },
 	{ "[mediafs]\nmax_fraction = 1.5\n", "2: key 'max_fraction': '1.5' is not a fraction" },
 	{ "[mediafs]\nmax_fraction = 10%\n", "2: key 'max_fraction': '10%' is not a fraction" },
@@ -257,6 +260,52 @@ START_TEST(test_a_missing_file_is_enoent_with_its_name)
 }
 END_TEST
 
+START_TEST(test_an_indented_bracket_line_continues_the_value_as_libinih_reads_it)
+{
+	ck_assert_msg(load("[source a]\nurl = sqlite:///a.db\nquery = SELECT path\n"
+			   "  [source b]\n") == 0, "loads: %s", error);
+	ck_assert_uint_eq(cfg.source_count, 1);
+	ck_assert_str_eq(cfg.sources[0].query, "SELECT path [source b]");
+	/* Not a source b that takes the key before it and a url after it. */
+	ck_assert_int_eq(load("[source a]\nurl = sqlite:///a.db\nquery = SELECT 1\n"
+			      "  [source b]\nurl = sqlite:///b.db\n"), -EINVAL);
+	ck_assert_msg(strstr(error, ":5: key 'url' is given twice") != NULL, "error '%s'", error);
+	/* Before any key, an indented header is a header. */
+	ck_assert_msg(load("  [source a]\nurl = sqlite:///a.db\nquery = SELECT 1\n") == 0,
+		      "loads: %s", error);
+	ck_assert_str_eq(cfg.sources[0].name, "a");
+}
+END_TEST
+
+START_TEST(test_a_buffer_loads_like_the_same_file)
+{
+	ck_assert_msg(config_load_buffer(&cfg, "buffer.ini", design_example,
+					 strlen(design_example), error, sizeof(error)) == 0,
+		      "loads: %s", error);
+	ck_assert_str_eq(cfg.path, "buffer.ini");
+	ck_assert_int_eq(cfg.settings.grace_ms, 7LL * 24 * 60 * 60 * 1000);
+	ck_assert_uint_eq(cfg.source_count, 1);
+	ck_assert_str_eq(cfg.sources[0].strip_prefixes[0], "/media/");
+	ck_assert_int_eq(cfg.sources[0].line, 11);
+}
+END_TEST
+
+START_TEST(test_a_buffer_is_read_to_its_length_and_no_further)
+{
+	static const char text[] = "[mediafs]\ngrace = 1d\n\0[bogus]\n";
+
+	ck_assert_int_eq(config_load_buffer(&cfg, "nul.ini", text, sizeof(text) - 1, error,
+					    sizeof(error)), -EINVAL);
+	ck_assert_str_eq(error, "nul.ini:3: the line holds a NUL byte");
+	ck_assert_msg(config_load_buffer(&cfg, "cut.ini", text, strlen(text), error,
+					 sizeof(error)) == 0, "loads: %s", error);
+	ck_assert_int_eq(cfg.settings.grace_ms, 24LL * 60 * 60 * 1000);
+	ck_assert_int_eq(config_load_buffer(&cfg, "empty.ini", NULL, 0, error, sizeof(error)), 0);
+	ck_assert_str_eq(cfg.path, "empty.ini");
+	ck_assert_int_eq(cfg.settings.grace_ms, CONFIG_DEFAULT_GRACE_MS);
+}
+END_TEST
+
 START_TEST(test_long_values_continue_on_indented_lines)
 {
 	ck_assert_msg(load("[source a]\nurl = sqlite:///a.db\nquery = SELECT image\n"
@@ -314,6 +363,38 @@ START_TEST(test_scrub_removes_raw_and_decoded_passwords_from_messages)
 }
 END_TEST
 
+START_TEST(test_scrub_stays_in_a_full_buffer_when_the_mask_is_longer)
+{
+	/* Full to its last byte, with a one-byte password at the very end. */
+	char text[16] = "pw is q, and q";
+	char tight[4] = "abq";
+
+	config_scrub_password("host=db password=q", text, sizeof(text) - 1);
+	ck_assert_str_eq(text, "pw is ***, and");
+	config_scrub_password("host=db password=q", tight, sizeof(tight));
+	ck_assert_str_eq(tight, "ab*");
+}
+END_TEST
+
+START_TEST(test_an_empty_password_is_redacted_once_and_scrubbing_ends)
+{
+	char out[256];
+	char text[64] = "bad query parameter in postgresql://h/db";
+
+	config_redact_url("postgresql://bob:@h/db?password=&sslmode=x", out, sizeof(out));
+	ck_assert_str_eq(out, "postgresql://bob:***@h/db?password=***&sslmode=x");
+	config_redact_url("host=h password=", out, sizeof(out));
+	ck_assert_str_eq(out, "host=h password=***");
+	config_scrub_password("postgresql://h/db?password=", text, sizeof(text));
+	config_scrub_password("postgresql://bob:@h/db", text, sizeof(text));
+	config_scrub_password("host=h password=", text, sizeof(text));
+	ck_assert_str_eq(text, "bad query parameter in postgresql://h/db");
+	ck_assert_int_eq(load("[source a]\nurl = postgres://h/db?password=&bogus=1\n"
+			      "columns = t.c\n"), -EINVAL);
+	ck_assert_msg(strstr(error, "password=***&bogus=1") != NULL, "redacted in '%s'", error);
+}
+END_TEST
+
 static const struct {
 	const char *url;
 	const char *path;
@@ -348,6 +429,8 @@ static const struct {
 	{ "max_fraction", "0.5", 0, NULL },
 	{ "dry_run", "true", 0, NULL },
 	{ "exclude", "tmp/*", 0, NULL },
+	{ "grace", "36500d", 0, NULL },
+	{ "interval", "36500d1s", -EINVAL, "option 'interval': '36500d1s' is too long (at most 36500d)" },
 	{ "grace", "7 days", -EINVAL,
 	  "option 'grace': '7 days' is not a duration (use e.g. 30s, 10m, 1h, 7d)" },
 	{ "max_fraction", "2", -EINVAL, "option 'max_fraction': '2' is not a fraction above 0 and at most 1 (use e.g. 0.10)" },
@@ -419,6 +502,9 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_a_failed_load_leaves_the_config_unchanged);
 	tcase_add_test(tc, test_a_missing_file_is_enoent_with_its_name);
 	tcase_add_test(tc, test_long_values_continue_on_indented_lines);
+	tcase_add_test(tc, test_an_indented_bracket_line_continues_the_value_as_libinih_reads_it);
+	tcase_add_test(tc, test_a_buffer_loads_like_the_same_file);
+	tcase_add_test(tc, test_a_buffer_is_read_to_its_length_and_no_further);
 	tcase_add_test(tc, test_a_source_copy_is_deep);
 	suite_add_tcase(s, tc);
 
@@ -428,6 +514,8 @@ static Suite *config_suite(void)
 	tcase_add_loop_test(tc, test_redacted_urls_hide_every_password, 0,
 			    sizeof(redactions) / sizeof(redactions[0]));
 	tcase_add_test(tc, test_scrub_removes_raw_and_decoded_passwords_from_messages);
+	tcase_add_test(tc, test_scrub_stays_in_a_full_buffer_when_the_mask_is_longer);
+	tcase_add_test(tc, test_an_empty_password_is_redacted_once_and_scrubbing_ends);
 	tcase_add_loop_test(tc, test_sqlite_urls_name_absolute_paths_only, 0,
 			    sizeof(sqlite_urls) / sizeof(sqlite_urls[0]));
 	suite_add_tcase(s, tc);

@@ -151,6 +151,25 @@ START_TEST(test_a_300_byte_component_is_too_long)
 }
 END_TEST
 
+START_TEST(test_dotdot_is_the_fault_reported_wherever_a_length_fault_is)
+{
+	char value[300 + 3];
+	char out[PATHNORM_MAX_BYTES];
+	size_t out_len;
+
+	/* The header's order, not the value's: ".." before a length fault. */
+	memset(value, 'b', 300);
+	memcpy(value + 300, "/..", 3);
+	ck_assert_int_eq(pathnorm_normalise(value, sizeof(value), NULL, out, sizeof(out), &out_len),
+			 PATHNORM_DOTDOT);
+	ck_assert_int_eq(pathnorm_normalise("a/b/../c", 8, NULL, out, 2, &out_len),
+			 PATHNORM_DOTDOT);
+	/* And a length fault before a directory. */
+	ck_assert_int_eq(pathnorm_normalise(value, 301, NULL, out, sizeof(out), &out_len),
+			 PATHNORM_TOO_LONG);
+}
+END_TEST
+
 START_TEST(test_longest_matching_prefix_is_picked)
 {
 	char *prefixes[] = { "/media/", "https://cdn.example.com/media/", "/media/photos" };
@@ -214,6 +233,7 @@ static Suite *pathnorm_suite(void)
 	tcase_add_test(tc, test_a_5000_byte_value_is_too_long);
 	tcase_add_test(tc, test_a_path_of_exactly_path_max_minus_one_bytes_is_accepted);
 	tcase_add_test(tc, test_a_300_byte_component_is_too_long);
+	tcase_add_test(tc, test_dotdot_is_the_fault_reported_wherever_a_length_fault_is);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("prefix");

@@ -138,6 +138,33 @@ START_TEST(test_memory_follows_distinct_paths_not_values_added)
 }
 END_TEST
 
+START_TEST(test_a_presized_set_holds_what_it_was_sized_for_and_more)
+{
+	/* Sized past the prefaulted huge-table threshold, then filled past
+	 * its size so that it grows once. */
+	struct refset *set = refset_new_sized(400000);
+	char path[32];
+	size_t table_bytes;
+
+	ck_assert_ptr_nonnull(set);
+	table_bytes = refset_memory_bytes(set);
+	for (int i = 0; i < 800000; i++) {
+		int len = snprintf(path, sizeof(path), "d%03d/f%07d.jpg", i % 1000, i);
+		ck_assert_int_eq(refset_add(set, path, (size_t)len), 0);
+	}
+	ck_assert_uint_eq(refset_count(set), 800000);
+	ck_assert_msg(refset_memory_bytes(set) > table_bytes, "it grew");
+	for (int i = 0; i < 800000; i += 997) {
+		int len = snprintf(path, sizeof(path), "d%03d/f%07d.jpg", i % 1000, i);
+		refset_prefetch(set, path, (size_t)len);
+		ck_assert(refset_contains(set, path, (size_t)len));
+	}
+	ck_assert(!refset_contains(set, "d000/f0800000.jpg", 17));
+	refset_prefetch(set, "x", 1);	/* a prefetch of a non-member is harmless */
+	refset_free(set);
+}
+END_TEST
+
 START_TEST(test_free_accepts_null)
 {
 	refset_free(NULL);
@@ -158,6 +185,7 @@ static Suite *refset_suite(void)
 	tcase_add_test(tc, test_an_overlong_path_is_refused_and_not_added);
 	tcase_add_test(tc, test_a_million_paths_with_duplicates_are_all_found);
 	tcase_add_test(tc, test_memory_follows_distinct_paths_not_values_added);
+	tcase_add_test(tc, test_a_presized_set_holds_what_it_was_sized_for_and_more);
 	tcase_add_test(tc, test_free_accepts_null);
 	suite_add_tcase(s, tc);
 	return s;
