@@ -97,17 +97,6 @@ void admin_set_path(json_t *obj, const char *key, const char *path)
 	free(escaped);
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Decode hex (two digits a byte, either case) into a malloc()ed string.
  * Returns 0, -EINVAL for an odd length, anything but a digit, or a 00
@@ -125,8 +114,8 @@ static int decode_hex(const char *hex, char **out)
 	if (!bytes)
 		return -ENOMEM;
 	for (size_t i = 0; i < len / 2; i++) {
-		int high = hex_digit(hex[2 * i]);
-		int low = hex_digit(hex[2 * i + 1]);
+		int high = pathnorm_hex_digit(hex[2 * i]);
+		int low = pathnorm_hex_digit(hex[2 * i + 1]);
 
 		if (high < 0 || low < 0 || (high == 0 && low == 0)) {
 			free(bytes);

@@ -14,6 +14,7 @@
  * its type and where it goes; config_load() and config_set() share it.
  */
 #include "config.h"
+#include "pathnorm.h"
 
 #include "duration.h"
 
@@ -428,17 +429,6 @@ static void replace_all(char *text, size_t text_size, const char *secret, size_t
 	}
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 void config_scrub_password(const char *url, char *text, size_t text_size)
 {
 	size_t start = 0;
@@ -453,8 +443,8 @@ void config_scrub_password(const char *url, char *text, size_t text_size)
 
 		replace_all(text, text_size, url + from, len);
 		for (size_t i = from; i < from + len && n < sizeof(decoded); i++) {
-			int hi = url[i] == '%' && i + 2 < from + len ? hex_value(url[i + 1]) : -1;
-			int lo = hi >= 0 ? hex_value(url[i + 2]) : -1;
+			int hi = url[i] == '%' && i + 2 < from + len ? pathnorm_hex_digit(url[i + 1]) : -1;
+			int lo = hi >= 0 ? pathnorm_hex_digit(url[i + 2]) : -1;
 
 			if (lo >= 0) {
 				decoded[n++] = (char)(hi * 16 + lo);

@@ -260,3 +260,14 @@ void pathnorm_escape(const char *value, size_t len, char *out, size_t out_size)
 	}
 	out[used] = '\0';
 }
+
+int pathnorm_hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

@@ -81,4 +81,8 @@ const char *pathnorm_status_name(enum pathnorm_status status);
  */
 void pathnorm_escape(const char *value, size_t len, char *out, size_t out_size);
 
+/* The value of one hexadecimal digit (either case), or -1: for reading
+ * escapes back, in paths, URLs and PostgreSQL's bytea output. */
+int pathnorm_hex_digit(char c);
+
 #endif

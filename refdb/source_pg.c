@@ -17,6 +17,7 @@
  * and is scrubbed from every message.
  */
 #include "source_i.h"
+#include "pathnorm.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -253,17 +254,6 @@ static void pg_rollback(struct source *src)
 	PQclear(res);
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Decode one row of COPY text format in place (one column: no delimiter
  * to split on).  Returns its length, or -1 for \N, the NULL marker.
@@ -296,8 +286,8 @@ static ssize_t copy_decode(char *row, size_t len)
 			int value = 0;
 			int digits = 0;
 
-			while (digits < 2 && in < len && hex_digit(row[in]) >= 0) {
-				value = value * 16 + hex_digit(row[in++]);
+			while (digits < 2 && in < len && pathnorm_hex_digit(row[in]) >= 0) {
+				value = value * 16 + pathnorm_hex_digit(row[in++]);
 				digits++;
 			}
 			if (digits == 0)
