@@ -102,6 +102,13 @@ static const char *const migrations[] = {
 	") WITHOUT ROWID;",
 	/* 2 -> 3: examples of the values that can never name a file. */
 	"ALTER TABLE scans ADD COLUMN hostile_examples TEXT;",
+	/* 3 -> 4: references matched under another spelling or through a
+	 * symbolic link, near misses, and restores on access per file (so
+	 * that restore on access converges). */
+	"ALTER TABLE scans ADD COLUMN respelled INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE scans ADD COLUMN near_misses INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE scans ADD COLUMN near_miss_examples TEXT;"
+	"ALTER TABLE files ADD COLUMN access_restores INTEGER NOT NULL DEFAULT 0;",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == CATALOG_SCHEMA_VERSION,

@@ -45,7 +45,7 @@
 struct catalog;
 
 /* The schema version this build writes; older catalogs are migrated. */
-#define CATALOG_SCHEMA_VERSION 3
+#define CATALOG_SCHEMA_VERSION 4
 
 /* The catalog file's name in the state directory. */
 #define CATALOG_FILE_NAME "catalog.db"
