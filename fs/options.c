@@ -36,7 +36,7 @@ void options_print_help(void)
 "                           [source NAME] databases (see docs/configuration.md)\n"
 "    -o KEY=VALUE           any [mediafs] setting: interval, min_age, grace,\n"
 "                           max_fraction, temp_max_age, restore_on_access,\n"
-"                           dry_run, exclude (overrides the file)\n"
+"                           dry_run, exclude, metrics_file (overrides the file)\n"
 "    -o timeout=S           entry, attribute and negative cache time (default 10 s)\n"
 "    -o entry_timeout=S     how long the kernel trusts a name\n"
 "    -o attr_timeout=S      how long the kernel trusts attributes\n"

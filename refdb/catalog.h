@@ -377,4 +377,23 @@ int catalog_each_pin(struct catalog *cat,
 
 const char *catalog_state_name(enum catalog_state state);
 
+/* ---- Counts, for metrics ---- */
+
+enum catalog_count_kind {
+	CATALOG_COUNT_SCANS,		/* group "scans", name: a scan status */
+	/* group: "quarantined", "restored" or "purged"; name: the reason */
+	CATALOG_COUNT_TRANSITIONS,
+};
+
+/*
+ * Call fn(ctx, group, name, count) for each group of scans by status, or
+ * of the audit log's moves into the quarantine, out of it (restores) and
+ * purges, by reason.  One pass over the table.
+ * Returns 0, fn's non-zero value, or -errno.
+ */
+int catalog_each_count(struct catalog *cat, enum catalog_count_kind kind,
+		       int (*fn)(void *ctx, const char *group, const char *name,
+				 uint64_t count),
+		       void *ctx);
+
 #endif

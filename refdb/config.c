@@ -34,7 +34,7 @@ enum { WHY_BYTES = 384 };
 
 static const char DURATION_HINT[] = "use e.g. 30s, 10m, 1h, 7d";
 static const char MEDIAFS_KEYS[] = "interval, min_age, grace, max_fraction, temp_max_age, "
-				   "restore_on_access, dry_run or exclude";
+				   "restore_on_access, dry_run, exclude or metrics_file";
 static const char SOURCE_KEYS[] = "url, columns, query or strip_prefix";
 
 /* ---- small helpers ---- */
@@ -139,7 +139,9 @@ out_free_list:
 
 /* ---- [mediafs]: one table of keys ---- */
 
-enum setting_type { SETTING_DURATION, SETTING_FRACTION, SETTING_BOOL, SETTING_GLOBS };
+enum setting_type {
+	SETTING_DURATION, SETTING_FRACTION, SETTING_BOOL, SETTING_GLOBS, SETTING_PATH,
+};
 
 struct setting {
 	const char *key;
@@ -158,6 +160,7 @@ static const struct setting settings_table[] = {
 	  offsetof(struct config_settings, restore_on_access), 0 },
 	{ "dry_run", SETTING_BOOL, offsetof(struct config_settings, dry_run), 0 },
 	{ "exclude", SETTING_GLOBS, offsetof(struct config_settings, exclude), 0 },
+	{ "metrics_file", SETTING_PATH, offsetof(struct config_settings, metrics_file), 0 },
 };
 
 static int parse_duration_value(const char *value, int64_t min_ms, int64_t *out, char *why,
@@ -247,6 +250,23 @@ static int parse_globs(const char *value, struct config_settings *s, char *why, 
 	return 0;
 }
 
+/* An absolute path of one line, or "" for none. */
+static int parse_path(const char *value, char *out, char *why, size_t why_size)
+{
+	size_t len = strlen(value);
+
+	if (len && value[0] != '/') {
+		say(why, why_size, "'%s' is not an absolute path", value);
+		return -EINVAL;
+	}
+	if (len >= CONFIG_PATH_BYTES || strpbrk(value, "\n\r")) {
+		say(why, why_size, "the path is too long or holds a line break");
+		return -EINVAL;
+	}
+	memcpy(out, value, len + 1);
+	return 0;
+}
+
 /*
  * Validate value for key and store it in s.  Returns 0, -ENOENT for a key
  * that is not in the table, -EINVAL with why filled, or -ENOMEM; s is
@@ -274,6 +294,8 @@ static int setting_apply(struct config_settings *s, const char *key, const char 
 		return parse_bool(value, (bool *)(void *)field, why, why_size);
 	case SETTING_GLOBS:
 		return parse_globs(value, s, why, why_size);
+	case SETTING_PATH:
+		return parse_path(value, field, why, why_size);
 	}
 	return -ENOENT;
 }

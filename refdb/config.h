@@ -42,6 +42,9 @@ enum { CONFIG_MAX_LINE_BYTES = 198 };
 /* Room for an error message from this module. */
 enum { CONFIG_ERROR_BYTES = 512 };
 
+/* Room for a path setting, with its NUL. */
+enum { CONFIG_PATH_BYTES = 4096 };
+
 struct config_settings {		/* [mediafs] */
 	/* Every duration is at most CONFIG_MAX_DURATION_MS. */
 	int64_t interval_ms;		/* time between scans; >= 1s */
@@ -53,6 +56,8 @@ struct config_settings {		/* [mediafs] */
 	bool dry_run;			/* report what a scan would do, move nothing */
 	char **exclude;			/* globs relative to the media root */
 	size_t exclude_count;
+	/* Prometheus textfile written after each scan; "" for none. */
+	char metrics_file[CONFIG_PATH_BYTES];
 };
 
 enum config_source_kind {

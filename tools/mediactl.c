@@ -70,6 +70,7 @@ static const char usage_text[] =
 "  log [--since d] [--path p] [--limit n]\n"
 "                             the audit log\n"
 "  du [prefix]                bytes by directory and state\n"
+"  metrics                    the figures in Prometheus' text format\n"
 "\n"
 "'mediactl command --help' describes one command.  Durations: 30s, 10m, 1h, 7d.\n";
 
@@ -658,6 +659,8 @@ static void print_response(const char *command, const json_t *r)
 		print_du(r);
 	else if (!strcmp(command, "pin") || !strcmp(command, "unpin") || !strcmp(command, "pins"))
 		print_pins(r);
+	else if (!strcmp(command, "metrics"))
+		fputs(str(r, "text"), stdout);
 }
 
 /* ------------------------------------------------------------------ */
@@ -742,6 +745,10 @@ static const struct command commands[] = {
 	    { "--limit", "limit", VALUE_INT }, { 0 } } },
 	{ "du", "du [prefix]", "Bytes by directory and state, and what purging would free.",
 	  "prefix", VALUE_PATH, false, NULL, { { 0 } } },
+	{ "metrics", "metrics", "The store's figures in Prometheus' text exposition format "
+	  "(files and bytes by state, scans, restores, purges, alarms, the event queue), "
+	  "as node_exporter's textfile collector reads them.", NULL, VALUE_NONE, false, NULL,
+	  { { 0 } } },
 };
 
 static int parse_size(const char *text, int64_t *out)
