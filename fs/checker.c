@@ -813,6 +813,7 @@ static void set_settings(struct scan_work *work)
 		.min_age_ms = cfg->min_age_ms,
 		.grace_ms = cfg->grace_ms,
 		.max_fraction = cfg->max_fraction,
+		.hold_min_files = (uint64_t)cfg->hold_min_files,
 		.exclude = cfg->exclude,
 		.exclude_count = cfg->exclude_count,
 		.pins = work->pins,
