@@ -337,6 +337,9 @@ static json_t *cmd_status(struct admin_context *ctx, const json_t *request)
 							 ctx->config->sources[i].name));
 	json_object_set_new(response, "sources", sources);
 	json_object_set_new(response, "daemon", json_boolean(ctx->daemon != NULL));
+	json_object_set_new(response, "config", json_pack("{s:s?, s:s}",
+		"path", ctx->config->path,
+		"origin", ctx->config_origin ? ctx->config_origin : "daemon"));
 	json_object_set_new(response, "alarms", backing_alarms(ctx));
 	err = add_counts(ctx, response);
 	if (err) {
@@ -1049,6 +1052,9 @@ static json_t *cmd_check(struct admin_context *ctx, const json_t *request)
 	json_object_set_new(response, "untracked_count", json_integer((json_int_t)check.untracked_count));
 	json_object_set_new(response, "missing", check.missing);
 	json_object_set_new(response, "missing_count", json_integer((json_int_t)check.missing_count));
+	if (ctx->config->source_count == 0)
+		json_object_set_new(response, "note", json_string(
+			"no source is configured: no reference was checked (give --config FILE)"));
 	return response;
 }
 

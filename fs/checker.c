@@ -1495,6 +1495,10 @@ int checker_start(struct mediafs *fs, const struct config *cfg, const char *cata
 		free_checker(checker);
 		return err;
 	}
+	/* mediactl --backing reads the same file when the daemon is stopped. */
+	if (catalog_meta_set(checker->cat, CATALOG_META_CONFIG_PATH, cfg->path ? cfg->path : "") != 0)
+		log_warn("cannot record the configuration file in the catalog: %s",
+			 catalog_last_error(checker->cat));
 	/* A source that cannot be reached now is retried at every scan;
 	 * those scans fail and move nothing. */
 	for (size_t i = 0; i < checker->config.source_count; i++) {

@@ -107,6 +107,13 @@ static int apply_configuration(struct daemon_options *opts)
 {
 	char error[CONFIG_ERROR_BYTES];
 
+	/* Absolute, so that the path the store remembers (for mediactl
+	 * --backing) names the file from anywhere. */
+	char *absolute = opts->config_path ? realpath(opts->config_path, NULL) : NULL;
+	if (absolute) {
+		free(opts->config_path);
+		opts->config_path = absolute;
+	}
 	if (opts->config_path &&
 	    config_load(&opts->config, opts->config_path, error, sizeof(error)) != 0) {
 		fprintf(stderr, "mediafs: %s\n", error);

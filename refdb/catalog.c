@@ -2115,3 +2115,45 @@ int catalog_each_count(struct catalog *cat, enum catalog_count_kind kind,
 		return ret;
 	return rc == SQLITE_DONE ? 0 : fail(cat, rc, "count");
 }
+
+/* ------------------------------------------------------------------ */
+/* Facts about the store                                                */
+/* ------------------------------------------------------------------ */
+
+int catalog_meta_set(struct catalog *cat, const char *key, const char *value)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(cat->db, "INSERT INTO meta (key, value) VALUES (?1, ?2)"
+				    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+				    -1, &st, NULL);
+
+	if (rc != SQLITE_OK)
+		return fail(cat, rc, "record a fact");
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : fail(cat, rc, "record a fact");
+}
+
+int catalog_meta_get(struct catalog *cat, const char *key, char **value)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(cat->db, "SELECT value FROM meta WHERE key = ?1", -1, &st,
+				    NULL);
+	int err = -ENOENT;
+
+	*value = NULL;
+	if (rc != SQLITE_OK)
+		return fail(cat, rc, "read a fact");
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_text(st, 0)) {
+		*value = strdup((const char *)sqlite3_column_text(st, 0));
+		err = *value ? 0 : -ENOMEM;
+	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		err = fail(cat, rc, "read a fact");
+	}
+	sqlite3_finalize(st);
+	return err;
+}

@@ -377,6 +377,20 @@ int catalog_each_pin(struct catalog *cat,
 
 const char *catalog_state_name(enum catalog_state state);
 
+/* ---- Facts about the store ---- */
+
+/* The key under which the daemon records its configuration file. */
+#define CATALOG_META_CONFIG_PATH "config_path"
+
+/* Record value under key (replacing what was there).  0 or -errno. */
+int catalog_meta_set(struct catalog *cat, const char *key, const char *value);
+
+/*
+ * The value recorded under key, in new memory (the caller frees it).
+ * Returns 0, -ENOENT when nothing is recorded, or -errno.
+ */
+int catalog_meta_get(struct catalog *cat, const char *key, char **value);
+
 /* ---- Counts, for metrics ---- */
 
 enum catalog_count_kind {

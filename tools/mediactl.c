@@ -350,6 +350,28 @@ out:
 	return response;
 }
 
+/*
+ * Without --config: the file the daemon last ran with, as the store
+ * recorded it.  Returns 0 when it was loaded; otherwise says why once (a
+ * store that never recorded one says nothing: the status tells).
+ */
+static int load_remembered_config(struct catalog *cat, struct config *cfg)
+{
+	char error[CONFIG_ERROR_BYTES], *path = NULL;
+	int err = catalog_meta_get(cat, CATALOG_META_CONFIG_PATH, &path);
+
+	if (!err && !path[0])
+		err = -ENOENT;
+	if (!err && config_load(cfg, path, error, sizeof(error)) != 0) {
+		fprintf(stderr, "mediactl: the store's configuration cannot be read (%s); "
+			"settings are the defaults and no source is known: give --config\n",
+			error);
+		err = -EINVAL;
+	}
+	free(path);
+	return err;
+}
+
 /* --backing: the store itself, locked against a daemon. */
 static json_t *run_offline(const struct options *opts, json_t *request)
 {
@@ -395,6 +417,9 @@ static json_t *run_offline(const struct options *opts, json_t *request)
 	}
 	ctx.store = &st;
 	ctx.quarantine = &q;
+	ctx.config_origin = opts->config ? "given" : "none";
+	if (!opts->config && load_remembered_config(ctx.cat, &cfg) == 0)
+		ctx.config_origin = "remembered";
 	response = admin_execute(&ctx, request);
 	catalog_close(ctx.cat);
 out_store:
