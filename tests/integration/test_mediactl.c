@@ -421,6 +421,36 @@ START_TEST(test_offline_mode)
 	MEDIACTL(&r, "--backing", h.backing, "status");
 	ck_assert_int_eq(r.status, 0);
 	ck_assert_msg(strstr(r.out, "daemon stopped"), "%s", r.out);
+	/* Without --config, the settings and sources of the file the daemon
+	 * ran with, which the store remembers; never the defaults unsaid. */
+	MEDIACTL(&r, "--json", "--backing", h.backing, "status");
+	ck_assert_int_eq(r.status, 0);
+	json_t *config = json_object_get(r.json, "config");
+	ck_assert_str_eq(json_string_value(json_object_get(config, "origin")), "remembered");
+	ck_assert_msg(strstr(json_string_value(json_object_get(config, "path")), "mediafs.ini"),
+		      "the remembered file is the daemon's");
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r.json, "settings"),
+							    "grace_ms")), 3600 * 1000);
+	ck_assert_int_eq(json_array_size(json_object_get(r.json, "sources")), 1);
+	json_decref(r.json);
+	MEDIACTL(&r, "--json", "--backing", h.backing, "check");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_msg(json_object_get(r.json, "note") == NULL &&
+		      json_array_size(json_object_get(r.json, "sources")) == 1,
+		      "check reads the remembered source");
+	json_decref(r.json);
+	char config_file[700], moved[720];
+	snprintf(config_file, sizeof(config_file), "%s/mediafs.ini", h.dir);
+	snprintf(moved, sizeof(moved), "%s.moved", config_file);
+	ck_assert_int_eq(rename(config_file, moved), 0);
+	MEDIACTL(&r, "--json", "--backing", h.backing, "check");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_msg(strstr(r.err, "configuration cannot be read") != NULL,
+		      "a remembered file that is gone is said: %s", r.err);
+	ck_assert_msg(json_object_get(r.json, "note") != NULL,
+		      "a check that read no source says so");
+	json_decref(r.json);
+	ck_assert_int_eq(rename(moved, config_file), 0);
 	MEDIACTL(&r, "--json", "--backing", h.backing, "quarantine");
 	ck_assert_int_eq(json_array_size(json_object_get(r.json, "files")), 2);
 	json_decref(r.json);
