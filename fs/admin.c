@@ -16,6 +16,7 @@
 
 #include "adopt.h"
 #include "clock.h"
+#include "metrics.h"
 #include "pathnorm.h"
 #include "refset.h"
 #include "source.h"
@@ -255,6 +256,45 @@ static json_t *backing_alarms(struct admin_context *ctx)
 	return alarms;
 }
 
+/* One count of catalog_each_count() into {group: {name: count}}. */
+static int add_count(void *arg, const char *group, const char *name, uint64_t count)
+{
+	json_t *groups = arg, *names = json_object_get(groups, group);
+
+	if (!group || !name)
+		return 0;
+	if (!names) {
+		names = json_object();
+		if (json_object_set_new(groups, group, names) != 0)
+			return -ENOMEM;
+	}
+	return json_object_set_new(names, name, json_integer((json_int_t)count)) ? -ENOMEM : 0;
+}
+
+/*
+ * The cumulative counts that metrics export: scans by outcome, and the
+ * audit log's changes of state (restores by cause, purges, quarantines).
+ */
+static int add_counts(struct admin_context *ctx, json_t *status)
+{
+	json_t *scans = json_object(), *transitions = json_object();
+	int err = scans && transitions ? 0 : -ENOMEM;
+
+	if (!err)
+		err = catalog_each_count(ctx->cat, CATALOG_COUNT_SCANS, add_count, scans);
+	if (!err)
+		err = catalog_each_count(ctx->cat, CATALOG_COUNT_TRANSITIONS, add_count,
+					 transitions);
+	if (!err) {
+		json_t *by_status = json_object_get(scans, "scans");
+		json_object_set(status, "scan_counts", by_status ? by_status : json_object());
+		json_object_set(status, "transitions", transitions);
+	}
+	json_decref(scans);
+	json_decref(transitions);
+	return err;
+}
+
 static json_t *cmd_status(struct admin_context *ctx, const json_t *request)
 {
 	static const enum catalog_state states[] = {
@@ -297,9 +337,35 @@ static json_t *cmd_status(struct admin_context *ctx, const json_t *request)
 							 ctx->config->sources[i].name));
 	json_object_set_new(response, "sources", sources);
 	json_object_set_new(response, "daemon", json_boolean(ctx->daemon != NULL));
+	json_object_set_new(response, "config", json_pack("{s:s?, s:s}",
+		"path", ctx->config->path,
+		"origin", ctx->config_origin ? ctx->config_origin : "daemon"));
 	json_object_set_new(response, "alarms", backing_alarms(ctx));
+	err = add_counts(ctx, response);
+	if (err) {
+		json_decref(response);
+		return catalog_failure(ctx, err);
+	}
 	if (ctx->add_status)
 		ctx->add_status(ctx->daemon, response);
+	return response;
+}
+
+/* The status in Prometheus' text format, as "text". */
+static json_t *cmd_metrics(struct admin_context *ctx, const json_t *request)
+{
+	json_t *status = cmd_status(ctx, request), *response;
+	char *text;
+
+	if (!json_is_true(json_object_get(status, "ok")))
+		return status;
+	text = metrics_render(status);
+	json_decref(status);
+	if (!text)
+		return failure("failed", "out of memory");
+	response = success();
+	json_object_set_new(response, "text", json_string(text));
+	free(text);
 	return response;
 }
 
@@ -986,6 +1052,9 @@ static json_t *cmd_check(struct admin_context *ctx, const json_t *request)
 	json_object_set_new(response, "untracked_count", json_integer((json_int_t)check.untracked_count));
 	json_object_set_new(response, "missing", check.missing);
 	json_object_set_new(response, "missing_count", json_integer((json_int_t)check.missing_count));
+	if (ctx->config->source_count == 0)
+		json_object_set_new(response, "note", json_string(
+			"no source is configured: no reference was checked (give --config FILE)"));
 	return response;
 }
 
@@ -1020,6 +1089,7 @@ struct command {
 
 static const struct command commands[] = {
 	{ "status", cmd_status },
+	{ "metrics", cmd_metrics },
 	{ "ls", cmd_ls },
 	{ "show", cmd_show },
 	{ "quarantine", cmd_quarantine },

@@ -35,6 +35,10 @@ struct admin_context {
 	const struct store *store;
 	struct quarantine *quarantine;
 	const struct config *config;		/* settings; sources for "check" */
+	/* Where config came from offline: "given" (--config), "remembered"
+	 * (the file the daemon last ran with) or "none" (the defaults, no
+	 * source); NULL in the daemon. */
+	const char *config_origin;
 	/* Daemon only; NULL offline. */
 	void *daemon;
 	void (*sync)(void *daemon);	/* commit what the mount reported so far */

@@ -17,9 +17,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "clock.h"
+#include "ctl.h"
 #include "events.h"
 #include "log.h"
+#include "metrics.h"
 #include "ops.h"
 #include "pathmap.h"
 #include "policy.h"
@@ -57,6 +60,7 @@ struct checker {
 	int request_result;			/* guarded by lock */
 	struct catalog_scan request_scan;	/* guarded by lock */
 	struct checker_status status;		/* guarded by lock */
+	uint64_t *source_references;		/* guarded by lock; per source, last scan */
 	/* Checker thread only: */
 	struct catalog *cat;
 	struct source **sources;		/* NULL entries are not connected */
@@ -809,6 +813,7 @@ static void set_settings(struct scan_work *work)
 		.min_age_ms = cfg->min_age_ms,
 		.grace_ms = cfg->grace_ms,
 		.max_fraction = cfg->max_fraction,
+		.hold_min_files = (uint64_t)cfg->hold_min_files,
 		.exclude = cfg->exclude,
 		.exclude_count = cfg->exclude_count,
 		.pins = work->pins,
@@ -1095,6 +1100,36 @@ static int check_backing(struct scan_work *work)
  * One scan.  trigger: startup, interval, manual, confirm.  With
  * confirmed_scan_id the candidates are limited to that held scan's.
  */
+/*
+ * The textfile that node_exporter's collector reads (metrics_file),
+ * rewritten after each scan from the same status that mediactl sees.
+ */
+static void write_metrics(struct checker *checker)
+{
+	struct mediafs *fs = checker->fs;
+	const char *path = checker->config.settings.metrics_file;
+	struct admin_context admin = {
+		.cat = checker->cat,
+		.store = &fs->store,
+		.quarantine = &fs->quarantine,
+		.config = &checker->config,
+		.daemon = fs,
+		.add_status = ctl_add_daemon_status,
+	};
+	json_t *request = json_pack("{s:s}", "command", "metrics");
+	json_t *response = request ? admin_execute(&admin, request) : NULL;
+	const char *text = json_string_value(json_object_get(response, "text"));
+	const char *why = json_string_value(json_object_get(response, "error"));
+	int err = text ? metrics_write_file(path, text) : -EIO;
+
+	if (err)
+		log_write_limited(&checker->warning, WARN_INTERVAL_MS, LOG_LEVEL_WARN,
+				  "cannot write the metrics file '%s': %s", path,
+				  text || !why ? strerror(-err) : why);
+	json_decref(request);
+	json_decref(response);
+}
+
 static void run_scan(struct checker *checker, const char *trigger, bool dry_run,
 		     int64_t confirmed_scan_id, struct catalog_scan *out)
 {
@@ -1169,7 +1204,12 @@ out_free:
 		*out = work.record;
 	pthread_mutex_lock(&checker->lock);
 	checker->status.last = work.record;
+	for (size_t i = 0; outcomes && i < source_count; i++)
+		if (!outcomes[i].failed)
+			checker->source_references[i] = outcomes[i].references;
 	pthread_mutex_unlock(&checker->lock);
+	if (checker->config.settings.metrics_file[0])
+		write_metrics(checker);
 	free_work(&work);
 	free(outcomes);
 	/* A scan of a million files frees a hundred megabytes in pieces;
@@ -1360,6 +1400,18 @@ int checker_decide(struct checker *checker, int64_t scan_id, bool confirm,
 		       result);
 }
 
+uint64_t checker_source_references(struct checker *checker, size_t i)
+{
+	uint64_t references;
+
+	if (i >= checker->config.source_count)
+		return 0;
+	pthread_mutex_lock(&checker->lock);
+	references = checker->source_references[i];
+	pthread_mutex_unlock(&checker->lock);
+	return references;
+}
+
 void checker_get_status(struct checker *checker, struct checker_status *status)
 {
 	pthread_mutex_lock(&checker->lock);
@@ -1402,6 +1454,7 @@ static void free_checker(struct checker *checker)
 	for (size_t i = 0; checker->sources && i < checker->config.source_count; i++)
 		source_close(checker->sources[i]);
 	free(checker->sources);
+	free(checker->source_references);
 	catalog_close(checker->cat);
 	config_free(&checker->config);
 	free(checker->catalog_path);
@@ -1430,7 +1483,9 @@ int checker_start(struct mediafs *fs, const struct config *cfg, const char *cata
 	err = copy_config(&checker->config, cfg);
 	checker->catalog_path = strdup(catalog_path);
 	checker->sources = calloc(cfg->source_count + 1, sizeof(*checker->sources));
-	if (err || !checker->catalog_path || !checker->sources) {
+	checker->source_references = calloc(cfg->source_count + 1,
+					    sizeof(*checker->source_references));
+	if (err || !checker->catalog_path || !checker->sources || !checker->source_references) {
 		snprintf(error, error_size, "out of memory");
 		free_checker(checker);
 		return -ENOMEM;
@@ -1440,6 +1495,10 @@ int checker_start(struct mediafs *fs, const struct config *cfg, const char *cata
 		free_checker(checker);
 		return err;
 	}
+	/* mediactl --backing reads the same file when the daemon is stopped. */
+	if (catalog_meta_set(checker->cat, CATALOG_META_CONFIG_PATH, cfg->path ? cfg->path : "") != 0)
+		log_warn("cannot record the configuration file in the catalog: %s",
+			 catalog_last_error(checker->cat));
 	/* A source that cannot be reached now is retried at every scan;
 	 * those scans fail and move nothing. */
 	for (size_t i = 0; i < checker->config.source_count; i++) {
@@ -1447,13 +1506,16 @@ int checker_start(struct mediafs *fs, const struct config *cfg, const char *cata
 		if (connect_source(checker, i, message, sizeof(message)) != 0)
 			log_error("%s; scans move nothing until it answers", message);
 	}
+	/* Published before the thread starts: the status that the thread
+	 * writes into the metrics file reads it. */
+	*out = checker;
 	err = -pthread_create(&checker->thread, NULL, checker_main, checker);
 	if (err) {
 		snprintf(error, error_size, "cannot start the checker: %s", strerror(-err));
+		*out = NULL;
 		free_checker(checker);
 		return err;
 	}
-	*out = checker;
 	return 0;
 }
 

@@ -64,4 +64,7 @@ int checker_decide(struct checker *checker, int64_t scan_id, bool confirm,
 
 void checker_get_status(struct checker *checker, struct checker_status *status);
 
+/* References the last successful fetch of source i (config order) gave. */
+uint64_t checker_source_references(struct checker *checker, size_t i);
+
 #endif

@@ -94,7 +94,7 @@ static int hook_decide(void *daemon, int64_t scan_id, bool confirm, struct catal
 	return checker_decide(fs->checker, scan_id, confirm, SCAN_TIMEOUT_MS, out);
 }
 
-static void hook_status(void *daemon, json_t *status)
+void ctl_add_daemon_status(void *daemon, json_t *status)
 {
 	struct mediafs *fs = daemon;
 	struct checker_status checker;
@@ -109,6 +109,11 @@ static void hook_status(void *daemon, json_t *status)
 	json_object_set_new(status, "next_scan_ms", json_integer(checker.next_scan_ms));
 	json_object_set_new(status, "restores_by_access",
 			    json_integer((json_int_t)atomic_load(&fs->restores_by_access)));
+	json_t *source;
+	size_t i;
+	json_array_foreach(json_object_get(status, "sources"), i, source)
+		json_object_set_new(source, "references",
+				    json_integer((json_int_t)checker_source_references(fs->checker, i)));
 	json_object_set_new(status, "events",
 			    json_pack("{s:I, s:I, s:I, s:b, s:b, s:I}",
 				      "emitted", (json_int_t)events.emitted,
@@ -227,7 +232,7 @@ static void serve(struct ctl *ctl, int fd)
 		.on_purged = hook_purged,
 		.scan = hook_scan,
 		.decide = hook_decide,
-		.add_status = hook_status,
+		.add_status = ctl_add_daemon_status,
 	};
 	uid_t uid = 0;
 

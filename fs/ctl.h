@@ -13,6 +13,8 @@
 #ifndef MEDIAFS_CTL_H
 #define MEDIAFS_CTL_H
 
+#include <jansson.h>
+
 #include "config.h"
 #include "mediafs.h"
 
@@ -27,5 +29,13 @@ int ctl_start(struct mediafs *fs, const struct config *cfg, const char *mountpoi
 
 /* Stop listening, wait for the connections to finish, remove the socket. */
 void ctl_stop(struct ctl *ctl);
+
+/*
+ * The running daemon's part of a status answer (admin_context.add_status):
+ * pid, scanning, the event queue, references per source, the alarms of
+ * the checker and the event writer.  daemon is the struct mediafs.  Any
+ * thread.
+ */
+void ctl_add_daemon_status(void *daemon, json_t *status);
 
 #endif

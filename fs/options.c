@@ -36,7 +36,7 @@ void options_print_help(void)
 "                           [source NAME] databases (see docs/configuration.md)\n"
 "    -o KEY=VALUE           any [mediafs] setting: interval, min_age, grace,\n"
 "                           max_fraction, temp_max_age, restore_on_access,\n"
-"                           dry_run, exclude (overrides the file)\n"
+"                           dry_run, exclude, metrics_file (overrides the file)\n"
 "    -o timeout=S           entry, attribute and negative cache time (default 10 s)\n"
 "    -o entry_timeout=S     how long the kernel trusts a name\n"
 "    -o attr_timeout=S      how long the kernel trusts attributes\n"
@@ -107,6 +107,13 @@ static int apply_configuration(struct daemon_options *opts)
 {
 	char error[CONFIG_ERROR_BYTES];
 
+	/* Absolute, so that the path the store remembers (for mediactl
+	 * --backing) names the file from anywhere. */
+	char *absolute = opts->config_path ? realpath(opts->config_path, NULL) : NULL;
+	if (absolute) {
+		free(opts->config_path);
+		opts->config_path = absolute;
+	}
 	if (opts->config_path &&
 	    config_load(&opts->config, opts->config_path, error, sizeof(error)) != 0) {
 		fprintf(stderr, "mediafs: %s\n", error);

@@ -2078,3 +2078,82 @@ int catalog_each_scan_row(struct catalog *cat, enum catalog_state state,
 		return ret;
 	return rc == SQLITE_DONE ? 0 : fail(cat, rc, "read rows");
 }
+
+/* ------------------------------------------------------------------ */
+/* Counts for metrics                                                   */
+/* ------------------------------------------------------------------ */
+
+int catalog_each_count(struct catalog *cat, enum catalog_count_kind kind,
+		       int (*fn)(void *ctx, const char *group, const char *name,
+				 uint64_t count),
+		       void *ctx)
+{
+	/* One pass over the scans, or over the audit log: the changes of
+	 * state, by the state reached and why. */
+	static const char *const queries[] = {
+		[CATALOG_COUNT_SCANS] = "SELECT 'scans', status, count(*) FROM scans"
+					" GROUP BY status",
+		[CATALOG_COUNT_TRANSITIONS] = "SELECT CASE to_state WHEN 'live' THEN 'restored'"
+					      " ELSE to_state END, reason, count(*) FROM audit"
+					      " WHERE (to_state IN ('quarantined', 'purged')"
+					      " AND from_state IS NOT to_state)"
+					      " OR (to_state = 'live' AND from_state = 'quarantined')"
+					      " GROUP BY 1, 2",
+	};
+	sqlite3_stmt *st;
+	int rc, ret = 0;
+
+	rc = sqlite3_prepare_v2(cat->db, queries[kind], -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return fail(cat, rc, "count");
+	while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		ret = fn(ctx, (const char *)sqlite3_column_text(st, 0),
+			 (const char *)sqlite3_column_text(st, 1),
+			 (uint64_t)sqlite3_column_int64(st, 2));
+	sqlite3_finalize(st);
+	if (ret)
+		return ret;
+	return rc == SQLITE_DONE ? 0 : fail(cat, rc, "count");
+}
+
+/* ------------------------------------------------------------------ */
+/* Facts about the store                                                */
+/* ------------------------------------------------------------------ */
+
+int catalog_meta_set(struct catalog *cat, const char *key, const char *value)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(cat->db, "INSERT INTO meta (key, value) VALUES (?1, ?2)"
+				    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+				    -1, &st, NULL);
+
+	if (rc != SQLITE_OK)
+		return fail(cat, rc, "record a fact");
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : fail(cat, rc, "record a fact");
+}
+
+int catalog_meta_get(struct catalog *cat, const char *key, char **value)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(cat->db, "SELECT value FROM meta WHERE key = ?1", -1, &st,
+				    NULL);
+	int err = -ENOENT;
+
+	*value = NULL;
+	if (rc != SQLITE_OK)
+		return fail(cat, rc, "read a fact");
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_text(st, 0)) {
+		*value = strdup((const char *)sqlite3_column_text(st, 0));
+		err = *value ? 0 : -ENOMEM;
+	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		err = fail(cat, rc, "read a fact");
+	}
+	sqlite3_finalize(st);
+	return err;
+}

@@ -377,4 +377,37 @@ int catalog_each_pin(struct catalog *cat,
 
 const char *catalog_state_name(enum catalog_state state);
 
+/* ---- Facts about the store ---- */
+
+/* The key under which the daemon records its configuration file. */
+#define CATALOG_META_CONFIG_PATH "config_path"
+
+/* Record value under key (replacing what was there).  0 or -errno. */
+int catalog_meta_set(struct catalog *cat, const char *key, const char *value);
+
+/*
+ * The value recorded under key, in new memory (the caller frees it).
+ * Returns 0, -ENOENT when nothing is recorded, or -errno.
+ */
+int catalog_meta_get(struct catalog *cat, const char *key, char **value);
+
+/* ---- Counts, for metrics ---- */
+
+enum catalog_count_kind {
+	CATALOG_COUNT_SCANS,		/* group "scans", name: a scan status */
+	/* group: "quarantined", "restored" or "purged"; name: the reason */
+	CATALOG_COUNT_TRANSITIONS,
+};
+
+/*
+ * Call fn(ctx, group, name, count) for each group of scans by status, or
+ * of the audit log's moves into the quarantine, out of it (restores) and
+ * purges, by reason.  One pass over the table.
+ * Returns 0, fn's non-zero value, or -errno.
+ */
+int catalog_each_count(struct catalog *cat, enum catalog_count_kind kind,
+		       int (*fn)(void *ctx, const char *group, const char *name,
+				 uint64_t count),
+		       void *ctx);
+
 #endif

@@ -34,7 +34,7 @@ enum { WHY_BYTES = 384 };
 
 static const char DURATION_HINT[] = "use e.g. 30s, 10m, 1h, 7d";
 static const char MEDIAFS_KEYS[] = "interval, min_age, grace, max_fraction, temp_max_age, "
-				   "restore_on_access, dry_run or exclude";
+				   "hold_min_files, restore_on_access, dry_run, exclude or metrics_file";
 static const char SOURCE_KEYS[] = "url, columns, query or strip_prefix";
 
 /* ---- small helpers ---- */
@@ -139,7 +139,10 @@ out_free_list:
 
 /* ---- [mediafs]: one table of keys ---- */
 
-enum setting_type { SETTING_DURATION, SETTING_FRACTION, SETTING_BOOL, SETTING_GLOBS };
+enum setting_type {
+	SETTING_DURATION, SETTING_FRACTION, SETTING_COUNT, SETTING_BOOL, SETTING_GLOBS,
+	SETTING_PATH,
+};
 
 struct setting {
 	const char *key;
@@ -153,11 +156,13 @@ static const struct setting settings_table[] = {
 	{ "min_age", SETTING_DURATION, offsetof(struct config_settings, min_age_ms), 0 },
 	{ "grace", SETTING_DURATION, offsetof(struct config_settings, grace_ms), 0 },
 	{ "max_fraction", SETTING_FRACTION, offsetof(struct config_settings, max_fraction), 0 },
+	{ "hold_min_files", SETTING_COUNT, offsetof(struct config_settings, hold_min_files), 0 },
 	{ "temp_max_age", SETTING_DURATION, offsetof(struct config_settings, temp_max_age_ms), 0 },
 	{ "restore_on_access", SETTING_BOOL,
 	  offsetof(struct config_settings, restore_on_access), 0 },
 	{ "dry_run", SETTING_BOOL, offsetof(struct config_settings, dry_run), 0 },
 	{ "exclude", SETTING_GLOBS, offsetof(struct config_settings, exclude), 0 },
+	{ "metrics_file", SETTING_PATH, offsetof(struct config_settings, metrics_file), 0 },
 };
 
 static int parse_duration_value(const char *value, int64_t min_ms, int64_t *out, char *why,
@@ -206,6 +211,21 @@ static int parse_fraction(const char *value, double *out, char *why, size_t why_
 	return 0;
 }
 
+static int parse_count(const char *value, int64_t *out, char *why, size_t why_size)
+{
+	char *end;
+	long long x;
+
+	errno = 0;
+	x = strtoll(value, &end, 10);
+	if (!*value || !isdigit((unsigned char)*value) || *end || errno || x > CONFIG_MAX_COUNT) {
+		say(why, why_size, "'%s' is not a count from 0 to %d", value, CONFIG_MAX_COUNT);
+		return -EINVAL;
+	}
+	*out = x;
+	return 0;
+}
+
 static int parse_bool(const char *value, bool *out, char *why, size_t why_size)
 {
 	static const char *const yes[] = { "yes", "true", "on", "1" };
@@ -247,6 +267,23 @@ static int parse_globs(const char *value, struct config_settings *s, char *why, 
 	return 0;
 }
 
+/* An absolute path of one line, or "" for none. */
+static int parse_path(const char *value, char *out, char *why, size_t why_size)
+{
+	size_t len = strlen(value);
+
+	if (len && value[0] != '/') {
+		say(why, why_size, "'%s' is not an absolute path", value);
+		return -EINVAL;
+	}
+	if (len >= CONFIG_PATH_BYTES || strpbrk(value, "\n\r")) {
+		say(why, why_size, "the path is too long or holds a line break");
+		return -EINVAL;
+	}
+	memcpy(out, value, len + 1);
+	return 0;
+}
+
 /*
  * Validate value for key and store it in s.  Returns 0, -ENOENT for a key
  * that is not in the table, -EINVAL with why filled, or -ENOMEM; s is
@@ -270,10 +307,14 @@ static int setting_apply(struct config_settings *s, const char *key, const char 
 					    why, why_size);
 	case SETTING_FRACTION:
 		return parse_fraction(value, (double *)(void *)field, why, why_size);
+	case SETTING_COUNT:
+		return parse_count(value, (int64_t *)(void *)field, why, why_size);
 	case SETTING_BOOL:
 		return parse_bool(value, (bool *)(void *)field, why, why_size);
 	case SETTING_GLOBS:
 		return parse_globs(value, s, why, why_size);
+	case SETTING_PATH:
+		return parse_path(value, field, why, why_size);
 	}
 	return -ENOENT;
 }
@@ -1022,6 +1063,7 @@ void config_init_defaults(struct config *cfg)
 			.min_age_ms = CONFIG_DEFAULT_MIN_AGE_MS,
 			.grace_ms = CONFIG_DEFAULT_GRACE_MS,
 			.max_fraction = CONFIG_DEFAULT_MAX_FRACTION,
+			.hold_min_files = CONFIG_DEFAULT_HOLD_MIN_FILES,
 			.temp_max_age_ms = CONFIG_DEFAULT_TEMP_MAX_AGE_MS,
 			.restore_on_access = true,
 			.dry_run = false,

@@ -31,6 +31,11 @@
 #define CONFIG_DEFAULT_MIN_AGE_MS (60LL * 60 * 1000)
 #define CONFIG_DEFAULT_GRACE_MS (7LL * 24 * 60 * 60 * 1000)
 #define CONFIG_DEFAULT_MAX_FRACTION 0.10
+/* max_fraction holds a scan only when it would quarantine more files than
+ * this (or every live file): a small store is not held at every scan. */
+#define CONFIG_DEFAULT_HOLD_MIN_FILES 10
+/* The largest count a setting takes. */
+#define CONFIG_MAX_COUNT 1000000000
 #define CONFIG_DEFAULT_TEMP_MAX_AGE_MS (60LL * 1000)
 /* The longest duration a setting takes, 100 years: the daemon adds them to
  * clock readings, and INT64_MAX milliseconds would wrap "now + interval". */
@@ -42,17 +47,23 @@ enum { CONFIG_MAX_LINE_BYTES = 198 };
 /* Room for an error message from this module. */
 enum { CONFIG_ERROR_BYTES = 512 };
 
+/* Room for a path setting, with its NUL. */
+enum { CONFIG_PATH_BYTES = 4096 };
+
 struct config_settings {		/* [mediafs] */
 	/* Every duration is at most CONFIG_MAX_DURATION_MS. */
 	int64_t interval_ms;		/* time between scans; >= 1s */
 	int64_t min_age_ms;		/* never quarantine a file written more recently */
 	int64_t grace_ms;		/* purge a quarantined file after this long */
 	double max_fraction;		/* hold a larger scan; 0 < x <= 1 */
+	int64_t hold_min_files;		/* ... but not one of this many files or fewer */
 	int64_t temp_max_age_ms;	/* unlinked files younger than this go for good */
 	bool restore_on_access;		/* a lookup brings a quarantined path back */
 	bool dry_run;			/* report what a scan would do, move nothing */
 	char **exclude;			/* globs relative to the media root */
 	size_t exclude_count;
+	/* Prometheus textfile written after each scan; "" for none. */
+	char metrics_file[CONFIG_PATH_BYTES];
 };
 
 enum config_source_kind {

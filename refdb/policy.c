@@ -109,8 +109,13 @@ void policy_decide_scan(const struct policy_settings *settings,
 			break;
 		}
 	}
+	/* A wrong column or prefix makes (nearly) every file a candidate:
+	 * a large share of a large store, or all of a small one.  A few
+	 * orphans of a small store are neither. */
 	if (decision->verdict == POLICY_PROCEED && counts->candidates > 0 &&
-	    (double)counts->candidates > settings->max_fraction * (double)counts->live) {
+	    (double)counts->candidates > settings->max_fraction * (double)counts->live &&
+	    (counts->candidates > settings->hold_min_files ||
+	     counts->candidates >= counts->live)) {
 		decision->verdict = POLICY_HOLD_FRACTION;
 		snprintf(decision->reason, sizeof(decision->reason),
 			 "%llu of %llu live files (%.1f%%) would be quarantined, more than "

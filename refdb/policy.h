@@ -15,8 +15,9 @@
  *      it was quarantined, is purged;
  *   4. a scan in which any source failed does nothing;
  *   5. a scan that would quarantine more than max_fraction of the live
- *      files, or in which a source returned no reference while files are
- *      tracked, quarantines and purges nothing until an admin confirms;
+ *      files (and more than hold_min_files of them, or every one), or in
+ *      which a source returned no reference while files are tracked,
+ *      quarantines and purges nothing until an admin confirms;
  *   8. a quarantined file found referenced again is restored;
  * and without any source configured nothing is ever quarantined.
  *
@@ -37,6 +38,7 @@ struct policy_settings {
 	int64_t min_age_ms;
 	int64_t grace_ms;
 	double max_fraction;
+	uint64_t hold_min_files;	/* max_fraction holds only above this many */
 	char *const *exclude;		/* globs; a star matches across slashes */
 	size_t exclude_count;
 	char *const *pins;		/* globs, as exclude */

@@ -70,6 +70,7 @@ static const char usage_text[] =
 "  log [--since d] [--path p] [--limit n]\n"
 "                             the audit log\n"
 "  du [prefix]                bytes by directory and state\n"
+"  metrics                    the figures in Prometheus' text format\n"
 "\n"
 "'mediactl command --help' describes one command.  Durations: 30s, 10m, 1h, 7d.\n";
 
@@ -349,6 +350,28 @@ out:
 	return response;
 }
 
+/*
+ * Without --config: the file the daemon last ran with, as the store
+ * recorded it.  Returns 0 when it was loaded; otherwise says why once (a
+ * store that never recorded one says nothing: the status tells).
+ */
+static int load_remembered_config(struct catalog *cat, struct config *cfg)
+{
+	char error[CONFIG_ERROR_BYTES], *path = NULL;
+	int err = catalog_meta_get(cat, CATALOG_META_CONFIG_PATH, &path);
+
+	if (!err && !path[0])
+		err = -ENOENT;
+	if (!err && config_load(cfg, path, error, sizeof(error)) != 0) {
+		fprintf(stderr, "mediactl: the store's configuration cannot be read (%s); "
+			"settings are the defaults and no source is known: give --config\n",
+			error);
+		err = -EINVAL;
+	}
+	free(path);
+	return err;
+}
+
 /* --backing: the store itself, locked against a daemon. */
 static json_t *run_offline(const struct options *opts, json_t *request)
 {
@@ -394,6 +417,9 @@ static json_t *run_offline(const struct options *opts, json_t *request)
 	}
 	ctx.store = &st;
 	ctx.quarantine = &q;
+	ctx.config_origin = opts->config ? "given" : "none";
+	if (!opts->config && load_remembered_config(ctx.cat, &cfg) == 0)
+		ctx.config_origin = "remembered";
 	response = admin_execute(&ctx, request);
 	catalog_close(ctx.cat);
 out_store:
@@ -658,6 +684,8 @@ static void print_response(const char *command, const json_t *r)
 		print_du(r);
 	else if (!strcmp(command, "pin") || !strcmp(command, "unpin") || !strcmp(command, "pins"))
 		print_pins(r);
+	else if (!strcmp(command, "metrics"))
+		fputs(str(r, "text"), stdout);
 }
 
 /* ------------------------------------------------------------------ */
@@ -742,6 +770,10 @@ static const struct command commands[] = {
 	    { "--limit", "limit", VALUE_INT }, { 0 } } },
 	{ "du", "du [prefix]", "Bytes by directory and state, and what purging would free.",
 	  "prefix", VALUE_PATH, false, NULL, { { 0 } } },
+	{ "metrics", "metrics", "The store's figures in Prometheus' text exposition format "
+	  "(files and bytes by state, scans, restores, purges, alarms, the event queue), "
+	  "as node_exporter's textfile collector reads them.", NULL, VALUE_NONE, false, NULL,
+	  { { 0 } } },
 };
 
 static int parse_size(const char *text, int64_t *out)

@@ -187,6 +187,12 @@ url=$(sed -n 's/^url = //p' "$work/source.ini")
 	fail "django-columns printed '$columns', expected '$EXPECTED_COLUMNS'"
 [ "$url" = "$expected_url" ] || fail "django-columns printed url '$url', expected '$expected_url'"
 echo "ok: django-columns found the $(echo "$columns" | tr ',' '\n' | wc -l) expected columns"
+# The form the README gives: the project directory, settings from manage.py.
+(cd "$work" && "$python" "$root/tools/django-columns" "$here/site") >"$work/source-dir.ini" ||
+	fail "tools/django-columns PROJECT_DIR failed"
+cmp -s "$work/source.ini" "$work/source-dir.ini" ||
+	fail "django-columns PROJECT_DIR printed another section than --pythonpath/--settings"
+echo "ok: django-columns PROJECT_DIR prints the same section"
 
 cat >"$work/mediafs.ini" <<EOF
 [mediafs]

@@ -367,6 +367,34 @@ START_TEST(test_brake_holds_a_scan_when_a_table_is_emptied)
 }
 END_TEST
 
+START_TEST(test_small_store_is_not_held_for_a_few_orphans)
+{
+	json_t *r;
+
+	mount_with("max_fraction = 0.10\nhold_min_files = 3\n");
+	for (int i = 0; i < 8; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "s%d.jpg", i);
+		put(name, name);
+		if (i < 6)
+			app_reference("photo", name);
+	}
+	sleep_ms(1100);
+	r = scan(NULL);
+	ck_assert_msg(strcmp(scan_status(r), "done") == 0,
+		      "2 orphans of 8 files (25%%) are within hold_min_files: not held");
+	ck_assert_int_eq(scan_number(r, "quarantined"), 2);
+	json_decref(r);
+	app_exec("DELETE FROM photo WHERE image IN ('s0.jpg', 's1.jpg', 's2.jpg', 's3.jpg')");
+	r = scan(NULL);
+	ck_assert_msg(strcmp(scan_status(r), "held") == 0,
+		      "4 candidates, more than hold_min_files and max_fraction: held");
+	json_decref(r);
+	ck_assert_msg(exists_backing("s0.jpg"), "nothing moved while held");
+	ck_assert_int_eq(harness_unmount(&h), 0);
+}
+END_TEST
+
 START_TEST(test_source_error_quarantines_nothing)
 {
 	json_t *r;
@@ -800,6 +828,7 @@ static Suite *checker_suite(const char *name)
 	tcase_add_test(tc, test_reference_committed_late_keeps_the_file);
 	tcase_add_test(tc, test_file_referenced_from_two_tables_then_one_then_none);
 	tcase_add_test(tc, test_brake_holds_a_scan_when_a_table_is_emptied);
+	tcase_add_test(tc, test_small_store_is_not_held_for_a_few_orphans);
 	tcase_add_test(tc, test_source_error_quarantines_nothing);
 	tcase_add_test(tc, test_purge_after_grace_leaves_a_tombstone);
 	tcase_add_test(tc, test_restore_by_reference_and_by_access);

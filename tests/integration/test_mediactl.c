@@ -108,8 +108,8 @@ static void setup(void)
 	f = fopen(config, "w");
 	ck_assert_ptr_nonnull(f);
 	fprintf(f, "[mediafs]\ninterval = 1h\nmin_age = 1s\ngrace = 1h\nmax_fraction = 1\n"
-		   "temp_max_age = 0s\nrestore_on_access = no\n\n[source app]\n"
-		   "url = sqlite:///%s\ncolumns = photo.image\n", app_path);
+		   "temp_max_age = 0s\nrestore_on_access = no\nmetrics_file = %s/metrics.prom\n"
+		   "\n[source app]\nurl = sqlite:///%s\ncolumns = photo.image\n", h.dir, app_path);
 	fclose(f);
 	snprintf(option, sizeof(option), "config=%s", config);
 	ck_assert_int_eq(harness_mount(&h, args), 0);
@@ -421,6 +421,36 @@ START_TEST(test_offline_mode)
 	MEDIACTL(&r, "--backing", h.backing, "status");
 	ck_assert_int_eq(r.status, 0);
 	ck_assert_msg(strstr(r.out, "daemon stopped"), "%s", r.out);
+	/* Without --config, the settings and sources of the file the daemon
+	 * ran with, which the store remembers; never the defaults unsaid. */
+	MEDIACTL(&r, "--json", "--backing", h.backing, "status");
+	ck_assert_int_eq(r.status, 0);
+	json_t *config = json_object_get(r.json, "config");
+	ck_assert_str_eq(json_string_value(json_object_get(config, "origin")), "remembered");
+	ck_assert_msg(strstr(json_string_value(json_object_get(config, "path")), "mediafs.ini"),
+		      "the remembered file is the daemon's");
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r.json, "settings"),
+							    "grace_ms")), 3600 * 1000);
+	ck_assert_int_eq(json_array_size(json_object_get(r.json, "sources")), 1);
+	json_decref(r.json);
+	MEDIACTL(&r, "--json", "--backing", h.backing, "check");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_msg(json_object_get(r.json, "note") == NULL &&
+		      json_array_size(json_object_get(r.json, "sources")) == 1,
+		      "check reads the remembered source");
+	json_decref(r.json);
+	char config_file[700], moved[720];
+	snprintf(config_file, sizeof(config_file), "%s/mediafs.ini", h.dir);
+	snprintf(moved, sizeof(moved), "%s.moved", config_file);
+	ck_assert_int_eq(rename(config_file, moved), 0);
+	MEDIACTL(&r, "--json", "--backing", h.backing, "check");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_msg(strstr(r.err, "configuration cannot be read") != NULL,
+		      "a remembered file that is gone is said: %s", r.err);
+	ck_assert_msg(json_object_get(r.json, "note") != NULL,
+		      "a check that read no source says so");
+	json_decref(r.json);
+	ck_assert_int_eq(rename(moved, config_file), 0);
 	MEDIACTL(&r, "--json", "--backing", h.backing, "quarantine");
 	ck_assert_int_eq(json_array_size(json_object_get(r.json, "files")), 2);
 	json_decref(r.json);
@@ -452,6 +482,86 @@ START_TEST(test_mount_over_own_backing_is_found_alone)
 }
 END_TEST
 
+/* Every sample line is "name[{label="value"}] number". */
+static void assert_exposition_format(const char *text)
+{
+	char line[512];
+	const char *p = text;
+
+	while (*p) {
+		size_t len = strcspn(p, "\n");
+		char name[128];
+		double value;
+		int used = 0;
+
+		ck_assert_msg(len < sizeof(line), "a line is too long");
+		memcpy(line, p, len);
+		line[len] = '\0';
+		p += len + (p[len] == '\n');
+		if (line[0] == '#') {
+			ck_assert_msg(strncmp(line, "# HELP mediafs_", 15) == 0 ||
+				      strncmp(line, "# TYPE mediafs_", 15) == 0, "comment: %s", line);
+			continue;
+		}
+		ck_assert_msg(sscanf(line, "%127[a-z_]%n", name, &used) == 1 &&
+			      strncmp(name, "mediafs_", 8) == 0, "sample name: %s", line);
+		const char *rest = line + used;
+		if (*rest == '{') {
+			rest = strchr(rest, '}');
+			ck_assert_msg(rest != NULL, "unclosed labels: %s", line);
+			rest++;
+		}
+		ck_assert_msg(sscanf(rest, " %lf", &value) == 1, "sample value: %s", line);
+	}
+}
+
+START_TEST(test_metrics_textfile_after_scan_and_command)
+{
+	char path[700], text[OUTPUT_BYTES];
+	size_t len;
+	struct stat st;
+	struct result r;
+
+	quarantine_old(&r);
+	json_decref(r.json);
+	snprintf(path, sizeof(path), "%s/metrics.prom", h.dir);
+	/* The file is rewritten after the scan's answer: wait for its figures. */
+	for (int i = 0; i < 200; i++) {
+		if (harness_read_file(path, text, sizeof(text) - 1, &len) == 0) {
+			text[len] = '\0';
+			if (strstr(text, "mediafs_files{state=\"quarantined\"} 2\n"))
+				break;
+		}
+		sleep_ms(50);
+	}
+	ck_assert_int_eq(harness_read_file(path, text, sizeof(text) - 1, &len), 0);
+	text[len] = '\0';
+	ck_assert_msg(strstr(text, "mediafs_files{state=\"quarantined\"} 2\n") &&
+		      strstr(text, "mediafs_files{state=\"live\"} 1\n"),
+		      "the textfile counts files by state: %s", text);
+	ck_assert_msg(strstr(text, "mediafs_quarantines_total{reason=\"unreferenced\"} 2\n"),
+		      "the textfile counts quarantines by reason: %s", text);
+	ck_assert_msg(strstr(text, "mediafs_source_references{source=\"app\"} 1\n"),
+		      "the textfile has the references per source: %s", text);
+	ck_assert_msg(strstr(text, "mediafs_alarm{kind=\"held\"} 0\n"),
+		      "every alarm kind is exported: %s", text);
+	ck_assert_msg(strstr(text, "# TYPE mediafs_scans_total counter\n"), "%s", text);
+	assert_exposition_format(text);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0644);
+
+	MEDIACTL(&r, "restore", "old/a.jpg");
+	ck_assert_int_eq(r.status, 0);
+	MEDIACTL(&r, "metrics");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_msg(strstr(r.out, "mediafs_restores_total{cause=\"admin\"} 1\n") &&
+		      strstr(r.out, "mediafs_daemon_up 1\n") &&
+		      strstr(r.out, "mediafs_catalog_events_queued "),
+		      "mediactl metrics: %s", r.out);
+	assert_exposition_format(r.out);
+}
+END_TEST
+
 static Suite *mediactl_suite(void)
 {
 	Suite *s = suite_create("mediactl");
@@ -471,6 +581,7 @@ static Suite *mediactl_suite(void)
 	tcase_add_test(tc, test_other_user_is_refused);
 	tcase_add_test(tc, test_offline_mode);
 	tcase_add_test(tc, test_mount_over_own_backing_is_found_alone);
+	tcase_add_test(tc, test_metrics_textfile_after_scan_and_command);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -21,6 +21,7 @@ static const struct policy_settings settings = {
 	.min_age_ms = HOUR,
 	.grace_ms = 7 * DAY,
 	.max_fraction = 0.10,
+	.hold_min_files = 10,
 	.exclude = excluded,
 	.exclude_count = 2,
 	.pins = pinned,
@@ -130,6 +131,14 @@ static const struct {
 	  false, true, POLICY_PROCEED, false, false, false },
 	{ "a dry run still reports the brake", { { "app", false, 100 } }, 1, { 1000, 500 },
 	  false, true, POLICY_HOLD_FRACTION, false, false, false },
+	{ "a few orphans of a small store are not held", { { "app", false, 10 } }, 1, { 12, 2 },
+	  false, false, POLICY_PROCEED, true, true, true },
+	{ "hold_min_files orphans of a small store are not held", { { "app", false, 3 } }, 1,
+	  { 13, 10 }, false, false, POLICY_PROCEED, true, true, true },
+	{ "one more than hold_min_files is held", { { "app", false, 3 } }, 1, { 14, 11 },
+	  false, false, POLICY_HOLD_FRACTION, false, true, false },
+	{ "every file of a small store is held (a wrong column)", { { "app", false, 5 } }, 1,
+	  { 5, 5 }, false, false, POLICY_HOLD_FRACTION, false, true, false },
 };
 
 START_TEST(test_each_scan_gets_the_promised_verdict)
