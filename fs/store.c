@@ -137,7 +137,7 @@ out_refuse:
 	snprintf(why, why_size, "state directory '%s/%s' %s (owner uid %u, group gid %u, "
 		 "mode %04o): mediafs keeps its catalog and quarantine only in a directory "
 		 "of uid %u that nobody else may write; look at what is in it, then remove "
-		 "it or give it back with chown %u and chmod 0700", st->root_path,
+		 "it or make it a directory of uid %u with mode 0700", st->root_path,
 		 STORE_STATE_DIR_NAME, fault, (unsigned)sb.st_uid, (unsigned)sb.st_gid,
 		 (unsigned)(sb.st_mode & 07777), (unsigned)geteuid(), (unsigned)geteuid());
 	return -EPERM;
