@@ -216,7 +216,7 @@ int quarantine_link_at(struct quarantine *q, int dir_fd, const char *name,
 	return err;
 }
 
-/* O_PATH on <id> when <id>/<path> is a directory, else -1. */
+/* A descriptor on <id> when <id>/<path> is a directory, else -1. */
 static int open_path_in_id(struct quarantine *q, const char *id, const char *path)
 {
 	char rel[QUARANTINE_NAME_BYTES];
