@@ -290,7 +290,6 @@ static int prepare(struct mediafs *fs, struct daemon_options *opts, char *catalo
 		   size_t size)
 {
 	char message[MESSAGE_BYTES];
-	const char *what = NULL;
 	int err;
 
 	if (preflight_check(opts->backing, opts->mountpoint, message, sizeof(message))) {
@@ -304,13 +303,7 @@ static int prepare(struct mediafs *fs, struct daemon_options *opts, char *catalo
 			strerror(errno));
 		return -1;
 	}
-	err = store_open(&fs->store, opts->backing, &what);
-	if (err == -EWOULDBLOCK) {
-		fprintf(stderr, "mediafs: backing directory '%s' is in use by another mediafs "
-			"(its lock %s/%s/lock is held)\n", opts->backing, opts->backing,
-			STORE_STATE_DIR_NAME);
-		return err;
-	}
+	err = store_open(&fs->store, opts->backing, message, sizeof(message));
 	if (err == -EROFS) {
 		/* The catalog, the quarantine and the lock live in BACKING:
 		 * a mount that could record and keep nothing would break the
@@ -321,8 +314,7 @@ static int prepare(struct mediafs *fs, struct daemon_options *opts, char *catalo
 		return err;
 	}
 	if (err) {
-		fprintf(stderr, "mediafs: cannot %s in '%s': %s\n", what, opts->backing,
-			strerror(-err));
+		fprintf(stderr, "mediafs: %s\n", message);
 		return err;
 	}
 	raise_open_file_limit();

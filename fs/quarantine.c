@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,12 +26,15 @@ int quarantine_open(struct quarantine *q, const struct store *st)
 	if (st->ops->mkdirat(st->state_fd, QUARANTINE_DIR_NAME, QUARANTINE_DIR_MODE) != 0 &&
 	    errno != EEXIST)
 		return -errno;
-	q->dir_fd = store_open_path_at(st->state_fd, QUARANTINE_DIR_NAME);
+	q->dir_fd = store_open_subdir(st->state_fd, QUARANTINE_DIR_NAME);
 	if (q->dir_fd < 0)
 		return q->dir_fd;
+	/* 0700 whatever the umask or an older mediafs made it; what is in
+	 * the state directory is ours (store_open() saw to that). */
 	err = store_stat(q->dir_fd, &sb);
-	if (!err && !S_ISDIR(sb.st_mode))
-		err = -ENOTDIR;
+	if (!err && (sb.st_mode & 07777) != QUARANTINE_DIR_MODE &&
+	    fchmod(q->dir_fd, QUARANTINE_DIR_MODE) != 0)
+		err = -errno;
 	if (err) {
 		close(q->dir_fd);
 		q->dir_fd = -1;
@@ -64,6 +68,52 @@ static int build_qname(const char *id, const char *rel, char *qname, size_t size
 	int n = snprintf(qname, size, "%s/%s", id, rel);
 
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+/*
+ * The directory of one id, 0700 and the daemon's; with create, made when
+ * missing.  Below it the directories mirror those of the original paths
+ * (owner and mode, copied at the move), which is what a restore makes
+ * again; nobody but the daemon can reach them through the id directory.
+ */
+static int open_id_dir(struct quarantine *q, const char *id, bool create)
+{
+	int fd = store_open_subdir(q->dir_fd, id);
+
+	if (fd == -ENOENT && create) {
+		fd = store_make_dir_like(q->store, q->dir_fd, id, NULL);
+		if (fd == -EEXIST)
+			fd = store_open_subdir(q->dir_fd, id);
+	}
+	return fd;
+}
+
+/* The id of qname into id (QUARANTINE_ID_BYTES). */
+static int qname_id(const char *qname, char *id)
+{
+	const char *slash = strchr(qname, '/');
+	size_t len = slash ? (size_t)(slash - qname) : 0;
+
+	if (len == 0 || len >= QUARANTINE_ID_BYTES)
+		return -EINVAL;
+	memcpy(id, qname, len);
+	id[len] = '\0';
+	return 0;
+}
+
+/* Make the directories of <id>/<rel> like those of rel in BACKING. */
+static int make_qname_parents(struct quarantine *q, const char *id, const char *rel,
+			      int *qdir_fd, const char **qbase)
+{
+	int id_fd = open_id_dir(q, id, true);
+	int err;
+
+	if (id_fd < 0)
+		return id_fd;
+	err = store_make_parents_at(q->store, id_fd, rel, q->store->root_fd, false, qdir_fd,
+				    qbase);
+	close(id_fd);
+	return err;
 }
 
 /* Remove the directories of qname that are empty, deepest first, up to and
@@ -107,9 +157,11 @@ int quarantine_move_at(struct quarantine *q, int dir_fd, const char *name,
 	err = build_qname(id, rel, qname, qname_size);
 	if (err)
 		return err;
-	err = store_make_parents_at(q->store, q->dir_fd, qname, false, &qdir_fd, &qbase);
-	if (err)
+	err = make_qname_parents(q, id, rel, &qdir_fd, &qbase);
+	if (err) {
+		prune_empty(q, qname);
 		return err;
+	}
 	if (ops->renameat2(dir_fd, name, qdir_fd, qbase, RENAME_NOREPLACE) != 0) {
 		err = -errno;
 		close(qdir_fd);
@@ -151,9 +203,11 @@ int quarantine_link_at(struct quarantine *q, int dir_fd, const char *name,
 	err = build_qname(id, rel, qname, qname_size);
 	if (err)
 		return err;
-	err = store_make_parents_at(q->store, q->dir_fd, qname, false, &qdir_fd, &qbase);
-	if (err)
+	err = make_qname_parents(q, id, rel, &qdir_fd, &qbase);
+	if (err) {
+		prune_empty(q, qname);
 		return err;
+	}
 	if (q->store->ops->linkat(dir_fd, name, qdir_fd, qbase, 0) != 0)
 		err = -errno;
 	close(qdir_fd);
@@ -162,15 +216,42 @@ int quarantine_link_at(struct quarantine *q, int dir_fd, const char *name,
 	return err;
 }
 
+/* A descriptor on <id> when <id>/<path> is a directory, else -1. */
+static int open_path_in_id(struct quarantine *q, const char *id, const char *path)
+{
+	char rel[QUARANTINE_NAME_BYTES];
+	struct stat sb;
+	int fd;
+
+	if (build_qname(id, path, rel, sizeof(rel)) != 0 ||
+	    store_stat_beneath_at(q->dir_fd, rel, &sb) != 0 || !S_ISDIR(sb.st_mode))
+		return -1;
+	fd = store_open_subdir(q->dir_fd, id);
+	return fd < 0 ? -1 : fd;
+}
+
 int quarantine_restore(struct quarantine *q, const char *qname, const char *rel)
 {
+	char id[QUARANTINE_ID_BYTES];
 	const char *qbase, *tbase;
-	int qdir_fd, tdir_fd, err;
+	int qdir_fd, tdir_fd, id_fd, err;
 
+	err = qname_id(qname, id);
+	if (err)
+		return err;
 	err = store_open_parent_at(q->dir_fd, qname, &qdir_fd, &qbase);
 	if (err)
 		return err;
-	err = store_make_parents_at(q->store, q->store->root_fd, rel, true, &tdir_fd, &tbase);
+	id_fd = open_id_dir(q, id, false);
+	if (id_fd < 0) {
+		err = id_fd;
+		goto out_close_q;
+	}
+	/* Missing directories come back as they were when the file left;
+	 * where rel goes elsewhere (restore --to), like the one above. */
+	err = store_make_parents_at(q->store, q->store->root_fd, rel, id_fd, true, &tdir_fd,
+				    &tbase);
+	close(id_fd);
 	if (err)
 		goto out_close_q;
 	if (q->store->ops->renameat2(qdir_fd, qbase, tdir_fd, tbase, RENAME_NOREPLACE) != 0)
@@ -180,6 +261,51 @@ out_close_q:
 	close(qdir_fd);
 	if (!err)
 		prune_empty(q, qname);
+	return err;
+}
+
+int quarantine_make_dir(struct quarantine *q, const char *path)
+{
+	char below[PATH_MAX + 2];
+	const struct store_dirent *d;
+	const char *name;
+	char *buf = NULL;
+	ssize_t n = 0, pos = 0;
+	int list_fd, model = -1, dir_fd, err;
+
+	if (snprintf(below, sizeof(below), "%s/x", path) >= (int)sizeof(below))
+		return -ENAMETOOLONG;
+	/* Any id that holds a file under path keeps path's directories. */
+	list_fd = store_open_dir(q->dir_fd);
+	buf = malloc(WALK_BUFFER_BYTES);
+	if (list_fd < 0 || !buf) {
+		err = list_fd < 0 ? list_fd : -ENOMEM;
+		goto out_free;
+	}
+	while (model < 0) {
+		if (pos >= n) {
+			n = store_read_dir(list_fd, buf, WALK_BUFFER_BYTES);
+			pos = 0;
+			if (n <= 0)
+				break;
+		}
+		d = (const void *)(buf + pos);
+		pos += d->d_reclen;
+		if (d->d_name[0] != '.')
+			model = open_path_in_id(q, d->d_name, path);
+	}
+	err = n < 0 ? (int)n : 0;
+	if (!err)
+		err = store_make_parents_at(q->store, q->store->root_fd, below, model, true,
+					    &dir_fd, &name);
+	if (!err)
+		close(dir_fd);
+	if (model >= 0)
+		close(model);
+out_free:
+	free(buf);
+	if (list_fd >= 0)
+		close(list_fd);
 	return err;
 }
 

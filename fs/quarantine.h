@@ -3,7 +3,10 @@
  * BACKING/.mediafs/quarantine, always with one rename(2) on one filesystem,
  * so a file is in exactly one of the two places at every instant.
  *
- * Layout: quarantine/<id>/<original path>.  An id is new for each
+ * Layout: quarantine/<id>/<original path>.  The quarantine and each id
+ * directory are 0700 and the daemon's; the directories below an id take
+ * the owner and mode of the original ones at the move, so that a restore
+ * can make them again as they were.  An id is new for each
  * unlink (u<ms>-<n>) and for each scan (s<scan id>), so names never
  * collide, and the original path can be read back from the layout alone
  * (the catalog keeps it too): after a crash, whatever is in the quarantine
@@ -69,11 +72,23 @@ int quarantine_link_at(struct quarantine *q, int dir_fd, const char *name,
 		       const char *rel, const char *id, char *qname, size_t qname_size);
 
 /*
- * Move qname back to rel in BACKING, making missing directories like their
- * parents.  Never replaces: -EEXIST when something holds rel, -ENOENT when
+ * Move qname back to rel in BACKING.  Missing directories are made again
+ * with the owner and mode that they had when the file was quarantined
+ * (the directories below its id mirror them); those that rel has and the
+ * original path had not (a restore elsewhere) take the owner and mode of
+ * the directory above them.  Every directory is made and changed through
+ * a descriptor, never by a name somebody could swap.  Never replaces: -EEXIST when something holds rel, -ENOENT when
  * qname is not in the quarantine.
  */
 int quarantine_restore(struct quarantine *q, const char *qname, const char *rel);
+
+/*
+ * Make directory path (relative to BACKING) and its missing parents again,
+ * as they were when a file under them was quarantined, or like the
+ * directory above where no id of the quarantine has them.  Returns 0 or
+ * -errno; the cost grows with the number of ids.
+ */
+int quarantine_make_dir(struct quarantine *q, const char *path);
 
 /* Delete qname for good, and the directories it leaves empty in its id. */
 int quarantine_purge(struct quarantine *q, const char *qname);

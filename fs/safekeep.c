@@ -159,20 +159,14 @@ void safekeep_replace_end(struct mediafs *fs, struct safekeep_replace *replace, 
 }
 
 /* Quarantined files lie under path, whose directory the checker removed
- * when it emptied it: make it again, like the directory above it. */
+ * when it emptied it: make it again as it was. */
 static int recreate_directory(struct mediafs *fs, const char *path)
 {
-	char below[PATH_MAX + 2];
-	const char *name;
-	int dir_fd, err;
+	int err = quarantine_make_dir(&fs->quarantine, path);
 
-	snprintf(below, sizeof(below), "%s/x", path);
-	err = store_make_parents_at(&fs->store, fs->store.root_fd, below, true, &dir_fd, &name);
-	if (err)
-		return err;
-	close(dir_fd);
-	log_debug("made '%s' again: quarantined files lie under it", path);
-	return 0;
+	if (!err)
+		log_debug("made '%s' again: quarantined files lie under it", path);
+	return err;
 }
 
 int safekeep_restore_on_access(struct mediafs *fs, struct inode *parent, int parent_fd,

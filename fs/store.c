@@ -42,6 +42,12 @@ static int neg_errno(void)
 	return errno ? -errno : -EIO;
 }
 
+/* BACKING for messages: "/" has an empty root_path. */
+static const char *root_name(const struct store *st)
+{
+	return st->root_path[0] ? st->root_path : "/";
+}
+
 static int openat2_beneath(int dir_fd, const char *rel, int flags, mode_t mode)
 {
 	struct open_how how = {
@@ -58,37 +64,114 @@ static int openat2_beneath(int dir_fd, const char *rel, int flags, mode_t mode)
 	return fd < 0 ? neg_errno() : (int)fd;
 }
 
-static int open_state_dir(struct store *st, const char **what)
+/* "a symbolic link", "owned by uid 1001", ...: what is wrong with the state
+ * directory sb describes, or NULL when it is the daemon's alone. */
+static const char *state_dir_fault(const struct stat *sb)
+{
+	if (S_ISLNK(sb->st_mode))
+		return "is a symbolic link";
+	if (!S_ISDIR(sb->st_mode))
+		return "is not a directory";
+	if (sb->st_uid != geteuid())
+		return "is owned by another user";
+	if (sb->st_mode & (S_IWGRP | S_IWOTH))
+		return "is writable by group or others";
+	return NULL;
+}
+
+/*
+ * Make .mediafs when it is missing, and refuse one that somebody else
+ * could have prepared or can change: the catalog and the quarantine in it
+ * decide what root moves, restores and deletes.  One that is ours but
+ * readable by others is taken back (0700): nobody else can have put
+ * anything in it.
+ */
+static int open_state_dir(struct store *st, char *why, size_t why_size)
+{
+	const char *fault;
+	struct stat sb;
+	int fd, err;
+
+	if (mkdirat(st->root_fd, STORE_STATE_DIR_NAME, STATE_DIR_MODE) < 0 && errno != EEXIST) {
+		err = neg_errno();
+		snprintf(why, why_size, "cannot create the state directory in '%s': %s",
+			 root_name(st), strerror(-err));
+		return err;
+	}
+	err = store_stat_at(st->root_fd, STORE_STATE_DIR_NAME, &sb);
+	if (err) {
+		snprintf(why, why_size, "cannot find the state directory in '%s': %s",
+			 root_name(st), strerror(-err));
+		return err;
+	}
+	fault = state_dir_fault(&sb);
+	if (fault)
+		goto out_refuse;
+	fd = openat2_beneath(st->root_fd, STORE_STATE_DIR_NAME, O_RDONLY | O_DIRECTORY, 0);
+	if (fd < 0) {
+		snprintf(why, why_size, "cannot open the state directory in '%s': %s",
+			 root_name(st), strerror(-fd));
+		return fd;
+	}
+	/* The name may have changed hands since the stat: judge the inode
+	 * that was opened. */
+	err = store_stat(fd, &sb);
+	fault = err ? NULL : state_dir_fault(&sb);
+	if (!err && !fault && (sb.st_mode & 07777) != STATE_DIR_MODE &&
+	    fchmod(fd, STATE_DIR_MODE) < 0)
+		err = neg_errno();
+	if (err || fault) {
+		close(fd);
+		if (fault)
+			goto out_refuse;
+		snprintf(why, why_size, "cannot make the state directory in '%s' private: %s",
+			 root_name(st), strerror(-err));
+		return err;
+	}
+	st->state_fd = fd;
+	st->state_dev = sb.st_dev;
+	st->state_ino = sb.st_ino;
+	return 0;
+
+out_refuse:
+	snprintf(why, why_size, "state directory '%s/%s' %s (owner uid %u, group gid %u, "
+		 "mode %04o): mediafs keeps its catalog and quarantine only in a directory "
+		 "of uid %u that nobody else may write; look at what is in it, then remove "
+		 "it or make it a directory of uid %u with mode 0700", st->root_path,
+		 STORE_STATE_DIR_NAME, fault, (unsigned)sb.st_uid, (unsigned)sb.st_gid,
+		 (unsigned)(sb.st_mode & 07777), (unsigned)geteuid(), (unsigned)geteuid());
+	return -EPERM;
+}
+
+/* The lock file, 0600 whatever the umask or an older mediafs made it. */
+static int open_lock(struct store *st, char *why, size_t why_size)
 {
 	struct stat sb;
 	int err;
 
-	*what = "create the state directory";
-	if (mkdirat(st->root_fd, STORE_STATE_DIR_NAME, STATE_DIR_MODE) < 0 &&
-	    errno != EEXIST)
-		return neg_errno();
-	*what = "open the state directory";
-	st->state_fd = openat2_beneath(st->root_fd, STORE_STATE_DIR_NAME,
-				       O_PATH | O_DIRECTORY, 0);
-	if (st->state_fd < 0)
-		return st->state_fd;
-	err = store_stat(st->state_fd, &sb);
-	if (err)
+	st->lock_fd = openat2_beneath(st->state_fd, "lock", O_RDWR | O_CREAT, LOCK_FILE_MODE);
+	err = st->lock_fd < 0 ? st->lock_fd : store_stat(st->lock_fd, &sb);
+	if (!err && !S_ISREG(sb.st_mode))
+		err = -EINVAL;
+	if (!err && (sb.st_mode & 07777) != LOCK_FILE_MODE && fchmod(st->lock_fd, LOCK_FILE_MODE) < 0)
+		err = neg_errno();
+	if (err) {
+		snprintf(why, why_size, "cannot open the lock %s/%s/lock: %s", st->root_path,
+			 STORE_STATE_DIR_NAME, strerror(-err));
 		return err;
-	st->state_dev = sb.st_dev;
-	st->state_ino = sb.st_ino;
-
-	*what = "lock the state directory";
-	st->lock_fd = openat2_beneath(st->state_fd, "lock",
-				      O_RDWR | O_CREAT, LOCK_FILE_MODE);
-	if (st->lock_fd < 0)
-		return st->lock_fd;
-	if (flock(st->lock_fd, LOCK_EX | LOCK_NB) < 0)
-		return neg_errno();
+	}
+	if (flock(st->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		err = neg_errno();
+		snprintf(why, why_size, err == -EWOULDBLOCK ?
+			 "backing directory '%s' is in use by another mediafs (its lock %s/%s/lock "
+			 "is held)" : "cannot lock '%s' (%s/%s/lock): %s", root_name(st),
+			 st->root_path, STORE_STATE_DIR_NAME, strerror(-err));
+		return err;
+	}
 	return 0;
 }
 
-int store_open(struct store *st, const char *backing, const char **what)
+int store_open(struct store *st, const char *backing, char *why, size_t why_size)
 {
 	char proc[STORE_PROC_FD_PATH_BYTES];
 	char resolved[PATH_MAX];
@@ -99,21 +182,20 @@ int store_open(struct store *st, const char *backing, const char **what)
 	st->root_fd = st->state_fd = st->lock_fd = -1;
 	st->ops = &store_kernel_ops;
 
-	*what = "open the backing directory";
 	st->root_fd = open(backing, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (st->root_fd < 0) {
 		err = neg_errno();
-		goto out_close;
+		goto out_fail;
 	}
 	err = store_stat(st->root_fd, &st->root_stat);
 	if (err)
-		goto out_close;
+		goto out_fail;
 
 	store_proc_path(st->root_fd, proc);
 	len = readlink(proc, resolved, sizeof(resolved) - 1);
 	if (len < 0) {
 		err = neg_errno();
-		goto out_close;
+		goto out_fail;
 	}
 	resolved[len] = '\0';
 	/* "/" is the one root whose children do not need a separator. */
@@ -122,16 +204,21 @@ int store_open(struct store *st, const char *backing, const char **what)
 	st->root_path = strndup(resolved, (size_t)len);
 	if (!st->root_path) {
 		err = -ENOMEM;
-		goto out_close;
+		goto out_fail;
 	}
 	st->root_path_len = (size_t)len;
 
-	err = open_state_dir(st, what);
+	err = open_state_dir(st, why, why_size);
+	if (!err)
+		err = open_lock(st, why, why_size);
 	if (err)
 		goto out_close;
-	*what = NULL;
+	why[0] = '\0';
 	return 0;
 
+out_fail:
+	snprintf(why, why_size, "cannot open the backing directory '%s': %s", backing,
+		 strerror(-err));
 out_close:
 	store_close(st);
 	return err;
@@ -567,6 +654,18 @@ int store_stat_beneath(const struct store *st, const char *rel, struct stat *out
 	return err;
 }
 
+int store_stat_beneath_at(int base_fd, const char *rel, struct stat *out)
+{
+	int fd = openat2_beneath(base_fd, rel, O_PATH, 0);
+	int err;
+
+	if (fd < 0)
+		return fd;
+	err = store_stat(fd, out);
+	close(fd);
+	return err;
+}
+
 int store_open_parent_at(int base_fd, const char *rel, int *dir_fd, const char **name)
 {
 	const char *slash = strrchr(rel, '/');
@@ -600,21 +699,96 @@ int store_open_parent(const struct store *st, const char *rel, int *dir_fd,
 	return store_open_parent_at(st->root_fd, rel, dir_fd, name);
 }
 
+int store_make_dir_like(const struct store *st, int dir_fd, const char *name,
+			const struct stat *like)
+{
+	struct stat sb;
+	int fd, err;
+
+	/* 0700 until it has its owner and mode: nobody else can put anything
+	 * in it meanwhile. */
+	if (st->ops->mkdirat(dir_fd, name, 0700) != 0)
+		return neg_errno();
+	/* Whoever may write in dir_fd may have put something else under the
+	 * name since: never a link (O_NOFOLLOW), and a directory of somebody
+	 * else is not ours to change. */
+	fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return neg_errno();
+	err = store_stat(fd, &sb);
+	if (!err && sb.st_uid != geteuid())
+		err = -EAGAIN;
+	if (err || !like)
+		goto out;
+	/* Only root gives a directory away; any other daemon keeps it. */
+	if ((sb.st_uid != like->st_uid || sb.st_gid != like->st_gid) &&
+	    fchown(fd, like->st_uid, like->st_gid) != 0 && (errno != EPERM || geteuid() == 0))
+		err = neg_errno();
+	/* After the owner: chown clears the set-id bits. */
+	if (!err && fchmod(fd, like->st_mode & 07777) != 0)
+		err = neg_errno();
+out:
+	if (err) {
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* O_PATH on the directory name in dir_fd, never through a link. */
+static int open_subdir_path(int dir_fd, const char *name)
+{
+	int fd = openat(dir_fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	return fd < 0 ? neg_errno() : fd;
+}
+
+/* The directory component of a model tree, or -1 when there is none. */
+static int open_model_step(int model_fd, const char *part)
+{
+	int fd = model_fd < 0 ? -1 : open_subdir_path(model_fd, part);
+
+	return fd < 0 ? -1 : fd;
+}
+
+/* Make part in fd like the model's directory, or like fd itself. */
+static int make_dir_modelled(const struct store *st, int fd, const char *part,
+			     int model_fd, bool like_parent)
+{
+	struct stat like;
+	const struct stat *use = NULL;
+	int err = 0;
+
+	if (model_fd >= 0 && store_stat(model_fd, &like) == 0)
+		use = &like;
+	else if (like_parent && (err = store_stat(fd, &like)) == 0)
+		use = &like;
+	if (err)
+		return err;
+	return store_make_dir_like(st, fd, part, use);
+}
+
 int store_make_parents_at(const struct store *st, int base_fd, const char *rel,
-			  bool like_parent, int *dir_fd, const char **name)
+			  int model_fd, bool like_parent, int *dir_fd, const char **name)
 {
 	const char *component = rel;
 	const char *slash;
-	int fd, err;
+	int fd, model = -1, err;
 
 	fd = openat(base_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return neg_errno();
+	if (model_fd >= 0) {
+		model = openat(model_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (model < 0) {
+			err = neg_errno();
+			goto out_close;
+		}
+	}
 	while ((slash = strchr(component, '/')) != NULL) {
 		char part[NAME_MAX + 1];
 		size_t len = (size_t)(slash - component);
-		struct stat parent;
-		int next;
+		int next, next_model;
 
 		if (len == 0 || len > NAME_MAX || (len == 1 && component[0] == '.') ||
 		    (len == 2 && component[0] == '.' && component[1] == '.')) {
@@ -623,22 +797,19 @@ int store_make_parents_at(const struct store *st, int base_fd, const char *rel,
 		}
 		memcpy(part, component, len);
 		part[len] = '\0';
-		if (st->ops->mkdirat(fd, part, 0700) == 0) {
-			/* A directory made again looks like the one above it. */
-			if (like_parent && store_stat(fd, &parent) == 0 &&
-			    (fchownat(fd, part, parent.st_uid, parent.st_gid,
-				      AT_SYMLINK_NOFOLLOW) != 0 ||
-			     fchmodat(fd, part, parent.st_mode & 07777, 0) != 0)) {
-				err = neg_errno();
-				goto out_close;
-			}
-		} else if (errno != EEXIST) {
-			err = neg_errno();
-			goto out_close;
+		next_model = open_model_step(model, part);
+		if (model >= 0)
+			close(model);
+		model = next_model;
+		next = open_subdir_path(fd, part);
+		if (next == -ENOENT) {
+			next = make_dir_modelled(st, fd, part, model, like_parent);
+			/* Made by somebody else meanwhile: theirs is used as is. */
+			if (next == -EEXIST)
+				next = open_subdir_path(fd, part);
 		}
-		next = openat(fd, part, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (next < 0) {
-			err = neg_errno();
+			err = next;
 			goto out_close;
 		}
 		close(fd);
@@ -649,11 +820,15 @@ int store_make_parents_at(const struct store *st, int base_fd, const char *rel,
 		err = -EINVAL;
 		goto out_close;
 	}
+	if (model >= 0)
+		close(model);
 	*dir_fd = fd;
 	*name = component;
 	return 0;
 
 out_close:
+	if (model >= 0)
+		close(model);
 	close(fd);
 	return err;
 }

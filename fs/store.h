@@ -51,7 +51,7 @@ struct store_ops {
 
 struct store {
 	int root_fd;		/* O_PATH|O_DIRECTORY on BACKING; immutable after open */
-	int state_fd;		/* O_PATH on BACKING/.mediafs; immutable after open */
+	int state_fd;		/* O_DIRECTORY on BACKING/.mediafs; immutable after open */
 	int lock_fd;		/* BACKING/.mediafs/lock, flock()ed; immutable after open */
 	struct stat root_stat;	/* BACKING as opened; immutable after open */
 	dev_t state_dev;	/* identity of the state directory; immutable */
@@ -66,12 +66,16 @@ extern const struct store_ops store_kernel_ops;
 
 /*
  * Open BACKING, create BACKING/.mediafs (mode 0700) when it is missing and
- * take its lock, so that one store has one daemon.  Returns 0, -ENOENT or
- * -ENOTDIR for a bad BACKING or when .mediafs is not a real directory, -EWOULDBLOCK
- * when another process holds the lock, or another -errno.  *what is set to a
- * short description of the step that failed.
+ * take its lock, so that one store has one daemon.  A .mediafs that is a
+ * symbolic link, not a directory, owned by another user than the caller's
+ * effective one, or writable by group or others is refused (-EPERM); one
+ * that is ours but readable by others is made 0700, and so is the lock
+ * file 0600, whatever the umask.  Returns 0, -ENOENT or -ENOTDIR for a bad
+ * BACKING, -EPERM as said, -EWOULDBLOCK when another process holds the
+ * lock, or another -errno; why receives one sentence naming the path and
+ * the cause (for -EPERM the owner and mode found), "" on success.
  */
-int store_open(struct store *st, const char *backing, const char **what);
+int store_open(struct store *st, const char *backing, char *why, size_t why_size);
 void store_close(struct store *st);
 
 /*
@@ -209,6 +213,9 @@ int store_open_beneath(const struct store *st, const char *rel, int flags,
  * without following a final symlink. */
 int store_stat_beneath(const struct store *st, const char *rel, struct stat *out);
 
+/* The same relative to base_fd (a directory inside BACKING). */
+int store_stat_beneath_at(int base_fd, const char *rel, struct stat *out);
+
 /*
  * Split rel into the descriptor of its parent directory (opened O_PATH
  * beneath BACKING) and a pointer to its last component inside rel.
@@ -221,12 +228,26 @@ int store_open_parent(const struct store *st, const char *rel, int *dir_fd,
 int store_open_parent_at(int base_fd, const char *rel, int *dir_fd, const char **name);
 
 /*
+ * Make directory name in dir_fd and return a descriptor open on it
+ * (O_RDONLY | O_DIRECTORY).  It is made 0700 and opened without following
+ * a link; with like non-NULL it then takes like's owner and mode through
+ * that descriptor, never by name (a daemon that is not root keeps the
+ * owner).  Returns the descriptor, -EEXIST when name exists, -ENOTDIR
+ * when a link or a file took its place, -EAGAIN when another user's
+ * directory did, or another -errno.  Uses st->ops->mkdirat.
+ */
+int store_make_dir_like(const struct store *st, int dir_fd, const char *name,
+			const struct stat *like);
+
+/*
  * Like store_open_parent_at(), but make the missing directories of rel
- * first (mode 0700, or with like_parent the owner and mode of the
- * directory above each one).  Symlinks are never followed.  Uses
- * st->ops->mkdirat.
+ * first, each with store_make_dir_like(): like the directory at the same
+ * place below model_fd (walked alongside, never through a link) when
+ * model_fd >= 0 and one is there, else with like_parent like the directory
+ * above it, else 0700 and the caller's.  Symlinks are never followed: a
+ * link where a directory should be is -ENOTDIR.
  */
 int store_make_parents_at(const struct store *st, int base_fd, const char *rel,
-			  bool like_parent, int *dir_fd, const char **name);
+			  int model_fd, bool like_parent, int *dir_fd, const char **name);
 
 #endif

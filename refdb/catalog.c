@@ -16,11 +16,15 @@
 #include "catalog.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 enum {
 	BUSY_TIMEOUT_MS = 10000,
@@ -409,6 +413,49 @@ static int migrate(struct catalog *cat)
 	return 0;
 }
 
+/*
+ * SQLite makes a database 0644 less the umask, and its -wal and -shm files
+ * with the database's mode: the database is made here first, 0600 whatever
+ * the umask, never through a link, and one left readable by others (by an
+ * older mediafs, or a crash that kept -wal and -shm) is taken back.
+ */
+enum { CATALOG_FILE_MODE = 0600 };
+
+static int make_private(const char *path, char *error, size_t error_size)
+{
+	static const char *const suffixes[] = { "", "-wal", "-shm" };
+	char name[PATH_MAX];
+	struct stat sb;
+	int fd, err = 0;
+
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, CATALOG_FILE_MODE);
+	if (fd >= 0 && fchmod(fd, CATALOG_FILE_MODE) != 0)
+		err = -errno;
+	if (fd >= 0)
+		close(fd);
+	else if (errno != EEXIST)
+		err = -errno;
+	for (size_t i = 0; !err && i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		if (snprintf(name, sizeof(name), "%s%s", path, suffixes[i]) >= (int)sizeof(name)) {
+			err = -ENAMETOOLONG;
+			break;
+		}
+		fd = open(name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			err = errno == ENOENT ? 0 : -errno;
+			continue;
+		}
+		if (fstat(fd, &sb) != 0 || ((sb.st_mode & 07777) != CATALOG_FILE_MODE &&
+					    fchmod(fd, CATALOG_FILE_MODE) != 0))
+			err = -errno;
+		close(fd);
+	}
+	if (err)
+		snprintf(error, error_size, "catalog '%s': cannot make it private (0600): %s",
+			 path, strerror(-err));
+	return err;
+}
+
 int catalog_open(const char *path, bool create, struct catalog **out,
 		 char *error, size_t error_size)
 {
@@ -420,6 +467,13 @@ int catalog_open(const char *path, bool create, struct catalog **out,
 	if (!cat) {
 		snprintf(error, error_size, "out of memory");
 		return -ENOMEM;
+	}
+	if (create) {
+		err = make_private(path, error, error_size);
+		if (err) {
+			free(cat);
+			return err;
+		}
 	}
 	pthread_once(&verbatim_once, register_verbatim_vfs);
 	rc = sqlite3_open_v2(path, &cat->db, flags,

@@ -144,8 +144,10 @@ struct catalog_audit {
 
 /*
  * Open (creating when create is set) the catalog at path and migrate it
- * to CATALOG_SCHEMA_VERSION.  Returns 0 and sets *out, or -errno with a
- * message in error; -EPROTO when the file was written by a newer mediafs.
+ * to CATALOG_SCHEMA_VERSION.  With create, the file and any -wal and -shm
+ * beside it are made (or made again) 0600 whatever the umask, and a link
+ * at path is refused.  Returns 0 and sets *out, or -errno with a message
+ * in error; -EPROTO when the file was written by a newer mediafs.
  */
 int catalog_open(const char *path, bool create, struct catalog **out,
 		 char *error, size_t error_size);

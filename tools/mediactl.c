@@ -375,12 +375,11 @@ static int load_remembered_config(struct catalog *cat, struct config *cfg)
 /* --backing: the store itself, locked against a daemon. */
 static json_t *run_offline(const struct options *opts, json_t *request)
 {
-	char catalog_path[PATH_MAX], error[1024], state_dir[PATH_MAX];
+	char catalog_path[PATH_MAX], error[1024], state_dir[PATH_MAX], why[1024];
 	struct store st;
 	struct quarantine q = { .dir_fd = -1 };
 	struct config cfg;
 	struct admin_context ctx = { .config = &cfg };
-	const char *what;
 	json_t *response = NULL;
 	struct stat sb;
 	int err;
@@ -391,18 +390,20 @@ static json_t *run_offline(const struct options *opts, json_t *request)
 		return NULL;
 	}
 	snprintf(state_dir, sizeof(state_dir), "%s/%s", opts->backing, STORE_STATE_DIR_NAME);
-	if (stat(state_dir, &sb) != 0) {
+	/* lstat: a link named .mediafs is a store that store_open() refuses
+	 * in its own words. */
+	if (lstat(state_dir, &sb) != 0) {
 		fail(EXIT_REFUSED, "'%s' is not a mediafs store (no %s)", opts->backing,
 		     STORE_STATE_DIR_NAME);
 		goto out_config;
 	}
-	err = store_open(&st, opts->backing, &what);
+	err = store_open(&st, opts->backing, why, sizeof(why));
 	if (err == -EWOULDBLOCK) {
 		fail(EXIT_REFUSED, "a mediafs daemon holds '%s': ask it with --mount", opts->backing);
 		goto out_config;
 	}
 	if (err) {
-		fail(EXIT_REFUSED, "cannot %s in '%s': %s", what, opts->backing, strerror(-err));
+		fail(EXIT_REFUSED, "%s", why);
 		goto out_config;
 	}
 	err = quarantine_open(&q, &st);
