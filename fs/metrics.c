@@ -20,7 +20,7 @@
 /* The alarm kinds the daemon raises; each is exported, 0 when quiet, so
  * that an alert rule can test "== 1" without an absent series. */
 static const char *const alarm_kinds[] = {
-	"backing", "source", "held", "catalog", "accessed",
+	"backing", "source", "held", "catalog", "requested",
 };
 
 static const char *const file_states[] = { "live", "quarantined", "purged", "missing" };
