@@ -16,6 +16,7 @@
 
 #include "adopt.h"
 #include "clock.h"
+#include "log.h"
 #include "metrics.h"
 #include "pathnorm.h"
 #include "refset.h"
@@ -736,10 +737,18 @@ static int restore_row(struct admin_context *ctx, json_t *row, const char *to, b
 		if (err)
 			snprintf(why, why_size, "restored, but the catalog failed: %s",
 				 catalog_last_error(ctx->cat));
+		/* The daemon's log tells each admin restore, as the checker's. */
+		if (to)
+			log_info("admin restored '%s' from '%s' to '%s'", path, qname, to);
+		else
+			log_info("admin restored '%s' from '%s'", path, qname);
 		if (ctx->on_restored)
 			ctx->on_restored(ctx->daemon, target, qname);
-		if (pin)
-			catalog_pin_add(ctx->cat, target, now);
+		if (pin && catalog_pin_add(ctx->cat, target, now) != 0 && !err) {
+			snprintf(why, why_size, "restored, but the pin failed: %s",
+				 catalog_last_error(ctx->cat));
+			err = -EIO;
+		}
 		if (to)
 			admin_set_path(row, "restored_to", to);
 	}

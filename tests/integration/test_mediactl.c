@@ -552,6 +552,8 @@ START_TEST(test_metrics_textfile_after_scan_and_command)
 
 	MEDIACTL(&r, "restore", "old/a.jpg");
 	ck_assert_int_eq(r.status, 0);
+	ck_assert_msg(harness_wait_log(&h, "admin restored 'old/a.jpg' from '", WAIT_MS),
+		      "the daemon's log tells each admin restore");
 	MEDIACTL(&r, "metrics");
 	ck_assert_int_eq(r.status, 0);
 	ck_assert_msg(strstr(r.out, "mediafs_restores_total{cause=\"admin\"} 1\n") &&
