@@ -225,6 +225,35 @@ static void stop_threads(struct mediafs *fs)
 	fs->events = NULL;
 }
 
+/*
+ * Leave the terminal, and say once, before leaving it, where the log goes
+ * from now on: syslog when a syslog daemon listens, otherwise standard
+ * error, kept open across the detach (mounted from fstab on a system
+ * without syslog, the lines would otherwise vanish).
+ */
+static void detach(const char *mountpoint)
+{
+	int saved_stderr = -1;
+
+	if (log_use_syslog() == 0) {
+		fprintf(stderr, "mediafs: '%s' is mounted; the log goes to syslog "
+			"(facility daemon, ident mediafs)\n", mountpoint);
+	} else {
+		fprintf(stderr, "mediafs: '%s' is mounted; no syslog daemon listens on %s, "
+			"so the log goes to this standard error\n", mountpoint,
+			LOG_SYSLOG_SOCKET);
+		saved_stderr = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+	}
+	fuse_daemonize(false);
+	if (saved_stderr >= 0) {
+		/* SIGPIPE is ignored (fuse_set_signal_handlers): a reader that
+		 * went away costs lost lines, never the daemon. */
+		if (dup2(saved_stderr, STDERR_FILENO) < 0)
+			log_warn("cannot keep standard error for the log: %s", strerror(errno));
+		close(saved_stderr);
+	}
+}
+
 static int run_loop(struct mediafs *fs, const struct fuse_cmdline_opts *cmdline)
 {
 	struct fuse_loop_config *loop_config;
@@ -262,8 +291,9 @@ static int run_session(struct mediafs *fs, struct fuse_args *args,
 	log_info("mounted '%s' on '%s'", fs->store.root_path[0] ? fs->store.root_path : "/",
 		 opts->mountpoint);
 	if (!cmdline->foreground)
-		log_use_syslog();
-	fuse_daemonize(cmdline->foreground);
+		detach(opts->mountpoint);
+	else
+		fuse_daemonize(true);
 	if (!opts->notrack &&
 	    start_threads(fs, &opts->config, opts->mountpoint, catalog_path) != 0)
 		goto out_stop;

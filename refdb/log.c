@@ -81,12 +81,19 @@ void log_set_level(enum log_level level)
 	log_state.level = level;
 }
 
-void log_use_syslog(void)
+int log_use_syslog(void)
 {
+	struct stat st;
+
 	if (log_state.target == LOG_TARGET_SYSLOG)
-		return;
+		return 0;
+	/* journald and rsyslog both listen there; a container or a minimal
+	 * system may have neither. */
+	if (stat(LOG_SYSLOG_SOCKET, &st) != 0 || !S_ISSOCK(st.st_mode))
+		return -ENOENT;
 	openlog(log_state.ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	log_state.target = LOG_TARGET_SYSLOG;
+	return 0;
 }
 
 bool log_enabled(enum log_level level)

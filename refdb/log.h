@@ -32,8 +32,16 @@ enum log_target {
 void log_init(const char *ident, enum log_level level, enum log_target target);
 void log_set_level(enum log_level level);
 
-/* Switch to syslog, e.g. when the daemon detaches from its terminal. */
-void log_use_syslog(void);
+/* Where syslog(3) sends lines; without a socket there they are lost. */
+#define LOG_SYSLOG_SOCKET "/dev/log"
+
+/*
+ * Switch to syslog, e.g. when the daemon detaches from its terminal.
+ * Returns 0, or -ENOENT when no syslog daemon listens (no socket at
+ * LOG_SYSLOG_SOCKET): the target stays standard error, since lines sent
+ * to syslog would vanish.
+ */
+int log_use_syslog(void);
 
 /* True when a message of this level would be written; cheap. */
 bool log_enabled(enum log_level level);

@@ -120,6 +120,19 @@ done
 /usr/bin/mediactl --mount "$work/mnt" show kept.jpg >/dev/null || fail "the catalog does not know kept.jpg"
 fusermount3 -u "$work/mnt" || fail "unmount failed"
 ok "mounted a store with /usr/bin/mediafs, tracked a file, unmounted"
+# Detached, the daemon says where its log goes; without a syslog daemon it
+# keeps writing to the standard error it was started with.
+grep -q "is mounted; .*the log goes to" "$work/daemon.log" ||
+	fail "the mount did not say where the log goes: $(cat "$work/daemon.log")"
+if [ ! -S /dev/log ]; then
+	for _ in $(seq 200); do
+		grep -q "unmounted '$work/mnt'" "$work/daemon.log" && break
+		sleep 0.05
+	done
+	grep -q "unmounted '$work/mnt'" "$work/daemon.log" ||
+		fail "without syslog the detached daemon's log lines vanished: $(cat "$work/daemon.log")"
+	ok "no syslog here: the detached daemon logged to its standard error"
+fi
 
 # ---- remove ----
 dpkg --purge mediafs >"$work/purge.log" 2>&1 || { cat "$work/purge.log" >&2; fail "dpkg --purge failed"; }
