@@ -176,6 +176,7 @@ static json_t *row_json(const struct admin_context *ctx, const struct catalog_ro
 	if (!obj)
 		return NULL;
 	admin_set_path(obj, "path", row->path);
+	json_object_set_new(obj, "access_restores", json_integer((json_int_t)row->access_restores));
 	if (row->quarantine_name)
 		admin_set_path(obj, "quarantine_name", row->quarantine_name);
 	if (row->state == CATALOG_QUARANTINED)
