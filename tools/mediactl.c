@@ -495,6 +495,19 @@ static void print_status(const json_t *r)
 	}
 }
 
+static void print_purge(const json_t *r)
+{
+	size_t i;
+	json_t *f;
+
+	printf("purged %zu files\n", json_array_size(json_object_get(r, "purged")));
+	json_array_foreach(json_object_get(r, "kept"), i, f) {
+		char shown[TERMESC_BYTES(PATH_MAX)];
+		printf("kept #%lld %s: %s\n", (long long)num(f, "id"),
+		       termesc(str(f, "path"), shown, sizeof(shown)), str(f, "kept"));
+	}
+}
+
 static void print_files(const json_t *r, bool quarantine_view)
 {
 	struct table t = { .columns = quarantine_view ? 6 : 5 };
@@ -663,7 +676,7 @@ static void print_response(const char *command, const json_t *r)
 		 !strcmp(command, "reject"))
 		print_scan("scan", json_object_get(r, "scan"));
 	else if (!strcmp(command, "purge"))
-		printf("purged %zu files\n", json_array_size(json_object_get(r, "purged")));
+		print_purge(r);
 	else if (!strcmp(command, "check"))
 		print_check(r);
 	else if (!strcmp(command, "log"))

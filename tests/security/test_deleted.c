@@ -10,6 +10,7 @@
  *   - a crawler that keeps asking for an orphan brings it back once, then
  *     gets ENOENT and an alarm in the status, and the orphan is purged
  *     after grace;
+ *   - mediactl purge --expired keeps what the checker keeps;
  *   - one name of a hard-linked file, and a file deeper than PATH_MAX,
  *     are never lost for good by an unlink.
  */
@@ -480,6 +481,67 @@ START_TEST(test_crawler_loop_converges_and_raises_the_alarm)
 END_TEST
 
 /* ------------------------------------------------------------------ */
+/* mediactl purge --expired keeps what the checker keeps                */
+/* ------------------------------------------------------------------ */
+
+static bool grace_over(void *ctx)
+{
+	json_t *r, *row;
+	bool over = true;
+	size_t i;
+
+	(void)ctx;
+	ck_assert_int_eq(mediactl(&r, "quarantine", NULL), 0);
+	json_array_foreach(json_object_get(r, "files"), i, row) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		over = over && json_integer_value(json_object_get(row, "purge_at_ms")) <
+				       (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	}
+	json_decref(r);
+	return over;
+}
+
+START_TEST(test_purge_expired_keeps_what_the_checker_keeps)
+{
+	json_t *r;
+
+	mount_with("min_age = 0s\ngrace = 2s\nrestore_on_access = no\n");
+	put("gone.jpg", "gone");
+	put("again.jpg", "again");
+	put("clash.jpg", "old clash");
+	r = scan();
+	ck_assert_int_eq(scan_number(r, "quarantined"), 3);
+	json_decref(r);
+	/* A new file holds the name when its reference comes back: the
+	 * scan notes a conflict and the checker keeps the old version. */
+	put("clash.jpg", "new clash");
+	app_reference("clash.jpg");
+	r = scan();
+	ck_assert_int_eq(scan_number(r, "conflicts"), 1);
+	json_decref(r);
+	/* Referenced again after the last scan. */
+	app_reference("again.jpg");
+	ck_assert(harness_wait_until(grace_over, NULL, WAIT_MS));
+
+	ck_assert_int_eq(mediactl(&r, "purge", "--expired", NULL), 0);
+	ck_assert_int_eq(json_array_size(json_object_get(r, "purged")), 1);
+	ck_assert_int_eq(json_array_size(json_object_get(r, "kept")), 2);
+	json_decref(r);
+	ck_assert_msg(in_quarantine("gone.jpg") == 0, "the orphan past grace is purged");
+	ck_assert_msg(in_quarantine("again.jpg") == 1, "a file referenced now is kept");
+	assert_quarantined_content("clash.jpg", "old clash");
+
+	/* A source that fails is never "no references". */
+	app_exec("DROP TABLE photo");
+	ck_assert_int_eq(mediactl(&r, "purge", "--expired", NULL), 1);
+	json_decref(r);
+	ck_assert(in_quarantine("again.jpg") == 1 && in_quarantine("clash.jpg") == 1);
+	ck_assert_int_eq(harness_unmount(&h), 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
 /* Hard links and paths beyond PATH_MAX                                 */
 /* ------------------------------------------------------------------ */
 
@@ -582,6 +644,7 @@ static Suite *deleted_suite(void)
 	tcase_add_test(tc, test_lookup_never_brings_back_a_deleted_file);
 	tcase_add_test(tc, test_new_file_under_a_deleted_name_keeps_the_old_version);
 	tcase_add_test(tc, test_crawler_loop_converges_and_raises_the_alarm);
+	tcase_add_test(tc, test_purge_expired_keeps_what_the_checker_keeps);
 	tcase_add_test(tc, test_unlinked_name_of_a_hard_linked_file_is_recoverable);
 	tcase_add_test(tc, test_unlink_deeper_than_path_max_is_refused);
 	suite_add_tcase(s, tc);
