@@ -34,6 +34,9 @@
 
 enum { WAIT_MS = 20000, DEEP_NAME_BYTES = 250, DEEP_LEVELS = 17 };
 
+/* An orphan whose name would drive a terminal. */
+#define ESCAPE_NAME "orphan\033c.jpg"
+
 static struct mount_harness h;
 static struct test_user user;
 static char app_path[600];
@@ -422,36 +425,42 @@ START_TEST(test_crawler_loop_converges_and_raises_the_alarm)
 	mount_with(settings);
 	put("orphan-a.jpg", "a");
 	put("orphan-b.jpg", "b");
+	put(ESCAPE_NAME, "c");
 	r = scan();
-	ck_assert_int_eq(scan_number(r, "quarantined"), 2);
+	ck_assert_int_eq(scan_number(r, "quarantined"), 3);
 	json_decref(r);
 	/* The first request brings each back: a column may be missing. */
 	ck_assert_int_eq(user_stat("orphan-a.jpg"), 0);
 	ck_assert_int_eq(user_stat("orphan-b.jpg"), 0);
+	ck_assert_int_eq(user_stat(ESCAPE_NAME), 0);
 	ck_assert_int_eq(mediactl(&r, "show", "orphan-a.jpg", NULL), 0);
 	row = json_array_get(json_object_get(r, "files"), 0);
 	ck_assert_str_eq(json_string_value(json_object_get(row, "state")), "live");
 	ck_assert_int_eq(json_integer_value(json_object_get(row, "access_restores")), 1);
 	json_decref(r);
 	r = scan();
-	ck_assert_int_eq(scan_number(r, "quarantined"), 2);
+	ck_assert_int_eq(scan_number(r, "quarantined"), 3);
 	json_decref(r);
 
 	/* The crawler keeps asking: nothing comes back a second time. */
 	ck_assert_msg(crawl("orphan-a.jpg", "orphan-b.jpg", 5) == 0,
 		      "a crawler's requests find nothing once the file went back");
+	ck_assert_int_ne(user_stat(ESCAPE_NAME), 0);
 	ck_assert(!exists_backing("orphan-a.jpg") && !exists_backing("orphan-b.jpg"));
 	ck_assert_int_eq(in_quarantine("orphan-a.jpg"), 1);
 	ck_assert_int_eq(in_quarantine("orphan-b.jpg"), 1);
 	alarm = requested_alarm(&r);
 	ck_assert_msg(alarm != NULL, "the status raises the alarm");
-	ck_assert_int_eq(json_integer_value(json_object_get(alarm, "files")), 2);
-	ck_assert_int_ge(json_integer_value(json_object_get(alarm, "requests")), 2);
+	ck_assert_int_eq(json_integer_value(json_object_get(alarm, "files")), 3);
+	ck_assert_int_ge(json_integer_value(json_object_get(alarm, "requests")), 3);
 	ck_assert(alarm_names(alarm, "orphan-a.jpg") && alarm_names(alarm, "orphan-b.jpg"));
+	ck_assert(alarm_names(alarm, ESCAPE_NAME));
 	json_decref(r);
 	ck_assert_int_eq(mediactl_plain(text, sizeof(text), "status", NULL), 0);
 	ck_assert_msg(strstr(text, "requested while quarantined") && strstr(text, "orphan-a.jpg"),
 		      "the text status shows the alarm and the paths: %s", text);
+	ck_assert_msg(strstr(text, "orphan\\x1Bc.jpg") && !strstr(text, ESCAPE_NAME),
+		      "a name reaches the terminal escaped: %s", text);
 	ck_assert(harness_log_contains(&h, "was requested while quarantined"));
 
 	/* The count is in the catalog: a new daemon does not restore them. */
