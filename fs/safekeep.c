@@ -57,7 +57,6 @@ static int load_restored(void *ctx, const char *path, ino_t ino)
 int safekeep_open(struct mediafs *fs, struct catalog *cat)
 {
 	struct safekeep *sk = calloc(1, sizeof(*sk));
-	int err;
 
 	if (!sk)
 		return -ENOMEM;
@@ -67,8 +66,7 @@ int safekeep_open(struct mediafs *fs, struct catalog *cat)
 	fs->safekeep = sk;
 	if (!sk->restored_by_access || !sk->requested)
 		return -ENOMEM;
-	err = catalog_each_access_restored(cat, load_restored, sk->restored_by_access);
-	return err;
+	return catalog_each_access_restored(cat, load_restored, sk->restored_by_access);
 }
 
 void safekeep_close(struct mediafs *fs)
