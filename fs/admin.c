@@ -19,6 +19,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pathnorm.h"
+#include "policy.h"
 #include "refset.h"
 #include "source.h"
 
@@ -178,6 +179,7 @@ static json_t *row_json(const struct admin_context *ctx, const struct catalog_ro
 	if (!obj)
 		return NULL;
 	admin_set_path(obj, "path", row->path);
+	json_object_set_new(obj, "access_restores", json_integer((json_int_t)row->access_restores));
 	if (row->quarantine_name)
 		admin_set_path(obj, "quarantine_name", row->quarantine_name);
 	if (row->state == CATALOG_QUARANTINED)
@@ -803,40 +805,136 @@ static json_t *cmd_restore(struct admin_context *ctx, const json_t *request)
 	return response;
 }
 
+/*
+ * The references every source holds now, for the checker's purge rule.
+ * NULL with *error set when a source fails: an error is never "no
+ * references" (promise 4), so nothing may be purged then.
+ */
+static struct refset *fetch_references(struct admin_context *ctx, json_t **error)
+{
+	struct refset *referenced = refset_new();
+
+	if (!referenced) {
+		*error = failure("failed", "out of memory");
+		return NULL;
+	}
+	for (size_t i = 0; i < ctx->config->source_count; i++) {
+		char why[SOURCE_ERROR_BYTES];
+		struct source_report report;
+		struct source *src;
+		int err = source_open(&ctx->config->sources[i], &src, why, sizeof(why));
+		if (!err) {
+			err = source_fetch_into(src, referenced, &report, why, sizeof(why));
+			source_close(src);
+		}
+		if (err) {
+			refset_free(referenced);
+			*error = failure("failed", "nothing is purged: %s", why);
+			return NULL;
+		}
+	}
+	return referenced;
+}
+
+struct expired {
+	struct admin_context *ctx;
+	struct policy_settings settings;
+	const struct refset *referenced;
+	int64_t now_ms;
+	json_t *rows;			/* what the checker would purge */
+	json_t *kept;			/* past grace, but kept by the rule */
+};
+
+/* policy_judge_file(), as the checker calls it for a quarantined row. */
+static int judge_expired(void *arg, const struct catalog_row *row)
+{
+	struct expired *e = arg;
+	struct policy_file file = {
+		.path = row->path,
+		.state = row->state,
+		.activity_ms = row->activity_ms,
+		.state_changed_ms = row->state_changed_ms,
+		.last_referenced_ms = row->last_referenced_ms,
+	};
+	struct policy_judgement judgement =
+		policy_judge_file(&e->settings, e->now_ms, e->referenced, &file);
+	json_t *obj;
+
+	if (judgement.action != POLICY_PURGE &&
+	    e->now_ms - row->state_changed_ms < e->settings.grace_ms)
+		return 0;
+	obj = row_json(e->ctx, row);
+	if (!obj)
+		return -ENOMEM;
+	if (judgement.action == POLICY_PURGE)
+		return json_array_append_new(e->rows, obj) == 0 ? 0 : -ENOMEM;
+	json_object_set_new(obj, "kept", json_string(judgement.action == POLICY_RESTORE ?
+						     "referenced now" : judgement.reason));
+	return json_array_append_new(e->kept, obj) == 0 ? 0 : -ENOMEM;
+}
+
+/*
+ * The quarantined files past grace that the checker itself would purge
+ * now: never one referenced again (now, or at any scan since it went,
+ * as a restore that conflicted leaves it), whatever its age.
+ */
+static json_t *select_expired(struct admin_context *ctx, json_t *kept, json_t **error)
+{
+	struct catalog_filter filter = { .state = CATALOG_QUARANTINED };
+	struct expired e = {
+		.ctx = ctx,
+		.settings = {
+			.min_age_ms = ctx->config->settings.min_age_ms,
+			.grace_ms = ctx->config->settings.grace_ms,
+			.max_fraction = ctx->config->settings.max_fraction,
+		},
+		.now_ms = clock_now_ms(),
+		.rows = json_array(),
+		.kept = kept,
+	};
+	struct refset *referenced = fetch_references(ctx, error);
+	int err;
+
+	if (!referenced) {
+		json_decref(e.rows);
+		return NULL;
+	}
+	e.referenced = referenced;
+	err = catalog_query_rows(ctx->cat, &filter, judge_expired, &e);
+	refset_free(referenced);
+	if (err) {
+		json_decref(e.rows);
+		*error = catalog_failure(ctx, err);
+		return NULL;
+	}
+	return e.rows;
+}
+
 static json_t *cmd_purge(struct admin_context *ctx, const json_t *request)
 {
-	bool expired = bool_field(request, "expired");
-	json_t *error = NULL, *rows, *purged = json_array(), *response, *row;
+	json_t *error = NULL, *rows, *purged = json_array(), *kept = json_array(), *response;
 	int64_t now = clock_now_ms();
 	size_t i;
+	json_t *row;
 
 	if (bool_field(request, "all") && !bool_field(request, "yes")) {
 		json_decref(purged);
+		json_decref(kept);
 		return failure("usage", "purge --all deletes every quarantined file for good: "
 			       "add --yes");
 	}
-	if (expired) {
-		struct catalog_filter filter = { .state = CATALOG_QUARANTINED };
-		struct selection sel = { ctx, NULL, json_array() };
-		int err = catalog_query_rows(ctx->cat, &filter, select_row, &sel);
-		if (err) {
-			json_decref(sel.rows);
-			json_decref(purged);
-			return catalog_failure(ctx, err);
-		}
-		rows = sel.rows;
-	} else {
+	if (bool_field(request, "expired"))
+		rows = select_expired(ctx, kept, &error);
+	else
 		rows = select_quarantined(ctx, request, &error);
-		if (!rows) {
-			json_decref(purged);
-			return error;
-		}
+	if (!rows) {
+		json_decref(purged);
+		json_decref(kept);
+		return error;
 	}
 	json_array_foreach(rows, i, row) {
 		char *qname = admin_get_path(row, "quarantine_name");
 		char *path = admin_get_path(row, "path");
-		if (expired && int_field(row, "purge_at_ms", INT64_MAX) > now)
-			goto next;
 		int err = qname ? quarantine_purge(ctx->quarantine, qname) : -ENOMEM;
 		if (!err || err == -ENOENT) {
 			catalog_set_purged(ctx->cat, int_field(row, "id", 0), now, "admin");
@@ -844,13 +942,13 @@ static json_t *cmd_purge(struct admin_context *ctx, const json_t *request)
 				ctx->on_purged(ctx->daemon, path, qname);
 			json_array_append(purged, row);
 		}
-next:
 		free(qname);
 		free(path);
 	}
 	json_decref(rows);
 	response = success();
 	json_object_set_new(response, "purged", purged);
+	json_object_set_new(response, "kept", kept);
 	return response;
 }
 

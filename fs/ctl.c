@@ -94,6 +94,40 @@ static int hook_decide(void *daemon, int64_t scan_id, bool confirm, struct catal
 	return checker_decide(fs->checker, scan_id, confirm, SCAN_TIMEOUT_MS, out);
 }
 
+/* Files a scan quarantined that lookups keep asking for (safekeep.h). */
+static void add_requested_alarm(struct mediafs *fs, json_t *alarms)
+{
+	struct safekeep_requests *req = malloc(sizeof(*req));
+	char message[256];
+	json_t *alarm, *paths;
+
+	if (!req)
+		return;
+	safekeep_get_requests(fs, req);
+	if (req->files == 0) {
+		free(req);
+		return;
+	}
+	snprintf(message, sizeof(message),
+		 "%llu file%s requested while quarantined (%llu lookups refused): "
+		 "a column may be missing from the configuration; restore with --pin what "
+		 "must stay, the rest is purged after grace",
+		 (unsigned long long)req->files, req->files == 1 ? "" : "s",
+		 (unsigned long long)req->requests);
+	paths = json_array();
+	for (size_t i = 0; i < req->example_count; i++) {
+		json_t *item = json_object();
+		admin_set_path(item, "path", req->examples[i]);
+		json_array_append_new(paths, item);
+	}
+	alarm = json_pack("{s:s, s:s, s:I, s:I, s:o}", "kind", "requested", "message", message,
+			  "files", (json_int_t)req->files, "requests", (json_int_t)req->requests,
+			  "paths", paths);
+	if (alarm)
+		json_array_append_new(alarms, alarm);
+	free(req);
+}
+
 void ctl_add_daemon_status(void *daemon, json_t *status)
 {
 	struct mediafs *fs = daemon;
@@ -131,6 +165,7 @@ void ctl_add_daemon_status(void *daemon, json_t *status)
 		json_array_append_new(alarms, json_pack(
 			"{s:s, s:s}", "kind", "held",
 			"message", "a scan is held: confirm or reject it"));
+	add_requested_alarm(fs, alarms);
 	if (events.catalog_behind)
 		json_array_append_new(alarms, json_pack(
 			"{s:s, s:s}", "kind", "catalog",

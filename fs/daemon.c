@@ -33,6 +33,7 @@
 #include "options.h"
 #include "pathmap.h"
 #include "preflight.h"
+#include "safekeep.h"
 #include "source.h"
 
 enum {
@@ -174,7 +175,13 @@ static int prepare_tracking(struct mediafs *fs, char *catalog_path, size_t size)
 		fprintf(stderr, "mediafs: cannot open the catalog: %s\n", error);
 		return err;
 	}
+	err = safekeep_open(fs, cat);
+	if (err)
+		fprintf(stderr, "mediafs: cannot read the catalog: %s (%s)\n",
+			catalog_last_error(cat), strerror(-err));
 	catalog_close(cat);
+	if (err)
+		return err;
 	err = quarantine_open(&fs->quarantine, &fs->store);
 	if (err) {
 		fprintf(stderr, "mediafs: cannot open the quarantine in '%s/%s': %s\n",
@@ -365,6 +372,7 @@ static void cleanup(struct mediafs *fs)
 	pathmap_free(fs->quarantined);
 	pathmap_free(fs->quarantined_dirs);
 	pathmap_free(fs->young_referenced);
+	safekeep_close(fs);
 	quarantine_close(&fs->quarantine);
 	if (fs->inodes.buckets)
 		inode_table_destroy(&fs->inodes);

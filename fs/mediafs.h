@@ -23,6 +23,7 @@ struct ctl;
 struct events;
 struct fuse_session;
 struct pathmap;
+struct safekeep;
 
 /* A link in the list of open file and directory handles. */
 struct handle_link {
@@ -54,6 +55,7 @@ struct mediafs {
 	struct pathmap *quarantined;	/* path -> newest quarantine name */
 	struct pathmap *quarantined_dirs; /* directory -> quarantined paths under it */
 	struct pathmap *young_referenced; /* young paths a scan found referenced */
+	struct safekeep *safekeep;	/* restores by access and refused requests */
 	struct checker *checker;
 	struct ctl *ctl;		/* the control socket */
 	/* Read-held by lookups of directories, write-held by the checker

@@ -56,6 +56,11 @@ void quarantine_new_id(struct quarantine *q, int64_t now_ms, char *id, size_t si
 	snprintf(id, size, "u%lld-%llu", (long long)now_ms, (unsigned long long)n);
 }
 
+bool quarantine_is_from_scan(const char *qname)
+{
+	return qname[0] == 's';
+}
+
 const char *quarantine_original_path(const char *qname)
 {
 	const char *slash = strchr(qname, '/');

@@ -23,6 +23,7 @@
 
 #include <limits.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -106,6 +107,10 @@ int quarantine_stat(struct quarantine *q, const char *qname, struct stat *st);
 int quarantine_each(struct quarantine *q,
 		    int (*fn)(void *ctx, const char *qname, const struct stat *st),
 		    void *ctx);
+
+/* True when qname was moved there by a scan (id s<scan id>), false for an
+ * unlink or replace through the mount (u...) and anything else. */
+bool quarantine_is_from_scan(const char *qname);
 
 /* The original path inside a quarantine name ("<id>/<path>" -> "<path>"). */
 const char *quarantine_original_path(const char *qname);

@@ -20,8 +20,8 @@ bool track_enabled(const struct mediafs *fs)
 	return fs->events != NULL;
 }
 
-int track_child_path(struct mediafs *fs, struct inode *parent, int parent_fd,
-		      const char *name, char *buf)
+int track_build_child_path(struct mediafs *fs, struct inode *parent, int parent_fd,
+			   const char *name, char *buf)
 {
 	size_t name_len = strlen(name);
 	ssize_t len = 0;
@@ -29,22 +29,26 @@ int track_child_path(struct mediafs *fs, struct inode *parent, int parent_fd,
 	if (parent != &fs->inodes.root) {
 		len = store_relative_path(&fs->store, parent_fd, buf, PATH_MAX);
 		if (len < 0)
-			goto out_warn;
+			return (int)len;
 		if (len > 0)
 			buf[len++] = '/';
 	}
-	if ((size_t)len + name_len + 1 > PATH_MAX) {
-		len = -ENAMETOOLONG;
-		goto out_warn;
-	}
+	if ((size_t)len + name_len + 1 > PATH_MAX)
+		return -ENAMETOOLONG;
 	memcpy(buf + len, name, name_len + 1);
 	return 0;
+}
 
-out_warn:
-	log_write_limited(&fs->path_warning, PATH_LOG_INTERVAL_MS, LOG_LEVEL_WARN,
-			  "cannot name '%s' for the catalog: %s; the next adoption "
-			  "will record it", name, strerror((int)-len));
-	return (int)len;
+int track_child_path(struct mediafs *fs, struct inode *parent, int parent_fd,
+		     const char *name, char *buf)
+{
+	int err = track_build_child_path(fs, parent, parent_fd, name, buf);
+
+	if (err)
+		log_write_limited(&fs->path_warning, PATH_LOG_INTERVAL_MS, LOG_LEVEL_WARN,
+				  "cannot name '%s' for the catalog: %s; the next adoption "
+				  "will record it", name, strerror(-err));
+	return err;
 }
 
 bool track_created(struct mediafs *fs, struct inode *parent, int parent_fd,

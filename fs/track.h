@@ -38,7 +38,11 @@ void track_written(struct mediafs *fs, int fd, bool path_known);
 void track_removed(struct mediafs *fs, const char *path);
 
 /* "dir/name" relative to BACKING into buf (PATH_MAX bytes); 0 or -errno
- * (warned about, rate-limited). */
+ * (-ENAMETOOLONG beyond PATH_MAX), logging nothing. */
+int track_build_child_path(struct mediafs *fs, struct inode *parent, int parent_fd,
+			   const char *name, char *buf);
+
+/* The same, with a rate-limited warning on failure. */
 int track_child_path(struct mediafs *fs, struct inode *parent, int parent_fd,
 		     const char *name, char *buf);
 

@@ -157,7 +157,7 @@ enum statement {
 #define ROW_COLUMNS \
 	"id, path, kind, dev, ino, size, mtime_ms, first_seen_ms, last_written_ms," \
 	" activity_ms, state, state_changed_ms, state_reason, quarantine_name," \
-	" scan_id, last_referenced_ms"
+	" scan_id, last_referenced_ms, access_restores"
 
 static const char *const statement_sql[STATEMENT_COUNT] = {
 	[ST_FIND_CURRENT] =
@@ -923,9 +923,11 @@ static int apply_restored(struct catalog *cat, const struct catalog_event *ev)
 		if (err)
 			return err;
 	}
+	/* Restores by access are counted, so that they converge (safekeep.h). */
 	rc = sqlite3_prepare_v2(cat->db, "UPDATE files SET state = 'live', path = ?2,"
 				" quarantine_name = NULL, state_changed_ms = ?3, activity_ms = ?3,"
-				" state_reason = ?4 WHERE id = ?1", -1, &st, NULL);
+				" state_reason = ?4, access_restores = access_restores +"
+				" (?4 = '" CATALOG_REASON_ACCESSED "') WHERE id = ?1", -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return fail(cat, rc, "record a restore");
 	sqlite3_bind_int64(st, 1, id);
@@ -1253,6 +1255,7 @@ static void read_row(sqlite3_stmt *st, struct catalog_row *row)
 	row->quarantine_name = column_string(st, 13);
 	row->scan_id = sqlite3_column_int64(st, 14);
 	row->last_referenced_ms = sqlite3_column_int64(st, 15);
+	row->access_restores = sqlite3_column_int64(st, 16);
 }
 
 void catalog_row_clear(struct catalog_row *row)
@@ -1363,6 +1366,27 @@ int catalog_each_row(struct catalog *cat, int state,
 	if (ret)
 		return ret;
 	return rc == SQLITE_DONE ? 0 : fail(cat, rc, "read rows");
+}
+
+int catalog_each_access_restored(struct catalog *cat,
+				 int (*fn)(void *ctx, const char *path, ino_t ino), void *ctx)
+{
+	sqlite3_stmt *st;
+	int rc, ret = 0;
+
+	rc = sqlite3_prepare_v2(cat->db, "SELECT path, ino FROM files WHERE access_restores > 0"
+				" AND state IN ('live', 'quarantined')", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return fail(cat, rc, "read the restores by access");
+	while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		char *path = column_string(st, 0);
+		ret = path ? fn(ctx, path, (ino_t)sqlite3_column_int64(st, 1)) : -ENOMEM;
+		free(path);
+	}
+	sqlite3_finalize(st);
+	if (ret)
+		return ret;
+	return rc == SQLITE_DONE ? 0 : fail(cat, rc, "read the restores by access");
 }
 
 int catalog_get_row(struct catalog *cat, int64_t id, struct catalog_row *row)

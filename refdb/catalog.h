@@ -47,6 +47,10 @@ struct catalog;
 /* The schema version this build writes; older catalogs are migrated. */
 #define CATALOG_SCHEMA_VERSION 4
 
+/* The reason of a restore by access (CATALOG_EVENT_RESTORED), which the
+ * catalog counts per file in access_restores. */
+#define CATALOG_REASON_ACCESSED "accessed"
+
 /* The catalog file's name in the state directory. */
 #define CATALOG_FILE_NAME "catalog.db"
 
@@ -128,6 +132,7 @@ struct catalog_row {
 	char *quarantine_name;	/* NULL unless quarantined */
 	int64_t scan_id;	/* scan that quarantined it, 0 when none */
 	int64_t last_referenced_ms; /* 0 when no scan ever found it referenced */
+	int64_t access_restores; /* times a lookup brought it back (reason "accessed") */
 };
 
 /* One audit entry; strings owned (catalog_audit_clear). */
@@ -268,6 +273,16 @@ int catalog_query_rows(struct catalog *cat, const struct catalog_filter *filter,
 int catalog_query_audit(struct catalog *cat, int64_t since_ms, const char *path,
 			size_t limit,
 			int (*fn)(void *ctx, const struct catalog_audit *entry), void *ctx);
+
+/*
+ * Call fn with the path and inode of every live or quarantined file that
+ * a lookup has brought back from the quarantine before (access_restores
+ * > 0); path is borrowed for the call; fn returns 0 to go on.  Returns 0,
+ * fn's value, or -errno.  One pass over the files table: for startup, not
+ * for the request path.
+ */
+int catalog_each_access_restored(struct catalog *cat,
+				 int (*fn)(void *ctx, const char *path, ino_t ino), void *ctx);
 
 /* ---- State changes made by the checker and by an admin ---- */
 

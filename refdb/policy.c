@@ -73,6 +73,19 @@ struct policy_judgement policy_judge_file(const struct policy_settings *settings
 	return judge(POLICY_KEEP, "not on disk");
 }
 
+enum policy_access_action policy_judge_access(const struct policy_access *access)
+{
+	/* Promise 9: what the application deleted stays deleted. */
+	if (!access->quarantined_by_scan)
+		return POLICY_ACCESS_REFUSE;
+	/* Promise 8 converges: a crawler that keeps asking for an orphan
+	 * brings it back once; then the request is an alarm (a column may
+	 * be missing), and the orphan is purged after grace. */
+	if (access->restore_on_access && !access->restored_by_access_before)
+		return POLICY_ACCESS_RESTORE;
+	return POLICY_ACCESS_ALARM;
+}
+
 void policy_decide_scan(const struct policy_settings *settings,
 			const struct policy_source_outcome *sources, size_t source_count,
 			const struct policy_scan_counts *counts, bool confirmed, bool dry_run,

@@ -18,7 +18,9 @@
  *      files (and more than hold_min_files of them, or every one), or in
  *      which a source returned no reference while files are tracked,
  *      quarantines and purges nothing until an admin confirms;
- *   8. a quarantined file found referenced again is restored;
+ *   8. a quarantined file found referenced again is restored; a lookup
+ *      restores a file the checker quarantined at most once, and never
+ *      one deleted through the mount (9);
  * and without any source configured nothing is ever quarantined.
  *
  * Threads: any; no state.
@@ -70,6 +72,24 @@ struct policy_judgement {
 struct policy_judgement policy_judge_file(const struct policy_settings *settings,
 					  int64_t now_ms, const struct refset *referenced,
 					  const struct policy_file *file);
+
+/*
+ * Restore on access (promises 8 and 9): what a lookup of a missing path
+ * does with the path's newest quarantined version.
+ */
+struct policy_access {
+	bool quarantined_by_scan;	/* the checker moved it; else deleted through the mount */
+	bool restored_by_access_before;	/* a lookup brought this file back once already */
+	bool restore_on_access;		/* the setting */
+};
+
+enum policy_access_action {
+	POLICY_ACCESS_REFUSE,	/* deleted through the mount: only an admin restores it */
+	POLICY_ACCESS_RESTORE,	/* bring it back (once per file) */
+	POLICY_ACCESS_ALARM,	/* stays quarantined; the request is counted and shown */
+};
+
+enum policy_access_action policy_judge_access(const struct policy_access *access);
 
 /* True when path matches one of the globs. */
 bool policy_matches_any(char *const *globs, size_t count, const char *path);

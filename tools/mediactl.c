@@ -33,6 +33,7 @@
 #include "log.h"
 #include "quarantine.h"
 #include "store.h"
+#include "termesc.h"
 
 enum {
 	EXIT_OK = 0,
@@ -508,8 +509,30 @@ static void print_status(const json_t *r)
 		       num(r, "restores_by_access") ?
 			       " restores (a column may be missing from the configuration)" :
 			       " restores");
-	json_array_foreach(json_object_get(r, "alarms"), i, item)
+	json_array_foreach(json_object_get(r, "alarms"), i, item) {
+		json_t *path;
+		size_t j;
+
 		printf("%-12s %s%s%s\n", i ? "" : "alarms", RED, str(item, "message"), RESET);
+		/* Names are data: escaped, one per line. */
+		json_array_foreach(json_object_get(item, "paths"), j, path) {
+			char shown[TERMESC_BYTES(PATH_MAX)];
+			printf("%-12s   %s\n", "", termesc(str(path, "path"), shown, sizeof(shown)));
+		}
+	}
+}
+
+static void print_purge(const json_t *r)
+{
+	size_t i;
+	json_t *f;
+
+	printf("purged %zu files\n", json_array_size(json_object_get(r, "purged")));
+	json_array_foreach(json_object_get(r, "kept"), i, f) {
+		char shown[TERMESC_BYTES(PATH_MAX)];
+		printf("kept #%lld %s: %s\n", (long long)num(f, "id"),
+		       termesc(str(f, "path"), shown, sizeof(shown)), str(f, "kept"));
+	}
 }
 
 static void print_files(const json_t *r, bool quarantine_view)
@@ -582,6 +605,10 @@ static void print_show(const json_t *r)
 			printf("  in the quarantine as %s (scan %lld); purged %s\n",
 			       str(f, "quarantine_name"), (long long)num(f, "scan_id"), purge);
 		}
+		if (num(f, "access_restores"))
+			printf("  brought back by a lookup %lld time%s: a lookup no longer "
+			       "restores it\n", (long long)num(f, "access_restores"),
+			       num(f, "access_restores") == 1 ? "" : "s");
 	}
 	printf("\nhistory:\n");
 	print_audit(json_object_get(r, "audit"));
@@ -676,7 +703,7 @@ static void print_response(const char *command, const json_t *r)
 		 !strcmp(command, "reject"))
 		print_scan("scan", json_object_get(r, "scan"));
 	else if (!strcmp(command, "purge"))
-		printf("purged %zu files\n", json_array_size(json_object_get(r, "purged")));
+		print_purge(r);
 	else if (!strcmp(command, "check"))
 		print_check(r);
 	else if (!strcmp(command, "log"))

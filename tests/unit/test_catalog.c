@@ -330,6 +330,49 @@ START_TEST(test_quarantined_file_keeps_its_path)
 }
 END_TEST
 
+static int collect_ino(void *ctx, const char *path, ino_t ino)
+{
+	ino_t *seen = ctx;
+
+	ck_assert_str_eq(path, "a.jpg");
+	*seen = ino;
+	return 0;
+}
+
+START_TEST(test_restores_by_access_are_counted_per_file)
+{
+	struct catalog_event quarantined = {
+		.kind = CATALOG_EVENT_QUARANTINED, .time_ms = 2000, .path = "a.jpg", .dev = 1,
+		.ino = 10, .quarantine_name = "s1/a.jpg", .reason = "unreferenced",
+	};
+	struct catalog_event restored = {
+		.kind = CATALOG_EVENT_RESTORED, .time_ms = 3000, .path = "a.jpg",
+		.quarantine_name = "s1/a.jpg", .reason = CATALOG_REASON_ACCESSED,
+	};
+	struct catalog_row row;
+	ino_t seen = 0;
+
+	apply(created("a.jpg", 10, 1000));
+	ck_assert_int_eq(catalog_each_access_restored(cat, collect_ino, &seen), 0);
+	ck_assert_msg(seen == 0, "no file was restored by access yet");
+	apply(quarantined);
+	apply(restored);
+	ck_assert_int_eq(catalog_get_current(cat, "a.jpg", &row), 0);
+	ck_assert_int_eq(row.access_restores, 1);
+	catalog_row_clear(&row);
+	/* A restore for another reason is not counted. */
+	quarantined.quarantine_name = restored.quarantine_name = "s2/a.jpg";
+	apply(quarantined);
+	restored.reason = "referenced-again";
+	apply(restored);
+	ck_assert_int_eq(catalog_get_current(cat, "a.jpg", &row), 0);
+	ck_assert_int_eq(row.access_restores, 1);
+	catalog_row_clear(&row);
+	ck_assert_int_eq(catalog_each_access_restored(cat, collect_ino, &seen), 0);
+	ck_assert_int_eq(seen, 10);
+}
+END_TEST
+
 START_TEST(test_events_apply_all_or_none)
 {
 	struct catalog_event events[2] = {
@@ -494,6 +537,7 @@ static Suite *catalog_suite(void)
 	tcase_add_test(events, test_exchange_swaps_files_and_directories);
 	tcase_add_test(events, test_removed_file_leaves_an_audit_entry);
 	tcase_add_test(events, test_quarantined_file_keeps_its_path);
+	tcase_add_test(events, test_restores_by_access_are_counted_per_file);
 	tcase_add_test(events, test_events_apply_all_or_none);
 	tcase_add_test(events, test_paths_are_bytes);
 	suite_add_tcase(s, events);

@@ -170,6 +170,30 @@ START_TEST(test_brake_reason_names_the_numbers)
 }
 END_TEST
 
+static const struct {
+	const char *name;
+	struct policy_access access;
+	enum policy_access_action expected;
+} accesses[] = {
+	{ "a file deleted through the mount never comes back by a lookup",
+	  { false, false, true }, POLICY_ACCESS_REFUSE },
+	{ "nor with restore_on_access off",
+	  { false, false, false }, POLICY_ACCESS_REFUSE },
+	{ "a file a scan quarantined comes back at its first lookup",
+	  { true, false, true }, POLICY_ACCESS_RESTORE },
+	{ "but not twice: the request is an alarm",
+	  { true, true, true }, POLICY_ACCESS_ALARM },
+	{ "with restore_on_access off, a request is an alarm at once",
+	  { true, false, false }, POLICY_ACCESS_ALARM },
+};
+
+START_TEST(test_each_lookup_gets_the_promised_action)
+{
+	ck_assert_msg(policy_judge_access(&accesses[_i].access) == accesses[_i].expected, "%s",
+		      accesses[_i].name);
+}
+END_TEST
+
 static Suite *policy_suite(void)
 {
 	Suite *s = suite_create("policy");
@@ -183,6 +207,10 @@ static Suite *policy_suite(void)
 			    sizeof(scans) / sizeof(scans[0]));
 	tcase_add_test(verdicts, test_brake_reason_names_the_numbers);
 	suite_add_tcase(s, verdicts);
+	TCase *lookups = tcase_create("lookups");
+	tcase_add_loop_test(lookups, test_each_lookup_gets_the_promised_action, 0,
+			    sizeof(accesses) / sizeof(accesses[0]));
+	suite_add_tcase(s, lookups);
 	return s;
 }
 

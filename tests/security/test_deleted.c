@@ -1,0 +1,675 @@
+/*
+ * Security suite, area "deleted": deleted means deleted (issue 13,
+ * promises 8 and 9 of DESIGN.md), on real mounts with a real SQLite
+ * application database, as root and as an unprivileged user.
+ *
+ *   - a file the application deleted through the mount comes back only by
+ *     an admin's restore, never by anybody's lookup;
+ *   - a new file under a deleted name (O_TRUNC, O_EXCL, a rename onto it)
+ *     leaves the old version in the quarantine;
+ *   - a crawler that keeps asking for an orphan brings it back once, then
+ *     gets ENOENT and an alarm in the status, and the orphan is purged
+ *     after grace;
+ *   - mediactl purge --expired keeps what the checker keeps;
+ *   - one name of a hard-linked file, and a file deeper than PATH_MAX,
+ *     are never lost for good by an unlink.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mount_harness.h"
+#include "user_harness.h"
+
+enum { WAIT_MS = 20000, DEEP_NAME_BYTES = 250, DEEP_LEVELS = 17 };
+
+/* An orphan whose name would drive a terminal. */
+#define ESCAPE_NAME "orphan\033c.jpg"
+
+static struct mount_harness h;
+static struct test_user user;
+static char app_path[600];
+static char config_path[600];
+
+/* ------------------------------------------------------------------ */
+/* The application database, the mount and mediactl                    */
+/* ------------------------------------------------------------------ */
+
+static void app_exec(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void app_exec(const char *fmt, ...)
+{
+	char sql[4096], *error = NULL;
+	sqlite3 *db;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sql, sizeof(sql), fmt, ap);
+	va_end(ap);
+	ck_assert_int_eq(sqlite3_open(app_path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &error) == SQLITE_OK, "sqlite: %s: %s",
+		      sql, error ? error : "");
+	sqlite3_close(db);
+}
+
+static void app_reference(const char *path)
+{
+	app_exec("INSERT INTO photo (image) VALUES ('%s')", path);
+}
+
+static void setup(void)
+{
+	char runtime[600];
+
+	ck_assert_int_eq(harness_init(&h, "deleted"), 0);
+	snprintf(runtime, sizeof(runtime), "%s/run", h.dir);
+	setenv("MEDIAFS_RUNTIME_DIR", runtime, 1);
+	snprintf(app_path, sizeof(app_path), "%s/app.db", h.dir);
+	app_exec("CREATE TABLE photo (id integer primary key, image text)");
+	/* A source that returns nothing would hold every scan. */
+	app_reference("other.jpg");
+}
+
+static void teardown(void)
+{
+	harness_destroy(&h);
+}
+
+/* Mount with these [mediafs] lines (after the test's defaults) and
+ * allow_other, so that the test user reaches the files. */
+static void mount_with(const char *settings)
+{
+	char option[700];
+	const char *args[] = { "-o", option, "-o", "allow_other", NULL };
+	FILE *f;
+
+	snprintf(config_path, sizeof(config_path), "%s/mediafs.ini", h.dir);
+	f = fopen(config_path, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "[mediafs]\ninterval = 1h\nmax_fraction = 1\n%s\n"
+		"[source app]\nurl = sqlite:///%s\ncolumns = photo.image\n", settings, app_path);
+	fclose(f);
+	snprintf(option, sizeof(option), "config=%s", config_path);
+	harness_clear_log(&h);
+	ck_assert_int_eq(harness_mount(&h, args), 0);
+	ck_assert_msg(harness_wait_log(&h, "(startup)", WAIT_MS), "the startup scan runs");
+}
+
+/* Run mediactl [--json] --mount MNT args...; its stdout goes to out
+ * (size bytes).  Returns its exit status. */
+static int mediactl_text(bool json, char *out, size_t size, const char *first, va_list ap)
+{
+	const char *argv[32] = { getenv("MEDIACTL_BIN") };
+	int argc = 1, pipe_fds[2], status;
+	size_t len = 0;
+	ssize_t n;
+
+	if (json)
+		argv[argc++] = "--json";
+	argv[argc++] = "--mount";
+	argv[argc++] = h.mountpoint;
+	for (const char *arg = first; arg && argc < 31; arg = va_arg(ap, const char *))
+		argv[argc++] = arg;
+	argv[argc] = NULL;
+	ck_assert_int_eq(pipe(pipe_fds), 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(pipe_fds[1], STDOUT_FILENO);
+		close(pipe_fds[0]);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(pipe_fds[1]);
+	while ((n = read(pipe_fds[0], out + len, size - len - 1)) > 0)
+		len += (size_t)n;
+	close(pipe_fds[0]);
+	out[len] = '\0';
+	waitpid(pid, &status, 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int mediactl(json_t **out, const char *first, ...)
+{
+	static char buf[1 << 18];
+	va_list ap;
+	int status;
+
+	va_start(ap, first);
+	status = mediactl_text(true, buf, sizeof(buf), first, ap);
+	va_end(ap);
+	*out = json_loads(buf, 0, NULL);
+	ck_assert_msg(*out != NULL, "mediactl answers in JSON (status %d): %s", status, buf);
+	return status;
+}
+
+static int mediactl_plain(char *out, size_t size, const char *first, ...)
+{
+	va_list ap;
+	int status;
+
+	va_start(ap, first);
+	status = mediactl_text(false, out, size, first, ap);
+	va_end(ap);
+	return status;
+}
+
+static json_t *scan(void)
+{
+	json_t *r;
+	int status = mediactl(&r, "scan", NULL);
+
+	ck_assert_msg(status == 0, "scan exits 0 (%d)", status);
+	return r;
+}
+
+static long long scan_number(json_t *r, const char *key)
+{
+	return json_integer_value(json_object_get(json_object_get(r, "scan"), key));
+}
+
+/* ------------------------------------------------------------------ */
+/* Files                                                                */
+/* ------------------------------------------------------------------ */
+
+static void put(const char *rel, const char *content)
+{
+	ck_assert_int_eq(harness_write_file(harness_mount_path(&h, rel), content, strlen(content)),
+			 0);
+}
+
+static bool exists_backing(const char *rel)
+{
+	struct stat st;
+
+	return lstat(harness_backing_path(&h, rel), &st) == 0;
+}
+
+static void assert_content(const char *path, const char *expected)
+{
+	char buf[256];
+	size_t len;
+
+	ck_assert_int_eq(harness_read_file(path, buf, sizeof(buf), &len), 0);
+	ck_assert_msg(len == strlen(expected) && memcmp(buf, expected, len) == 0,
+		      "'%s' holds '%.*s', not '%s'", path, (int)len, buf, expected);
+}
+
+/* The quarantined versions of rel, as paths in BACKING, one per line. */
+static int quarantined_versions(const char *rel, char *out, size_t size)
+{
+	char cmd[2048];
+	size_t len = 0;
+	int count = 0;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "find '%s/.mediafs/quarantine' -path '*/%s' \\( -type f "
+		 "-o -type l \\) 2>/dev/null", h.backing, rel);
+	f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	out[0] = '\0';
+	while (fgets(out + len, (int)(size - len), f)) {
+		len += strlen(out + len);
+		count++;
+	}
+	pclose(f);
+	return count;
+}
+
+static int in_quarantine(const char *rel)
+{
+	char lines[4096];
+
+	return quarantined_versions(rel, lines, sizeof(lines));
+}
+
+/* The one quarantined version of rel holds expected. */
+static void assert_quarantined_content(const char *rel, const char *expected)
+{
+	char lines[4096];
+
+	ck_assert_int_eq(quarantined_versions(rel, lines, sizeof(lines)), 1);
+	lines[strcspn(lines, "\n")] = '\0';
+	assert_content(lines, expected);
+}
+
+/* stat(2) through the mount as the unprivileged user: 0 when it exists. */
+static int user_stat(const char *rel)
+{
+	return user_harness_sh(&user, "stat -- '%s' >/dev/null 2>&1", harness_mount_path(&h, rel));
+}
+
+/* mediactl show rel, and whether its audit log has an entry for reason. */
+static bool audit_has_reason(const char *rel, const char *reason)
+{
+	json_t *r, *entry;
+	bool found = false;
+	size_t i;
+
+	ck_assert_int_eq(mediactl(&r, "show", rel, NULL), 0);
+	json_array_foreach(json_object_get(r, "audit"), i, entry)
+		found = found || strcmp(json_string_value(json_object_get(entry, "reason")) ?
+					json_string_value(json_object_get(entry, "reason")) : "",
+					reason) == 0;
+	json_decref(r);
+	return found;
+}
+
+/* The catalog rows of rel in state, and the reason of the last one. */
+static int rows_in_state(const char *rel, const char *state, char *reason, size_t size)
+{
+	json_t *r, *row;
+	int count = 0;
+	size_t i;
+
+	ck_assert_int_eq(mediactl(&r, "show", rel, NULL), 0);
+	json_array_foreach(json_object_get(r, "files"), i, row) {
+		if (strcmp(json_string_value(json_object_get(row, "state")), state) != 0)
+			continue;
+		count++;
+		snprintf(reason, size, "%s", json_string_value(json_object_get(row, "reason")));
+	}
+	json_decref(r);
+	return count;
+}
+
+/* ------------------------------------------------------------------ */
+/* What the application deleted stays deleted                           */
+/* ------------------------------------------------------------------ */
+
+START_TEST(test_lookup_never_brings_back_a_deleted_file)
+{
+	struct stat st;
+	json_t *r;
+
+	mount_with("temp_max_age = 0s\n");
+	put("photo.jpg", "precious");
+	ck_assert_int_eq(unlink(harness_mount_path(&h, "photo.jpg")), 0);
+	ck_assert_int_eq(in_quarantine("photo.jpg"), 1);
+	/* A web server serving an old URL, as another user. */
+	ck_assert_msg(user_stat("photo.jpg") != 0, "the user's stat finds nothing");
+	ck_assert_int_eq(user_harness_sh(&user, "cat -- '%s' >/dev/null 2>&1",
+					 harness_mount_path(&h, "photo.jpg")), 1);
+	ck_assert_int_eq(stat(harness_mount_path(&h, "photo.jpg"), &st), -1);
+	ck_assert_int_eq(errno, ENOENT);
+	ck_assert_msg(!exists_backing("photo.jpg"), "nothing came back in BACKING");
+	ck_assert_msg(in_quarantine("photo.jpg") == 1, "the deleted file stays in the quarantine");
+	ck_assert_msg(!audit_has_reason("photo.jpg", "accessed"), "no restore by access");
+	/* Only an admin brings it back. */
+	ck_assert_int_eq(mediactl(&r, "restore", "photo.jpg", NULL), 0);
+	json_decref(r);
+	ck_assert_int_eq(user_stat("photo.jpg"), 0);
+	assert_content(harness_mount_path(&h, "photo.jpg"), "precious");
+	ck_assert_int_eq(harness_unmount(&h), 0);
+}
+END_TEST
+
+START_TEST(test_new_file_under_a_deleted_name_keeps_the_old_version)
+{
+	char reason[64];
+	int fd;
+
+	mount_with("temp_max_age = 0s\n");
+	put("trunc.jpg", "old trunc");
+	put("excl.jpg", "old excl");
+	put("renamed.jpg", "old renamed");
+	ck_assert_int_eq(unlink(harness_mount_path(&h, "trunc.jpg")), 0);
+	ck_assert_int_eq(unlink(harness_mount_path(&h, "excl.jpg")), 0);
+	ck_assert_int_eq(unlink(harness_mount_path(&h, "renamed.jpg")), 0);
+
+	/* open(O_CREAT | O_TRUNC): the lookup before it restored the old
+	 * version, which the open then truncated. */
+	fd = open(harness_mount_path(&h, "trunc.jpg"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "new trunc", 9), 9);
+	ck_assert_int_eq(close(fd), 0);
+	assert_content(harness_mount_path(&h, "trunc.jpg"), "new trunc");
+	assert_quarantined_content("trunc.jpg", "old trunc");
+
+	/* open(O_CREAT | O_EXCL): EEXIST when the lookup restored it. */
+	fd = open(harness_mount_path(&h, "excl.jpg"), O_WRONLY | O_CREAT | O_EXCL, 0644);
+	ck_assert_msg(fd >= 0, "O_EXCL creates the deleted name: %s", strerror(errno));
+	ck_assert_int_eq(write(fd, "new excl", 8), 8);
+	ck_assert_int_eq(close(fd), 0);
+	assert_content(harness_mount_path(&h, "excl.jpg"), "new excl");
+	assert_quarantined_content("excl.jpg", "old excl");
+
+	/* A rename onto the name: the old version stays the one the
+	 * application deleted, not a restored file replaced again. */
+	put("incoming.tmp", "new renamed");
+	ck_assert_int_eq(rename(harness_mount_path(&h, "incoming.tmp"),
+				harness_mount_path(&h, "renamed.jpg")), 0);
+	assert_content(harness_mount_path(&h, "renamed.jpg"), "new renamed");
+	assert_quarantined_content("renamed.jpg", "old renamed");
+
+	for (int i = 0; i < 3; i++) {
+		const char *name = (const char *[]){ "trunc.jpg", "excl.jpg", "renamed.jpg" }[i];
+		ck_assert_msg(rows_in_state(name, "quarantined", reason, sizeof(reason)) == 1,
+			      "'%s' has one quarantined version", name);
+		ck_assert_msg(strcmp(reason, "unlinked") == 0, "'%s' is quarantined as %s", name,
+			      reason);
+		ck_assert_msg(!audit_has_reason(name, "accessed"), "'%s' never came back", name);
+		ck_assert_int_eq(rows_in_state(name, "live", reason, sizeof(reason)), 1);
+	}
+	ck_assert_int_eq(harness_unmount(&h), 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Restore on access converges                                          */
+/* ------------------------------------------------------------------ */
+
+/* The status's alarm of kind "requested", or NULL (the caller decrefs r). */
+static json_t *requested_alarm(json_t **r)
+{
+	json_t *alarm;
+	size_t i;
+
+	ck_assert_int_eq(mediactl(r, "status", NULL), 0);
+	json_array_foreach(json_object_get(*r, "alarms"), i, alarm) {
+		if (strcmp(json_string_value(json_object_get(alarm, "kind")), "requested") == 0)
+			return alarm;
+	}
+	return NULL;
+}
+
+static bool alarm_names(json_t *alarm, const char *rel)
+{
+	json_t *item;
+	size_t i;
+
+	json_array_foreach(json_object_get(alarm, "paths"), i, item) {
+		if (strcmp(json_string_value(json_object_get(item, "path")), rel) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The crawler: n requests for each name, as the test user; exits 0 only
+ * when every one found nothing. */
+static int crawl(const char *a, const char *b, int n)
+{
+	return user_harness_sh(&user, "for i in $(seq %d); do stat -- '%s' && exit 1; "
+			       "stat -- '%s' && exit 1; done >/dev/null 2>&1; exit 0", n,
+			       harness_mount_path(&h, a), harness_mount_path(&h, b));
+}
+
+static bool purged_by_a_scan(void *ctx)
+{
+	json_t *r = scan();
+	bool purged = scan_number(r, "purged") > 0;
+
+	(void)ctx;
+	json_decref(r);
+	return purged;
+}
+
+START_TEST(test_crawler_loop_converges_and_raises_the_alarm)
+{
+	const char *settings = "min_age = 0s\ngrace = 6s\n";
+	char text[1 << 14];
+	json_t *r, *alarm, *row;
+
+	mount_with(settings);
+	put("orphan-a.jpg", "a");
+	put("orphan-b.jpg", "b");
+	put(ESCAPE_NAME, "c");
+	r = scan();
+	ck_assert_int_eq(scan_number(r, "quarantined"), 3);
+	json_decref(r);
+	/* The first request brings each back: a column may be missing. */
+	ck_assert_int_eq(user_stat("orphan-a.jpg"), 0);
+	ck_assert_int_eq(user_stat("orphan-b.jpg"), 0);
+	ck_assert_int_eq(user_stat(ESCAPE_NAME), 0);
+	ck_assert_int_eq(mediactl(&r, "show", "orphan-a.jpg", NULL), 0);
+	row = json_array_get(json_object_get(r, "files"), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(row, "state")), "live");
+	ck_assert_int_eq(json_integer_value(json_object_get(row, "access_restores")), 1);
+	json_decref(r);
+	r = scan();
+	ck_assert_int_eq(scan_number(r, "quarantined"), 3);
+	json_decref(r);
+
+	/* The crawler keeps asking: nothing comes back a second time. */
+	ck_assert_msg(crawl("orphan-a.jpg", "orphan-b.jpg", 5) == 0,
+		      "a crawler's requests find nothing once the file went back");
+	ck_assert_int_ne(user_stat(ESCAPE_NAME), 0);
+	ck_assert(!exists_backing("orphan-a.jpg") && !exists_backing("orphan-b.jpg"));
+	ck_assert_int_eq(in_quarantine("orphan-a.jpg"), 1);
+	ck_assert_int_eq(in_quarantine("orphan-b.jpg"), 1);
+	alarm = requested_alarm(&r);
+	ck_assert_msg(alarm != NULL, "the status raises the alarm");
+	ck_assert_int_eq(json_integer_value(json_object_get(alarm, "files")), 3);
+	ck_assert_int_ge(json_integer_value(json_object_get(alarm, "requests")), 3);
+	ck_assert(alarm_names(alarm, "orphan-a.jpg") && alarm_names(alarm, "orphan-b.jpg"));
+	ck_assert(alarm_names(alarm, ESCAPE_NAME));
+	json_decref(r);
+	ck_assert_int_eq(mediactl_plain(text, sizeof(text), "status", NULL), 0);
+	ck_assert_msg(strstr(text, "requested while quarantined") && strstr(text, "orphan-a.jpg"),
+		      "the text status shows the alarm and the paths: %s", text);
+	ck_assert_msg(strstr(text, "orphan\\x1Bc.jpg") && !strstr(text, ESCAPE_NAME),
+		      "a name reaches the terminal escaped: %s", text);
+	ck_assert(harness_log_contains(&h, "was requested while quarantined"));
+
+	/* The count is in the catalog: a new daemon does not restore them. */
+	ck_assert_int_eq(harness_unmount(&h), 0);
+	mount_with(settings);
+	ck_assert_msg(crawl("orphan-a.jpg", "orphan-b.jpg", 1) == 0,
+		      "after a remount, still nothing comes back");
+	ck_assert(!exists_backing("orphan-a.jpg"));
+
+	/* An admin keeps one; the other is purged after grace. */
+	ck_assert_int_eq(mediactl(&r, "restore", "orphan-b.jpg", "--pin", NULL), 0);
+	json_decref(r);
+	ck_assert_int_eq(user_stat("orphan-b.jpg"), 0);
+	alarm = requested_alarm(&r);
+	ck_assert_msg(alarm && json_integer_value(json_object_get(alarm, "files")) == 1,
+		      "the restored file leaves the alarm");
+	ck_assert(alarm_names(alarm, "orphan-a.jpg") && !alarm_names(alarm, "orphan-b.jpg"));
+	json_decref(r);
+	ck_assert_msg(harness_wait_until(purged_by_a_scan, NULL, WAIT_MS),
+		      "the orphan is purged after grace");
+	ck_assert_int_eq(in_quarantine("orphan-a.jpg"), 0);
+	ck_assert_msg(requested_alarm(&r) == NULL, "the alarm ends with the purge");
+	json_decref(r);
+	ck_assert(exists_backing("orphan-b.jpg"));
+	ck_assert_int_eq(harness_unmount(&h), 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* mediactl purge --expired keeps what the checker keeps                */
+/* ------------------------------------------------------------------ */
+
+static bool grace_over(void *ctx)
+{
+	json_t *r, *row;
+	bool over = true;
+	size_t i;
+
+	(void)ctx;
+	ck_assert_int_eq(mediactl(&r, "quarantine", NULL), 0);
+	json_array_foreach(json_object_get(r, "files"), i, row) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		over = over && json_integer_value(json_object_get(row, "purge_at_ms")) <
+				       (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	}
+	json_decref(r);
+	return over;
+}
+
+START_TEST(test_purge_expired_keeps_what_the_checker_keeps)
+{
+	json_t *r;
+
+	mount_with("min_age = 0s\ngrace = 2s\nrestore_on_access = no\n");
+	put("gone.jpg", "gone");
+	put("again.jpg", "again");
+	put("clash.jpg", "old clash");
+	r = scan();
+	ck_assert_int_eq(scan_number(r, "quarantined"), 3);
+	json_decref(r);
+	/* A new file holds the name when its reference comes back: the
+	 * scan notes a conflict and the checker keeps the old version. */
+	put("clash.jpg", "new clash");
+	app_reference("clash.jpg");
+	r = scan();
+	ck_assert_int_eq(scan_number(r, "conflicts"), 1);
+	json_decref(r);
+	/* Referenced again after the last scan. */
+	app_reference("again.jpg");
+	ck_assert(harness_wait_until(grace_over, NULL, WAIT_MS));
+
+	ck_assert_int_eq(mediactl(&r, "purge", "--expired", NULL), 0);
+	ck_assert_int_eq(json_array_size(json_object_get(r, "purged")), 1);
+	ck_assert_int_eq(json_array_size(json_object_get(r, "kept")), 2);
+	json_decref(r);
+	ck_assert_msg(in_quarantine("gone.jpg") == 0, "the orphan past grace is purged");
+	ck_assert_msg(in_quarantine("again.jpg") == 1, "a file referenced now is kept");
+	assert_quarantined_content("clash.jpg", "old clash");
+
+	/* A source that fails is never "no references". */
+	app_exec("DROP TABLE photo");
+	ck_assert_int_eq(mediactl(&r, "purge", "--expired", NULL), 1);
+	json_decref(r);
+	ck_assert(in_quarantine("again.jpg") == 1 && in_quarantine("clash.jpg") == 1);
+	ck_assert_int_eq(harness_unmount(&h), 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Hard links and paths beyond PATH_MAX                                 */
+/* ------------------------------------------------------------------ */
+
+START_TEST(test_unlinked_name_of_a_hard_linked_file_is_recoverable)
+{
+	struct stat st;
+	char reason[64];
+	json_t *r;
+
+	mount_with("temp_max_age = 0s\n");
+	put("first.jpg", "shared");
+	ck_assert_int_eq(link(harness_mount_path(&h, "first.jpg"),
+			      harness_mount_path(&h, "second.jpg")), 0);
+	ck_assert_int_eq(unlink(harness_mount_path(&h, "second.jpg")), 0);
+	ck_assert_msg(in_quarantine("second.jpg") == 1, "the name went to the quarantine");
+	ck_assert_int_eq(rows_in_state("second.jpg", "quarantined", reason, sizeof(reason)), 1);
+	ck_assert_str_eq(reason, "unlinked");
+	ck_assert_msg(user_stat("second.jpg") != 0, "a lookup does not bring it back");
+	assert_content(harness_mount_path(&h, "first.jpg"), "shared");
+	ck_assert_int_eq(mediactl(&r, "restore", "second.jpg", NULL), 0);
+	json_decref(r);
+	assert_content(harness_mount_path(&h, "second.jpg"), "shared");
+	ck_assert_int_eq(stat(harness_mount_path(&h, "second.jpg"), &st), 0);
+	ck_assert_int_eq(st.st_nlink, 2);
+	ck_assert_int_eq(harness_unmount(&h), 0);
+}
+END_TEST
+
+/* Open (making it) a directory deeper than PATH_MAX through the mount. */
+static int open_deep_dir(void)
+{
+	char name[DEEP_NAME_BYTES + 1];
+	int fd = open(h.mountpoint, O_RDONLY | O_DIRECTORY);
+
+	memset(name, 'd', DEEP_NAME_BYTES);
+	name[DEEP_NAME_BYTES] = '\0';
+	for (int i = 0; fd >= 0 && i < DEEP_LEVELS; i++) {
+		int next;
+		ck_assert_int_eq(mkdirat(fd, name, 0755), 0);
+		next = openat(fd, name, O_RDONLY | O_DIRECTORY);
+		close(fd);
+		fd = next;
+	}
+	ck_assert_int_ge(fd, 0);
+	return fd;
+}
+
+static void put_at(int dir_fd, const char *name, const char *content)
+{
+	int fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, content, strlen(content)), (ssize_t)strlen(content));
+	ck_assert_int_eq(close(fd), 0);
+}
+
+static void assert_content_at(int dir_fd, const char *name, const char *expected)
+{
+	char buf[64];
+	int fd = openat(dir_fd, name, O_RDONLY);
+	ssize_t n;
+
+	ck_assert_msg(fd >= 0, "'%s' is still there: %s", name, strerror(errno));
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	ck_assert_msg(n == (ssize_t)strlen(expected) && memcmp(buf, expected, (size_t)n) == 0,
+		      "'%s' keeps its content", name);
+}
+
+START_TEST(test_unlink_deeper_than_path_max_is_refused)
+{
+	_Static_assert((DEEP_NAME_BYTES + 1) * DEEP_LEVELS > PATH_MAX,
+		       "the directory is deeper than PATH_MAX");
+	int dir_fd;
+
+	mount_with("temp_max_age = 0s\n");
+	dir_fd = open_deep_dir();
+	put_at(dir_fd, "deep.jpg", "deep");
+	ck_assert_int_eq(unlinkat(dir_fd, "deep.jpg", 0), -1);
+	ck_assert_int_eq(errno, ENAMETOOLONG);
+	assert_content_at(dir_fd, "deep.jpg", "deep");
+	/* A rename onto it would destroy it as surely. */
+	put_at(dir_fd, "incoming.tmp", "new");
+	ck_assert_int_eq(renameat(dir_fd, "incoming.tmp", dir_fd, "deep.jpg"), -1);
+	ck_assert_int_eq(errno, ENAMETOOLONG);
+	assert_content_at(dir_fd, "deep.jpg", "deep");
+	ck_assert(harness_log_contains(&h, "refused to unlink 'deep.jpg'"));
+	close(dir_fd);
+	ck_assert_int_eq(harness_unmount(&h), 0);
+}
+END_TEST
+
+static Suite *deleted_suite(void)
+{
+	Suite *s = suite_create("deleted");
+	TCase *tc = tcase_create("deleted");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_lookup_never_brings_back_a_deleted_file);
+	tcase_add_test(tc, test_new_file_under_a_deleted_name_keeps_the_old_version);
+	tcase_add_test(tc, test_crawler_loop_converges_and_raises_the_alarm);
+	tcase_add_test(tc, test_purge_expired_keeps_what_the_checker_keeps);
+	tcase_add_test(tc, test_unlinked_name_of_a_hard_linked_file_is_recoverable);
+	tcase_add_test(tc, test_unlink_deeper_than_path_max_is_refused);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *runner;
+	int failed;
+
+	harness_require_fuse();
+	user_harness_require(&user);
+	runner = srunner_create(deleted_suite());
+	srunner_run_all(runner, CK_NORMAL);
+	failed = srunner_ntests_failed(runner);
+	srunner_free(runner);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
