@@ -1147,8 +1147,20 @@ static void run_scan(struct checker *checker, const char *trigger, bool dry_run,
 	if (checker->fs->events)
 		events_flush(checker->fs->events);
 	err = outcomes ? check_backing(&work) : -ENOMEM;
-	if (!err)
+	if (!err && confirmed_scan_id) {
+		/* A confirmed scan goes on as itself: the number the admin
+		 * confirmed is the one whose files move, so 'restore --scan N'
+		 * undoes what 'confirm N' did. */
+		struct catalog_scan held;
+		err = catalog_scan_get(checker->cat, confirmed_scan_id, &held);
+		if (!err) {
+			work.record.id = held.id;
+			work.record.decided_ms = held.decided_ms;
+			memcpy(work.record.trigger, held.trigger, sizeof(work.record.trigger));
+		}
+	} else if (!err) {
 		err = catalog_scan_begin(checker->cat, clock_now_ms(), trigger, &work.record.id);
+	}
 	if (err) {
 		/* No scan row to record it in: the answer and the log say it. */
 		if (err == -ENOMEM)
@@ -1176,6 +1188,8 @@ static void run_scan(struct checker *checker, const char *trigger, bool dry_run,
 	work.record.live = work.counts.live;
 	work.record.candidates = work.counts.candidates;
 	work.record.status = status_of(&decision, dry_run);
+	if (confirmed_scan_id && work.record.status == CATALOG_SCAN_DONE)
+		work.record.status = CATALOG_SCAN_CONFIRMED;
 	if (!err && act(&work, &decision) != 0) {
 		work.record.status = CATALOG_SCAN_FAILED;
 		snprintf(decision.reason, sizeof(decision.reason),
