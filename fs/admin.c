@@ -1021,6 +1021,24 @@ static json_t *scan_response(int err, const struct catalog_scan *scan)
 	return response;
 }
 
+static json_t *cmd_reload(struct admin_context *ctx, const json_t *request)
+{
+	char message[2048];
+	json_t *response;
+	int err;
+
+	(void)request;
+	if (!ctx->reload)
+		return failure("refused", "a reload needs the daemon (--mount): a stopped store "
+			       "reads its configuration at each command");
+	err = ctx->reload(ctx->daemon, message, sizeof(message));
+	if (err)
+		return failure(err == -EINVAL ? "refused" : "failed", "%s", message);
+	response = success();
+	json_object_set_new(response, "message", text_json(message));
+	return response;
+}
+
 static json_t *cmd_scan(struct admin_context *ctx, const json_t *request)
 {
 	struct catalog_scan scan;
@@ -1197,6 +1215,7 @@ struct command {
 static const struct command commands[] = {
 	{ "status", cmd_status },
 	{ "metrics", cmd_metrics },
+	{ "reload", cmd_reload },
 	{ "ls", cmd_ls },
 	{ "show", cmd_show },
 	{ "quarantine", cmd_quarantine },

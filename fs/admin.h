@@ -47,6 +47,9 @@ struct admin_context {
 	int (*scan)(void *daemon, bool dry_run, struct catalog_scan *out);
 	int (*decide)(void *daemon, int64_t scan_id, bool confirm, struct catalog_scan *out);
 	void (*add_status)(void *daemon, json_t *status);
+	/* Read the configuration file again and apply it; 0 or -errno, with
+	 * one sentence in message either way. */
+	int (*reload)(void *daemon, char *message, size_t size);
 };
 
 /*

@@ -43,6 +43,7 @@ enum request_kind {
 	REQUEST_DRY_RUN,
 	REQUEST_CONFIRM,
 	REQUEST_REJECT,
+	REQUEST_RELOAD,
 };
 
 struct checker {
@@ -61,6 +62,7 @@ struct checker {
 	struct catalog_scan request_scan;	/* guarded by lock */
 	struct checker_status status;		/* guarded by lock */
 	uint64_t *source_references;		/* guarded by lock; per source, last scan */
+	struct config pending_config;		/* guarded by lock; for REQUEST_RELOAD */
 	/* Checker thread only: */
 	struct catalog *cat;
 	struct source **sources;		/* NULL entries are not connected */
@@ -1145,8 +1147,20 @@ static void run_scan(struct checker *checker, const char *trigger, bool dry_run,
 	if (checker->fs->events)
 		events_flush(checker->fs->events);
 	err = outcomes ? check_backing(&work) : -ENOMEM;
-	if (!err)
+	if (!err && confirmed_scan_id) {
+		/* A confirmed scan goes on as itself: the number the admin
+		 * confirmed is the one whose files move, so 'restore --scan N'
+		 * undoes what 'confirm N' did. */
+		struct catalog_scan held;
+		err = catalog_scan_get(checker->cat, confirmed_scan_id, &held);
+		if (!err) {
+			work.record.id = held.id;
+			work.record.decided_ms = held.decided_ms;
+			memcpy(work.record.trigger, held.trigger, sizeof(work.record.trigger));
+		}
+	} else if (!err) {
 		err = catalog_scan_begin(checker->cat, clock_now_ms(), trigger, &work.record.id);
+	}
 	if (err) {
 		/* No scan row to record it in: the answer and the log say it. */
 		if (err == -ENOMEM)
@@ -1174,6 +1188,8 @@ static void run_scan(struct checker *checker, const char *trigger, bool dry_run,
 	work.record.live = work.counts.live;
 	work.record.candidates = work.counts.candidates;
 	work.record.status = status_of(&decision, dry_run);
+	if (confirmed_scan_id && work.record.status == CATALOG_SCAN_DONE)
+		work.record.status = CATALOG_SCAN_CONFIRMED;
 	if (!err && act(&work, &decision) != 0) {
 		work.record.status = CATALOG_SCAN_FAILED;
 		snprintf(decision.reason, sizeof(decision.reason),
@@ -1311,10 +1327,51 @@ static bool wait_for_adoption(struct checker *checker)
 	}
 }
 
+/*
+ * Take the configuration that checker_reload() left: new settings and
+ * sources for the next scan.  Sources are closed and opened again (a
+ * changed url or column list takes effect at once; one that cannot be
+ * reached fails the next scan, as at startup).
+ */
+static int apply_reload(struct checker *checker)
+{
+	struct config next;
+	struct source **sources;
+	uint64_t *references;
+
+	pthread_mutex_lock(&checker->lock);
+	next = checker->pending_config;
+	config_init_defaults(&checker->pending_config);
+	pthread_mutex_unlock(&checker->lock);
+	sources = calloc(next.source_count + 1, sizeof(*sources));
+	references = calloc(next.source_count + 1, sizeof(*references));
+	if (!sources || !references) {
+		free(sources);
+		free(references);
+		config_free(&next);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < checker->config.source_count; i++)
+		source_close(checker->sources[i]);
+	free(checker->sources);
+	config_free(&checker->config);
+	checker->config = next;
+	checker->sources = sources;
+	pthread_mutex_lock(&checker->lock);
+	free(checker->source_references);
+	checker->source_references = references;
+	pthread_mutex_unlock(&checker->lock);
+	for (size_t i = 0; i < checker->config.source_count; i++) {
+		char message[ERROR_BYTES];
+		if (connect_source(checker, i, message, sizeof(message)) != 0)
+			log_error("%s; scans move nothing until it answers", message);
+	}
+	return 0;
+}
+
 static void *checker_main(void *arg)
 {
 	struct checker *checker = arg;
-	int64_t interval = checker->config.settings.interval_ms;
 	int64_t due;
 
 	if (!wait_for_adoption(checker))
@@ -1323,7 +1380,7 @@ static void *checker_main(void *arg)
 	refresh_held(checker);
 	run_scan(checker, "startup", false, 0, NULL);
 	refresh_held(checker);
-	due = clock_monotonic_ms() + interval;
+	due = clock_monotonic_ms() + checker->config.settings.interval_ms;
 	for (;;) {
 		struct catalog_scan scan = { 0 };
 		enum request_kind kind;
@@ -1335,7 +1392,12 @@ static void *checker_main(void *arg)
 		switch (kind) {
 		case REQUEST_NONE:
 			run_scan(checker, "interval", false, 0, &scan);
-			due = clock_monotonic_ms() + interval;
+			due = clock_monotonic_ms() + checker->config.settings.interval_ms;
+			break;
+		case REQUEST_RELOAD:
+			result = apply_reload(checker);
+			/* A changed interval counts from now. */
+			due = clock_monotonic_ms() + checker->config.settings.interval_ms;
 			break;
 		case REQUEST_SCAN:
 		case REQUEST_DRY_RUN:
@@ -1412,41 +1474,25 @@ uint64_t checker_source_references(struct checker *checker, size_t i)
 	return references;
 }
 
+int checker_reload(struct checker *checker, const struct config *cfg, int64_t timeout_ms)
+{
+	struct config copy;
+	int err = config_copy(&copy, cfg);
+
+	if (err)
+		return err;
+	pthread_mutex_lock(&checker->lock);
+	config_free(&checker->pending_config);
+	checker->pending_config = copy;
+	pthread_mutex_unlock(&checker->lock);
+	return request(checker, REQUEST_RELOAD, 0, timeout_ms, NULL);
+}
+
 void checker_get_status(struct checker *checker, struct checker_status *status)
 {
 	pthread_mutex_lock(&checker->lock);
 	*status = checker->status;
 	pthread_mutex_unlock(&checker->lock);
-}
-
-static int copy_config(struct config *dst, const struct config *src)
-{
-	config_init_defaults(dst);
-	dst->settings = src->settings;
-	dst->settings.exclude = NULL;
-	dst->settings.exclude_count = 0;
-	if (src->settings.exclude_count) {
-		dst->settings.exclude = calloc(src->settings.exclude_count, sizeof(char *));
-		if (!dst->settings.exclude)
-			return -ENOMEM;
-		for (size_t i = 0; i < src->settings.exclude_count; i++) {
-			dst->settings.exclude[i] = strdup(src->settings.exclude[i]);
-			if (!dst->settings.exclude[i])
-				return -ENOMEM;
-			dst->settings.exclude_count++;
-		}
-	}
-	if (src->source_count) {
-		dst->sources = calloc(src->source_count, sizeof(*dst->sources));
-		if (!dst->sources)
-			return -ENOMEM;
-		for (size_t i = 0; i < src->source_count; i++) {
-			if (config_source_copy(&dst->sources[i], &src->sources[i]) != 0)
-				return -ENOMEM;
-			dst->source_count++;
-		}
-	}
-	return 0;
 }
 
 static void free_checker(struct checker *checker)
@@ -1457,6 +1503,7 @@ static void free_checker(struct checker *checker)
 	free(checker->source_references);
 	catalog_close(checker->cat);
 	config_free(&checker->config);
+	config_free(&checker->pending_config);
 	free(checker->catalog_path);
 	pthread_mutex_destroy(&checker->lock);
 	pthread_cond_destroy(&checker->wake);
@@ -1480,7 +1527,7 @@ int checker_start(struct mediafs *fs, const struct config *cfg, const char *cata
 	pthread_cond_init(&checker->wake, &attr);
 	pthread_cond_init(&checker->done, &attr);
 	pthread_condattr_destroy(&attr);
-	err = copy_config(&checker->config, cfg);
+	err = config_copy(&checker->config, cfg);
 	checker->catalog_path = strdup(catalog_path);
 	checker->sources = calloc(cfg->source_count + 1, sizeof(*checker->sources));
 	checker->source_references = calloc(cfg->source_count + 1,

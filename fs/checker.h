@@ -62,6 +62,14 @@ int checker_scan_now(struct checker *checker, bool dry_run, int64_t timeout_ms,
 int checker_decide(struct checker *checker, int64_t scan_id, bool confirm,
 		   int64_t timeout_ms, struct catalog_scan *result);
 
+/*
+ * Take new settings and sources (cfg is copied) for the next scans, after
+ * the scan in progress.  Returns 0 once the checker thread applied them,
+ * -ETIMEDOUT when it was busy for timeout_ms (they apply when it is free),
+ * -ESHUTDOWN or -ENOMEM.
+ */
+int checker_reload(struct checker *checker, const struct config *cfg, int64_t timeout_ms);
+
 void checker_get_status(struct checker *checker, struct checker_status *status);
 
 /* References the last successful fetch of source i (config order) gave. */

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "ops.h"
 #include "pathmap.h"
+#include "reload.h"
 #include "safekeep.h"
 
 enum {
@@ -33,9 +34,19 @@ enum {
 	SCAN_TIMEOUT_MS = 30 * 60 * 1000,
 };
 
+/*
+ * The configuration that requests see, replaced whole on a reload: each
+ * request holds a reference for its length, so a reload never changes one
+ * under a request that is reading it.
+ */
+struct shared_config {
+	struct config config;		/* immutable */
+	unsigned refs;			/* guarded by ctl->lock */
+};
+
 struct ctl {
 	struct mediafs *fs;		/* immutable */
-	const struct config *config;	/* immutable */
+	struct shared_config *config;	/* guarded by lock */
 	char *mountpoint;		/* immutable */
 	char *catalog_path;		/* immutable */
 	char socket_path[108];		/* immutable */
@@ -252,6 +263,65 @@ static ssize_t read_line(int fd, char **buf, size_t *cap)
 	return (ssize_t)len;
 }
 
+static struct shared_config *config_get(struct ctl *ctl)
+{
+	struct shared_config *shared;
+
+	pthread_mutex_lock(&ctl->lock);
+	shared = ctl->config;
+	shared->refs++;
+	pthread_mutex_unlock(&ctl->lock);
+	return shared;
+}
+
+static void config_put(struct ctl *ctl, struct shared_config *shared)
+{
+	bool last;
+
+	pthread_mutex_lock(&ctl->lock);
+	last = --shared->refs == 0;
+	pthread_mutex_unlock(&ctl->lock);
+	if (last) {
+		config_free(&shared->config);
+		free(shared);
+	}
+}
+
+static struct shared_config *config_share(const struct config *cfg)
+{
+	struct shared_config *shared = calloc(1, sizeof(*shared));
+
+	if (!shared)
+		return NULL;
+	if (config_copy(&shared->config, cfg) != 0) {
+		free(shared);
+		return NULL;
+	}
+	shared->refs = 1;
+	return shared;
+}
+
+int ctl_set_config(struct ctl *ctl, const struct config *cfg)
+{
+	struct shared_config *next = config_share(cfg), *old;
+
+	if (!next)
+		return -ENOMEM;
+	pthread_mutex_lock(&ctl->lock);
+	old = ctl->config;
+	ctl->config = next;
+	pthread_mutex_unlock(&ctl->lock);
+	config_put(ctl, old);
+	return 0;
+}
+
+static int hook_reload(void *daemon, char *message, size_t size)
+{
+	struct mediafs *fs = daemon;
+
+	return reload_now(fs->reload, message, size);
+}
+
 static void serve(struct ctl *ctl, int fd)
 {
 	char error[1024], *line = NULL;
@@ -260,8 +330,8 @@ static void serve(struct ctl *ctl, int fd)
 	struct admin_context admin = {
 		.store = &ctl->fs->store,
 		.quarantine = &ctl->fs->quarantine,
-		.config = ctl->config,
 		.daemon = ctl->fs,
+		.reload = hook_reload,
 		.sync = hook_sync,
 		.on_restored = hook_restored,
 		.on_purged = hook_purged,
@@ -291,8 +361,13 @@ static void serve(struct ctl *ctl, int fd)
 		json_t *response = NULL;
 		json_t *request = admin_parse_request(line, (size_t)len, &response);
 
-		if (request)
+		if (request) {
+			struct shared_config *shared = config_get(ctl);
+			admin.config = &shared->config;
 			response = admin_execute(&admin, request);
+			admin.config = NULL;
+			config_put(ctl, shared);
+		}
 		int sent = response ? send_json(fd, response) : -1;
 		log_debug("control: %s -> %s", request ? json_string_value(json_object_get(
 						   request, "command")) : "(refused)",
@@ -483,7 +558,11 @@ int ctl_start(struct mediafs *fs, const struct config *cfg, const char *mountpoi
 	if (!ctl)
 		return -ENOMEM;
 	ctl->fs = fs;
-	ctl->config = cfg;
+	ctl->config = config_share(cfg);
+	if (!ctl->config) {
+		free(ctl);
+		return -ENOMEM;
+	}
 	ctl->listen_fd = -1;
 	ctl->stop_pipe[0] = ctl->stop_pipe[1] = -1;
 	for (int i = 0; i < MAX_CONNECTIONS; i++)
@@ -510,6 +589,7 @@ int ctl_start(struct mediafs *fs, const struct config *cfg, const char *mountpoi
 		}
 		free(ctl->mountpoint);
 		free(ctl->catalog_path);
+		config_put(ctl, ctl->config);
 		free(ctl);
 		return err;
 	}
@@ -540,5 +620,6 @@ void ctl_stop(struct ctl *ctl)
 	close(ctl->stop_pipe[1]);
 	free(ctl->mountpoint);
 	free(ctl->catalog_path);
+	config_put(ctl, ctl->config);
 	free(ctl);
 }

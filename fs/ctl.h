@@ -31,6 +31,12 @@ int ctl_start(struct mediafs *fs, const struct config *cfg, const char *mountpoi
 void ctl_stop(struct ctl *ctl);
 
 /*
+ * Requests from now on see cfg (copied); those in progress finish with
+ * the configuration they started with.  Returns 0 or -ENOMEM.
+ */
+int ctl_set_config(struct ctl *ctl, const struct config *cfg);
+
+/*
  * The running daemon's part of a status answer (admin_context.add_status):
  * pid, scanning, the event queue, references per source, the alarms of
  * the checker and the event writer.  daemon is the struct mediafs.  Any

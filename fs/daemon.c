@@ -33,6 +33,7 @@
 #include "options.h"
 #include "pathmap.h"
 #include "preflight.h"
+#include "reload.h"
 #include "safekeep.h"
 #include "source.h"
 
@@ -223,9 +224,13 @@ static int start_threads(struct mediafs *fs, const struct config *cfg,
 
 static void stop_threads(struct mediafs *fs)
 {
-	/* Admins' requests wait for the checker, which flushes events. */
+	/* No reload from here on; admins' requests wait for the checker,
+	 * which flushes events. */
+	reload_stop(fs->reload);
 	ctl_stop(fs->ctl);
 	fs->ctl = NULL;
+	reload_free(fs->reload);
+	fs->reload = NULL;
 	checker_stop(fs->checker);
 	fs->checker = NULL;
 	events_stop(fs->events);
@@ -282,9 +287,9 @@ static int run_loop(struct mediafs *fs, const struct fuse_cmdline_opts *cmdline)
 
 static int run_session(struct mediafs *fs, struct fuse_args *args,
 		       const struct fuse_cmdline_opts *cmdline,
-		       const struct daemon_options *opts, const char *catalog_path)
+		       struct daemon_options *opts, const char *catalog_path)
 {
-	int ret = 1;
+	int ret = 1, err;
 
 	fs->session = fuse_session_new(args, &fs_ops, sizeof(fs_ops), fs);
 	if (!fs->session)
@@ -301,6 +306,12 @@ static int run_session(struct mediafs *fs, struct fuse_args *args,
 		detach(opts->mountpoint);
 	else
 		fuse_daemonize(true);
+	/* Before any other thread: they inherit its blocked SIGHUP. */
+	err = opts->notrack ? 0 : reload_start(fs, opts, &fs->reload);
+	if (err) {
+		log_error("cannot start the reload thread: %s", strerror(-err));
+		goto out_stop;
+	}
 	if (!opts->notrack &&
 	    start_threads(fs, &opts->config, opts->mountpoint, catalog_path) != 0)
 		goto out_stop;

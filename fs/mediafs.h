@@ -23,6 +23,7 @@ struct ctl;
 struct events;
 struct fuse_session;
 struct pathmap;
+struct reload;
 struct safekeep;
 
 /* A link in the list of open file and directory handles. */
@@ -31,7 +32,8 @@ struct handle_link {
 	int kind;			/* what the link is the first member of */
 };
 
-/* How the mount behaves; immutable once the session starts. */
+/* How the mount behaves; immutable once the session starts, but for the
+ * two settings a reload changes. */
 struct fs_settings {
 	double entry_timeout_s;		/* how long the kernel may trust a name */
 	double attr_timeout_s;		/* ... and attributes */
@@ -39,8 +41,9 @@ struct fs_settings {
 	bool writeback;			/* kernel writeback cache */
 	bool splice;			/* splice(2) for read and write data */
 	bool switch_creds;		/* daemon is root: create as the caller */
-	bool restore_on_access;		/* a lookup brings a quarantined path back */
-	int64_t temp_max_age_ms;	/* unlinked younger files go for good */
+	/* These two change on a reload (reload.c): atomic. */
+	atomic_bool restore_on_access;	/* a lookup brings a quarantined path back */
+	atomic_int_fast64_t temp_max_age_ms; /* unlinked younger files go for good */
 };
 
 struct mediafs {
@@ -58,6 +61,7 @@ struct mediafs {
 	struct safekeep *safekeep;	/* restores by access and refused requests */
 	struct checker *checker;
 	struct ctl *ctl;		/* the control socket */
+	struct reload *reload;		/* SIGHUP and mediactl reload */
 	/* Read-held by lookups of directories, write-held by the checker
 	 * while it removes an empty directory that the kernel does not know:
 	 * an upload can never land in a directory removed under it. */

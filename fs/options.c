@@ -103,34 +103,50 @@ static int daemon_opt_proc(void *data, const char *arg, int key, struct fuse_arg
 	return *slot ? 0 : -1;
 }
 
+int options_load_config(const struct daemon_options *opts, struct config *cfg, char *error,
+			size_t error_size)
+{
+	char why[CONFIG_ERROR_BYTES];
+	struct config next;
+
+	config_init_defaults(&next);
+	if (opts->config_path && config_load(&next, opts->config_path, error, error_size) != 0)
+		goto out_free;
+	for (size_t i = 0; i < opts->override_count; i++) {
+		const char *arg = opts->overrides[i];
+		size_t key_len = strcspn(arg, "=");
+		char key[CONFIG_ERROR_BYTES];
+
+		snprintf(key, sizeof(key), "%.*s", (int)key_len, arg);
+		if (config_set(&next, key, arg[key_len] ? arg + key_len + 1 : NULL, why,
+			       sizeof(why)) != 0) {
+			snprintf(error, error_size, "option -o %s: %s", arg, why);
+			goto out_free;
+		}
+	}
+	config_free(cfg);
+	*cfg = next;
+	return 0;
+
+out_free:
+	config_free(&next);
+	return -EINVAL;
+}
+
 static int apply_configuration(struct daemon_options *opts)
 {
-	char error[CONFIG_ERROR_BYTES];
+	char error[CONFIG_ERROR_BYTES + 64];
 
 	/* Absolute, so that the path the store remembers (for mediactl
-	 * --backing) names the file from anywhere. */
+	 * --backing) and a reload name the file from anywhere. */
 	char *absolute = opts->config_path ? realpath(opts->config_path, NULL) : NULL;
 	if (absolute) {
 		free(opts->config_path);
 		opts->config_path = absolute;
 	}
-	if (opts->config_path &&
-	    config_load(&opts->config, opts->config_path, error, sizeof(error)) != 0) {
+	if (options_load_config(opts, &opts->config, error, sizeof(error)) != 0) {
 		fprintf(stderr, "mediafs: %s\n", error);
 		return -1;
-	}
-	for (size_t i = 0; i < opts->override_count; i++) {
-		char *arg = opts->overrides[i];
-		char *eq = strchr(arg, '=');
-		if (eq)
-			*eq = '\0';
-		int err = config_set(&opts->config, arg, eq ? eq + 1 : NULL, error, sizeof(error));
-		if (eq)
-			*eq = '=';
-		if (err) {
-			fprintf(stderr, "mediafs: option -o %s: %s\n", arg, error);
-			return -1;
-		}
 	}
 	return 0;
 }

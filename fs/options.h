@@ -46,6 +46,14 @@ int options_parse(struct fuse_args *args, struct daemon_options *opts);
 
 void options_free(struct daemon_options *opts);
 
+/*
+ * Load the configuration again as options_parse() did: the file, then the
+ * -o overrides, into *cfg (freed and replaced on success).  Returns 0, or
+ * -EINVAL with one sentence in error and *cfg untouched.  For a reload.
+ */
+int options_load_config(const struct daemon_options *opts, struct config *cfg, char *error,
+			size_t error_size);
+
 /* The daemon's part of --help. */
 void options_print_help(void);
 

@@ -1180,6 +1180,42 @@ void config_source_clear(struct config_source *src)
 	memset(src, 0, sizeof(*src));
 }
 
+int config_copy(struct config *dst, const struct config *src)
+{
+	config_init_defaults(dst);
+	dst->settings = src->settings;
+	dst->settings.exclude = NULL;
+	dst->settings.exclude_count = 0;
+	if (src->path && !(dst->path = strdup(src->path)))
+		goto out_free;
+	if (src->settings.exclude_count) {
+		dst->settings.exclude = calloc(src->settings.exclude_count, sizeof(char *));
+		if (!dst->settings.exclude)
+			goto out_free;
+		for (size_t i = 0; i < src->settings.exclude_count; i++) {
+			dst->settings.exclude[i] = strdup(src->settings.exclude[i]);
+			if (!dst->settings.exclude[i])
+				goto out_free;
+			dst->settings.exclude_count++;
+		}
+	}
+	if (src->source_count) {
+		dst->sources = calloc(src->source_count, sizeof(*dst->sources));
+		if (!dst->sources)
+			goto out_free;
+		for (size_t i = 0; i < src->source_count; i++) {
+			if (config_source_copy(&dst->sources[i], &src->sources[i]) != 0)
+				goto out_free;
+			dst->source_count++;
+		}
+	}
+	return 0;
+
+out_free:
+	config_free(dst);
+	return -ENOMEM;
+}
+
 void config_free(struct config *cfg)
 {
 	free(cfg->path);

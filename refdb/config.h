@@ -132,6 +132,12 @@ int config_set(struct config *cfg, const char *key, const char *value, char *err
 	       size_t error_size);
 
 /* Free what cfg holds and leave it as config_init_defaults() does. */
+/*
+ * A deep copy of src into dst (which holds nothing that needs freeing).
+ * Returns 0, or -ENOMEM with dst freed back to the defaults.
+ */
+int config_copy(struct config *dst, const struct config *src);
+
 void config_free(struct config *cfg);
 
 /*

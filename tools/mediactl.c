@@ -72,6 +72,7 @@ static const char usage_text[] =
 "                             the audit log\n"
 "  du [prefix]                bytes by directory and state\n"
 "  metrics                    the figures in Prometheus' text format\n"
+"  reload                     read the configuration file again and apply it\n"
 "\n"
 "'mediactl command --help' describes one command.  Durations: 30s, 10m, 1h, 7d.\n";
 
@@ -714,6 +715,8 @@ static void print_response(const char *command, const json_t *r)
 		print_pins(r);
 	else if (!strcmp(command, "metrics"))
 		fputs(str(r, "text"), stdout);
+	else if (!strcmp(command, "reload"))
+		printf("%s\n", str(r, "message"));
 }
 
 /* ------------------------------------------------------------------ */
@@ -802,6 +805,10 @@ static const struct command commands[] = {
 	  "(files and bytes by state, scans, restores, purges, alarms, the event queue), "
 	  "as node_exporter's textfile collector reads them.", NULL, VALUE_NONE, false, NULL,
 	  { { 0 } } },
+	{ "reload", "reload", "Read the configuration file again and apply it without "
+	  "unmounting (as SIGHUP does): settings and sources take effect at the next scan.  "
+	  "A file that does not validate is refused and the running configuration stays.",
+	  NULL, VALUE_NONE, false, "reloading", { { 0 } } },
 };
 
 static int parse_size(const char *text, int64_t *out)

@@ -361,8 +361,14 @@ START_TEST(test_brake_holds_a_scan_when_a_table_is_emptied)
 	snprintf(id, sizeof(id), "%lld", held_id);
 	ck_assert_int_eq(mediactl(&r, "confirm", id, NULL), 0);
 	ck_assert_int_eq(scan_number(r, "quarantined"), 4);
+	ck_assert_msg(scan_number(r, "id") == held_id && strcmp(scan_status(r), "confirmed") == 0,
+		      "the confirmed scan keeps the number the admin was told");
 	json_decref(r);
 	ck_assert(!exists_backing("p0.jpg"));
+	/* So the number the admin confirmed is the one that undoes it. */
+	ck_assert_int_eq(mediactl(&r, "restore", "--scan", id, NULL), 0);
+	json_decref(r);
+	ck_assert_msg(exists_backing("p0.jpg"), "restore --scan N undoes the confirmed scan N");
 	ck_assert_int_eq(harness_unmount(&h), 0);
 }
 END_TEST

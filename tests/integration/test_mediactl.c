@@ -6,6 +6,7 @@
  */
 #include <check.h>
 #include <jansson.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -92,11 +93,26 @@ static void run(struct result *r, uid_t uid, const char *const *args)
 
 #define MEDIACTL(r, ...) run((r), 0, (const char *const[]){ __VA_ARGS__, NULL })
 
+/* The store's configuration file, with settings (lines) after the fixed ones. */
+static void write_config(const char *settings)
+{
+	char config[600];
+	FILE *f;
+
+	snprintf(config, sizeof(config), "%s/mediafs.ini", h.dir);
+	f = fopen(config, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "[mediafs]\ninterval = 1h\nmin_age = 1s\nmax_fraction = 1\n"
+		   "temp_max_age = 0s\nmetrics_file = %s/metrics.prom\n%s"
+		   "\n[source app]\nurl = sqlite:///%s\ncolumns = photo.image\n", h.dir,
+		settings, app_path);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
 static void setup(void)
 {
 	char runtime[600], config[600], option[700];
 	const char *args[] = { "-o", option, NULL };
-	FILE *f;
 
 	ck_assert_int_eq(harness_init(&h, "mediactl"), 0);
 	snprintf(runtime, sizeof(runtime), "%s/run", h.dir);
@@ -105,12 +121,7 @@ static void setup(void)
 	app_exec("CREATE TABLE photo (id integer primary key, image text);"
 		 "INSERT INTO photo (image) VALUES ('keep/used.jpg');");
 	snprintf(config, sizeof(config), "%s/mediafs.ini", h.dir);
-	f = fopen(config, "w");
-	ck_assert_ptr_nonnull(f);
-	fprintf(f, "[mediafs]\ninterval = 1h\nmin_age = 1s\ngrace = 1h\nmax_fraction = 1\n"
-		   "temp_max_age = 0s\nrestore_on_access = no\nmetrics_file = %s/metrics.prom\n"
-		   "\n[source app]\nurl = sqlite:///%s\ncolumns = photo.image\n", h.dir, app_path);
-	fclose(f);
+	write_config("grace = 1h\nrestore_on_access = no\n");
 	snprintf(option, sizeof(option), "config=%s", config);
 	ck_assert_int_eq(harness_mount(&h, args), 0);
 	ck_assert(harness_wait_log(&h, "(startup)", WAIT_MS));
@@ -564,6 +575,59 @@ START_TEST(test_metrics_textfile_after_scan_and_command)
 }
 END_TEST
 
+static long long status_setting(const char *key)
+{
+	struct result r;
+	long long value;
+
+	MEDIACTL(&r, "--json", "status");
+	ck_assert_int_eq(r.status, 0);
+	json_t *setting = json_object_get(json_object_get(r.json, "settings"), key);
+	value = json_is_boolean(setting) ? json_is_true(setting) : json_integer_value(setting);
+	json_decref(r.json);
+	return value;
+}
+
+START_TEST(test_reload_applies_the_file_without_unmounting)
+{
+	struct result r;
+	struct stat st;
+
+	/* mediactl reload: dry run on, a new grace, at the next scan. */
+	write_config("grace = 2h\nrestore_on_access = no\ndry_run = yes\n");
+	MEDIACTL(&r, "reload");
+	ck_assert_msg(r.status == 0, "reload: %s%s", r.out, r.err);
+	ck_assert_msg(strstr(r.out, "grace") && strstr(r.out, "dry_run (now yes)") &&
+		      strstr(r.out, "next mount"), "the answer names what changed: %s", r.out);
+	ck_assert_int_eq(status_setting("grace_ms"), 2 * 3600 * 1000);
+	ck_assert_int_eq(status_setting("dry_run"), 1);
+	MEDIACTL(&r, "--json", "scan");
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r.json, "scan"),
+							   "status")), "dry-run");
+	json_decref(r.json);
+
+	/* A file that does not validate: refused, the running one stays. */
+	write_config("grace = 2h\nrestore_on_access = no\ndry_run = yes\nno_such_key = 1\n");
+	MEDIACTL(&r, "reload");
+	ck_assert_msg(r.status == 1 && strstr(r.err, "not reloaded") &&
+		      strstr(r.err, "no_such_key"), "refused in one sentence: %s", r.err);
+	ck_assert_int_eq(status_setting("dry_run"), 1);
+	ck_assert(harness_wait_log(&h, "the configuration was not reloaded", WAIT_MS));
+
+	/* SIGHUP (systemctl reload) reloads too, and never unmounts. */
+	write_config("grace = 2h\nrestore_on_access = yes\n");
+	harness_clear_log(&h);
+	ck_assert_int_eq(kill(h.pid, SIGHUP), 0);
+	ck_assert_msg(harness_wait_log(&h, "reloaded '", WAIT_MS), "SIGHUP reloads");
+	ck_assert_msg(harness_is_mounted(h.mountpoint), "SIGHUP does not unmount");
+	ck_assert_int_eq(status_setting("dry_run"), 0);
+	quarantine_old(&r);
+	json_decref(r.json);
+	/* restore_on_access is the mount's own setting: it changed too. */
+	ck_assert_int_eq(stat(harness_mount_path(&h, "old/b.jpg"), &st), 0);
+}
+END_TEST
+
 static Suite *mediactl_suite(void)
 {
 	Suite *s = suite_create("mediactl");
@@ -584,6 +648,7 @@ static Suite *mediactl_suite(void)
 	tcase_add_test(tc, test_offline_mode);
 	tcase_add_test(tc, test_mount_over_own_backing_is_found_alone);
 	tcase_add_test(tc, test_metrics_textfile_after_scan_and_command);
+	tcase_add_test(tc, test_reload_applies_the_file_without_unmounting);
 	suite_add_tcase(s, tc);
 	return s;
 }
