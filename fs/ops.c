@@ -7,8 +7,9 @@
  * through store.c and never wait on a database.
  *
  * What it deliberately leaves to the kernel: permission checks (the mount
- * always uses default_permissions), POSIX and flock locks (kept by the
- * kernel for the mount, which is the only way to the files), and access(2).
+ * always uses default_permissions; POSIX ACLs too, which the kernel reads
+ * through getxattr), POSIX and flock locks (kept by the kernel for the
+ * mount, which is the only way to the files), and access(2).
  * The trap: BACKING/.mediafs must stay invisible, so every name and every
  * inode that comes back from the backing filesystem is checked against it.
  */
@@ -282,6 +283,24 @@ struct fs_new_node {
 	const char *link_target;
 };
 
+/*
+ * Create as the caller: its fsuid and fsgid (when the daemon is root) and
+ * its umask.  Modes arrive unmasked (FUSE_CAP_DONT_MASK): the backing
+ * filesystem applies the umask only when the parent has no default ACL,
+ * as it does natively.  Undo with creds_restore().  Returns 0 or -errno.
+ */
+static int fs_become_creator(struct mediafs *fs, const struct fuse_ctx *ctx,
+			     struct creds_saved *saved)
+{
+	int err = creds_use_umask(ctx->umask, saved);
+
+	if (!err && fs->settings.switch_creds)
+		err = creds_become(ctx->uid, ctx->gid, saved);
+	if (err)
+		creds_restore(saved);
+	return err;
+}
+
 /* mknod, mkdir and symlink: create as the caller, then look the name up. */
 static int fs_do_make(fuse_req_t req, struct inode *parent, const char *name,
 		      const struct fs_new_node *node, struct fuse_entry_param *e)
@@ -296,11 +315,9 @@ static int fs_do_make(fuse_req_t req, struct inode *parent, const char *name,
 	parent_fd = fs_hold(fs, parent);
 	if (parent_fd < 0)
 		return parent_fd;
-	if (fs->settings.switch_creds) {
-		err = creds_become(ctx->uid, ctx->gid, &saved);
-		if (err)
-			goto out_release;
-	}
+	err = fs_become_creator(fs, ctx, &saved);
+	if (err)
+		goto out_release;
 	if (S_ISDIR(node->mode))
 		err = store_make_dir(parent_fd, name, node->mode & ~S_IFMT);
 	else if (S_ISLNK(node->mode))
@@ -344,11 +361,9 @@ static int fs_do_create(fuse_req_t req, struct inode *parent, const char *name,
 		err = parent_fd;
 		goto out_free;
 	}
-	if (fs->settings.switch_creds) {
-		err = creds_become(ctx->uid, ctx->gid, &saved);
-		if (err)
-			goto out_release;
-	}
+	err = fs_become_creator(fs, ctx, &saved);
+	if (err)
+		goto out_release;
 	fd = store_create_file(parent_fd, name, flags, mode & ~S_IFMT);
 	creds_restore(&saved);
 	if (fd < 0) {
@@ -777,6 +792,12 @@ struct fs_xattr_call {
 	int flags;
 };
 
+static bool is_acl_name(const char *name)
+{
+	return strcmp(name, "system.posix_acl_access") == 0 ||
+	       strcmp(name, "system.posix_acl_default") == 0;
+}
+
 static ssize_t fs_do_xattr(struct mediafs *fs, struct inode *inode,
 			   const struct fs_xattr_call *call)
 {
@@ -793,6 +814,10 @@ static ssize_t fs_do_xattr(struct mediafs *fs, struct inode *inode,
 		break;
 	case XATTR_GET:
 		res = store_get_xattr(fd, is_symlink, call->name, call->buf, call->size);
+		/* The kernel asks for ACLs to check permissions: on a filesystem
+		 * without them (mounted inside BACKING), a file has none. */
+		if (res == -EOPNOTSUPP && is_acl_name(call->name))
+			res = -ENODATA;
 		break;
 	case XATTR_LIST:
 		res = store_list_xattr(fd, is_symlink, call->buf, call->size);
@@ -833,6 +858,14 @@ static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 	}
 	/* Locks stay in the kernel: the mount is the only way to the files. */
 	conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
+	/* POSIX ACLs hold as natively: the kernel checks them (it reads them
+	 * through getxattr) and leaves the umask to us, since a default ACL
+	 * on the parent replaces it; see fs_become_creator(). */
+	if ((conn->capable & FUSE_CAP_POSIX_ACL) && (conn->capable & FUSE_CAP_DONT_MASK))
+		conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
+	else
+		log_warn("the kernel cannot check POSIX ACLs through FUSE: ACLs in '%s' "
+			 "are not enforced through the mount", fs->store.root_path);
 }
 
 static void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
