@@ -50,10 +50,96 @@ enum {
 static struct mount_harness h;
 static struct test_user user;
 static char native[600];		/* a plain directory beside the mount */
+static char app_path[600];
 
 /* ------------------------------------------------------------------ */
 /* Helpers                                                              */
 /* ------------------------------------------------------------------ */
+
+struct result {
+	int status;		/* exit status, -1 when killed by a signal */
+	char out[OUTPUT_BYTES];
+	char err[8192];
+};
+
+static void read_all(int fd, char *buf, size_t cap)
+{
+	size_t len = 0;
+	ssize_t n;
+
+	while ((n = read(fd, buf + len, cap - len - 1)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+}
+
+/* Run mediactl with args (NULL-terminated) as root. */
+static void mediactl(struct result *r, const char *const *args)
+{
+	const char *argv[32] = { getenv("MEDIACTL_BIN") };
+	int out_pipe[2], err_pipe[2], argc = 1, status;
+
+	for (int i = 0; args[i] && argc < 31; i++)
+		argv[argc++] = args[i];
+	argv[argc] = NULL;
+	ck_assert_int_eq(pipe(out_pipe), 0);
+	ck_assert_int_eq(pipe(err_pipe), 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(out_pipe[1], STDOUT_FILENO);
+		dup2(err_pipe[1], STDERR_FILENO);
+		close(out_pipe[0]);
+		close(err_pipe[0]);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(out_pipe[1]);
+	close(err_pipe[1]);
+	/* Outputs here are small: stderr cannot fill while stdout is read. */
+	read_all(out_pipe[0], r->out, sizeof(r->out));
+	read_all(err_pipe[0], r->err, sizeof(r->err));
+	close(out_pipe[0]);
+	close(err_pipe[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	r->status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+#define MEDIACTL(r, ...) mediactl((r), (const char *const[]){ __VA_ARGS__, NULL })
+
+static void app_exec(const char *sql)
+{
+	sqlite3 *db;
+
+	ck_assert_int_eq(sqlite3_open(app_path, &db), SQLITE_OK);
+	ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK, "%s",
+		      sqlite3_errmsg(db));
+	sqlite3_close(db);
+}
+
+/* Mount with a config over an application database holding paths. */
+static void mount_with_app(const char *name, const char *extra_option)
+{
+	char config[700], option[800], runtime[700];
+	const char *args[] = { "-o", option, extra_option ? "-o" : NULL, extra_option, NULL };
+	FILE *f;
+
+	ck_assert_int_eq(harness_init(&h, name), 0);
+	snprintf(runtime, sizeof(runtime), "%s/run", h.dir);
+	setenv("MEDIAFS_RUNTIME_DIR", runtime, 1);
+	snprintf(app_path, sizeof(app_path), "%s/app.db", h.dir);
+	app_exec("CREATE TABLE photo (id integer primary key, image text);");
+	snprintf(config, sizeof(config), "%s/mediafs.ini", h.dir);
+	f = fopen(config, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "[mediafs]\ninterval = 1h\nmin_age = 1h\ngrace = 1h\nmax_fraction = 1\n"
+		   "temp_max_age = 0s\nrestore_on_access = no\n\n[source app]\n"
+		   "url = sqlite:///%s\ncolumns = photo.image\n", app_path);
+	fclose(f);
+	snprintf(option, sizeof(option), "config=%s", config);
+	ck_assert_int_eq(harness_mount(&h, args), 0);
+	ck_assert(harness_wait_log(&h, "(startup)", WAIT_MS));
+}
 
 static void teardown(void)
 {
@@ -318,6 +404,179 @@ START_TEST(test_getfacl_is_the_same_on_the_mount_and_in_backing)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ */
+/* Names and values on a terminal and in the log                        */
+/* ------------------------------------------------------------------ */
+
+/* File names a user can give through the mount. */
+static const char *const hostile_names[] = {
+	"nl\nname.jpg",
+	"esc\x1b[31mred.jpg",
+	"cr\rname.jpg",
+	"row.jpg\nFORGED 99  live  1 B  now  evil.jpg",
+	"title\x1b]0;owned\x07.jpg",
+	"bad\xff\xfe.jpg",
+};
+
+/* How each shows when escaped: proof that its row was printed at all. */
+static const char *const hostile_shown[] = {
+	"nl\\nname.jpg",
+	"esc\\x1B[31mred.jpg",
+	"cr\\rname.jpg",
+	"row.jpg\\nFORGED 99  live  1 B  now  evil.jpg",
+	"title\\x1B]0;owned\\x07.jpg",
+	"bad\\xFF\\xFE.jpg",
+};
+
+#define HOSTILE_DIR "dir\x1b[2J\nFORGED"
+
+static void names_setup(void)
+{
+	char path[1024];
+
+	mount_with_app("surface-names", "log_level=trace");
+	for (size_t i = 0; i < sizeof(hostile_names) / sizeof(hostile_names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", h.mountpoint, hostile_names[i]);
+		ck_assert_int_eq(harness_write_file(path, "data", 4), 0);
+	}
+	snprintf(path, sizeof(path), "%s/%s", h.mountpoint, HOSTILE_DIR);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/%s/in.jpg", h.mountpoint, HOSTILE_DIR);
+	ck_assert_int_eq(harness_write_file(path, "data", 4), 0);
+	/* Deleted through the mount: quarantined, with audit rows. */
+	snprintf(path, sizeof(path), "%s/%s", h.mountpoint, hostile_names[1]);
+	ck_assert_int_eq(unlink(path), 0);
+	snprintf(path, sizeof(path), "%s/%s", h.mountpoint, hostile_names[3]);
+	ck_assert_int_eq(unlink(path), 0);
+	/* Values that name no file ("check") and can never name one. */
+	app_exec("INSERT INTO photo (image) VALUES ('ghost' || char(27) || '[31m' || "
+		 "char(10) || 'FORGED ghost.jpg'), ('../' || char(27) || ']0;x' || char(7) || "
+		 "char(10) || 'FORGED hostile');");
+}
+
+/* No control byte but the newlines between lines, and no line that a
+ * name started. */
+static void assert_printable(const char *what, const char *text)
+{
+	const char *line = text;
+
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		ck_assert_msg(*p >= 0x20 || *p == '\n', "%s: control byte 0x%02x at offset %zu:\n%s",
+			      what, *p, (size_t)((const char *)p - text), text);
+		ck_assert_msg(*p != 0x7f, "%s: DEL at offset %zu", what,
+			      (size_t)((const char *)p - text));
+		/* A C1 control (U+0080..U+009F) is C2 80..C2 9F in UTF-8. */
+		ck_assert_msg(!(*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f),
+			      "%s: a C1 control at offset %zu", what,
+			      (size_t)((const char *)p - text));
+		if (*p == 0xff || *p == 0xfe)
+			ck_abort_msg("%s: a byte that is not UTF-8 at offset %zu", what,
+				     (size_t)((const char *)p - text));
+	}
+	for (; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+		ck_assert_msg(strncmp(line, "FORGED", 6) != 0, "%s: a forged line:\n%s", what,
+			      text);
+}
+
+static void assert_command_printable(const char *what, struct result *r, int status)
+{
+	ck_assert_msg(r->status == status, "%s: exit %d (expected %d): %s", what, r->status,
+		      status, r->err);
+	assert_printable(what, r->out);
+	assert_printable(what, r->err);
+}
+
+START_TEST(test_mediactl_tables_escape_names_and_values)
+{
+	struct result *r = malloc(sizeof(*r));
+
+	ck_assert_ptr_nonnull(r);
+	MEDIACTL(r, "scan");
+	assert_command_printable("scan", r, 0);
+	MEDIACTL(r, "ls");
+	assert_command_printable("ls", r, 0);
+	for (size_t i = 0; i < sizeof(hostile_shown) / sizeof(hostile_shown[0]); i++)
+		ck_assert_msg(strstr(r->out, hostile_shown[i]), "ls shows '%s':\n%s",
+			      hostile_shown[i], r->out);
+	MEDIACTL(r, "quarantine");
+	assert_command_printable("quarantine", r, 0);
+	ck_assert_msg(strstr(r->out, hostile_shown[1]) && strstr(r->out, hostile_shown[3]),
+		      "quarantine lists both:\n%s", r->out);
+	MEDIACTL(r, "log");
+	assert_command_printable("log", r, 0);
+	ck_assert_msg(strstr(r->out, hostile_shown[3]), "log:\n%s", r->out);
+	MEDIACTL(r, "show", hostile_names[3]);
+	assert_command_printable("show", r, 0);
+	ck_assert_msg(strstr(r->out, hostile_shown[3]), "show:\n%s", r->out);
+	MEDIACTL(r, "show", hostile_names[5]);
+	assert_command_printable("show (not UTF-8)", r, 0);
+	ck_assert_msg(strstr(r->out, hostile_shown[5]), "show:\n%s", r->out);
+	MEDIACTL(r, "check");
+	assert_command_printable("check", r, 0);
+	ck_assert_msg(strstr(r->out, "ghost\\x1B[31m\\nFORGED ghost.jpg"), "check:\n%s", r->out);
+	MEDIACTL(r, "status");
+	assert_command_printable("status", r, 0);
+	MEDIACTL(r, "du");
+	assert_command_printable("du", r, 0);
+	ck_assert_msg(strstr(r->out, "dir\\x1B[2J\\nFORGED"), "du:\n%s", r->out);
+	/* Error messages that quote a name. */
+	MEDIACTL(r, "restore", "nothing\x1b[31m\nFORGED.jpg");
+	assert_command_printable("restore (refused)", r, 1);
+	MEDIACTL(r, "ls", "--state", "x\x1b[31m\nFORGED");
+	assert_command_printable("ls --state (refused)", r, 2);
+	free(r);
+}
+END_TEST
+
+START_TEST(test_json_output_stays_exact)
+{
+	struct result *r = malloc(sizeof(*r));
+	json_t *json, *file;
+	size_t i;
+	bool found = false;
+
+	ck_assert_ptr_nonnull(r);
+	MEDIACTL(r, "--json", "ls");
+	ck_assert_int_eq(r->status, 0);
+	json = json_loads(r->out, 0, NULL);
+	ck_assert_ptr_nonnull(json);
+	json_array_foreach(json_object_get(json, "files"), i, file)
+		found = found || strcmp(json_string_value(json_object_get(file, "path")),
+					hostile_names[0]) == 0;
+	ck_assert_msg(found, "the raw name in JSON:\n%s", r->out);
+	json_decref(json);
+	free(r);
+}
+END_TEST
+
+START_TEST(test_daemon_log_escapes_names)
+{
+	char *log = malloc(1 << 22);
+	size_t len;
+
+	ck_assert_ptr_nonnull(log);
+	/* A scan logs the hostile values it found; trace logs every name. */
+	struct result *r = malloc(sizeof(*r));
+	ck_assert_ptr_nonnull(r);
+	MEDIACTL(r, "scan");
+	ck_assert_int_eq(r->status, 0);
+	free(r);
+	ck_assert(harness_wait_log(&h, "values that can never name a file", WAIT_MS));
+	ck_assert_int_eq(harness_read_file(h.log_path, log, (1 << 22) - 1, &len), 0);
+	log[len] = '\0';
+	ck_assert_msg(strstr(log, hostile_shown[1]) && strstr(log, hostile_shown[3]),
+		      "the names are in the log, escaped");
+	assert_printable("daemon log", log);
+	/* Every line is the daemon's: a timestamp, its name and a level. */
+	for (char *line = log; *line; line = strchr(line, '\n') + 1) {
+		ck_assert_msg(strncmp(line + 23, " mediafs[", 9) == 0, "a line not the daemon's: %.200s",
+			      line);
+		ck_assert_ptr_nonnull(strchr(line, '\n'));
+	}
+	free(log);
+}
+END_TEST
+
 static Suite *surface_suite(void)
 {
 	Suite *s = suite_create("surface");
@@ -334,6 +593,14 @@ static Suite *surface_suite(void)
 	tcase_add_test(tc, test_getfacl_is_the_same_on_the_mount_and_in_backing);
 	suite_add_tcase(s, tc);
 
+	tc = tcase_create("names");
+	tcase_add_checked_fixture(tc, names_setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_mediactl_tables_escape_names_and_values);
+	tcase_add_test(tc, test_json_output_stays_exact);
+	tcase_add_test(tc, test_daemon_log_escapes_names);
+	suite_add_tcase(s, tc);
+
 	return s;
 }
 
@@ -344,6 +611,10 @@ int main(void)
 
 	harness_require_fuse();
 	user_harness_require(&user);
+	if (!getenv("MEDIACTL_BIN")) {
+		printf("skip: $MEDIACTL_BIN does not name mediactl\n");
+		return HARNESS_EXIT_SKIP;
+	}
 	runner = srunner_create(surface_suite());
 	srunner_run_all(runner, CK_NORMAL);
 	failed = srunner_ntests_failed(runner);
