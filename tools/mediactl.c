@@ -59,7 +59,7 @@ static const char usage_text[] =
 "                             tracked files\n"
 "  show path                  everything the catalog knows of a path\n"
 "  quarantine                 what is quarantined, why, and when it is purged\n"
-"  restore path|glob|--id n|--scan n|--since d [--to newpath] [--pin]\n"
+"  restore path|--glob pattern|--id n|--scan n|--since d [--to newpath] [--pin]\n"
 "                             bring quarantined files back\n"
 "  pin path|glob, unpin path|glob, pins\n"
 "                             paths the checker never quarantines\n"
@@ -319,6 +319,23 @@ static void spinner(const char *what, int64_t started_ms, bool done)
 		(long long)((clock_now_ms() - started_ms) / 1000));
 }
 
+/* text and a newline; MSG_NOSIGNAL: a closed socket is EPIPE, not a signal. */
+static int send_line(int fd, const char *text)
+{
+	size_t len = strlen(text);
+
+	while (len > 0) {
+		ssize_t n = send(fd, text, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		text += n;
+		len -= (size_t)n;
+	}
+	return send(fd, "\n", 1, MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
 /* Send request, wait for the response line (a spinner meanwhile). */
 static json_t *ask_daemon(const char *socket_path, json_t *request, const char *what)
 {
@@ -340,9 +357,13 @@ static json_t *ask_daemon(const char *socket_path, json_t *request, const char *
 		     strerror(errno));
 		goto out;
 	}
-	if (!text || write(fd, text, strlen(text)) < 0 || write(fd, "\n", 1) < 0) {
-		fail(EXIT_REFUSED, "cannot send to the daemon: %s", strerror(errno));
-		goto out;
+	/* A daemon that refuses the connection (too many open) answers and
+	 * closes without reading: its answer says why, so read it. */
+	if (!text || send_line(fd, text) != 0) {
+		if (!text || (errno != EPIPE && errno != ECONNRESET)) {
+			fail(EXIT_REFUSED, "cannot send to the daemon: %s", strerror(errno));
+			goto out;
+		}
 	}
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -705,7 +726,6 @@ enum value_type {
 	VALUE_INT,
 	VALUE_DURATION,		/* 30s, 10m, 1h, 7d -> milliseconds */
 	VALUE_SIZE,		/* 10M, 2G -> bytes */
-	VALUE_PATH_OR_GLOB,	/* "glob" when it holds * ? [, else "path" */
 };
 
 struct flag {
@@ -742,12 +762,15 @@ static const struct command commands[] = {
 	{ "quarantine", "quarantine [--limit n]", "What is quarantined, when, why, how big, and "
 	  "when it will be purged.", NULL, VALUE_NONE, false, NULL,
 	  { { "--limit", "limit", VALUE_INT }, { 0 } } },
-	{ "restore", "restore path|glob|--id n|--scan n|--since d [--to newpath] [--pin]",
-	  "Bring quarantined files back to their paths: one (path, --id), many (a glob, "
-	  "--since), or everything one scan moved (--scan).  A live file is never "
-	  "overwritten: restore it elsewhere with --to.  --pin keeps it from the checker.",
-	  "path", VALUE_PATH_OR_GLOB, false, "restoring",
-	  { { "--id", "id", VALUE_INT }, { "--scan", "scan", VALUE_INT },
+	{ "restore", "restore path|--glob pattern|--id n|--scan n|--since d [--to newpath] "
+	  "[--pin]", "Bring quarantined files back to their paths: one (path, --id), many "
+	  "(--glob, --since), or everything one scan moved (--scan).  A path is always "
+	  "taken literally, brackets and stars included; --glob matches a pattern (* ? [...], "
+	  "'*' crosses '/').  A live file is never overwritten: restore it elsewhere with "
+	  "--to.  --pin keeps it from the checker.",
+	  "path", VALUE_PATH, false, "restoring",
+	  { { "--glob", "glob", VALUE_STRING },
+	    { "--id", "id", VALUE_INT }, { "--scan", "scan", VALUE_INT },
 	    { "--since", "since_ms", VALUE_DURATION }, { "--to", "to", VALUE_PATH },
 	    { "--pin", "pin", VALUE_NONE }, { 0 } } },
 	{ "pin", "pin path|glob", "Never quarantine what matches.", "pattern", VALUE_PATH, true,
@@ -815,16 +838,11 @@ static int set_value(json_t *request, const char *key, enum value_type type, con
 		json_object_set_new(request, key, json_true());
 		return 0;
 	case VALUE_STRING:
-		json_object_set_new(request, key, json_string(text));
+		if (json_object_set_new(request, key, json_string(text)) != 0)
+			return fail(EXIT_USAGE, "'%s' is not UTF-8", esc(text));
 		return 0;
 	case VALUE_PATH:
 		admin_set_path(request, key, text);
-		return 0;
-	case VALUE_PATH_OR_GLOB:
-		if (strpbrk(text, "*?["))
-			json_object_set_new(request, "glob", json_string(text));
-		else
-			admin_set_path(request, "path", text);
 		return 0;
 	case VALUE_INT:
 		errno = 0;

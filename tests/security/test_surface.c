@@ -577,6 +577,140 @@ START_TEST(test_daemon_log_escapes_names)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ */
+/* The control socket                                                   */
+/* ------------------------------------------------------------------ */
+
+static char socket_path[512];
+
+static void control_setup(void)
+{
+	char dir[700];
+	struct dirent *d;
+	DIR *listing;
+
+	setenv("MEDIAFS_CONTROL_IDLE_TIMEOUT", IDLE_TIMEOUT, 1);
+	mount_with_app("surface-ctl", NULL);
+	snprintf(dir, sizeof(dir), "%s/run", h.dir);
+	listing = opendir(dir);
+	ck_assert_ptr_nonnull(listing);
+	socket_path[0] = '\0';
+	while ((d = readdir(listing)))
+		if (strlen(d->d_name) > 5 && !strcmp(d->d_name + strlen(d->d_name) - 5, ".sock"))
+			snprintf(socket_path, sizeof(socket_path), "%s/%s", dir, d->d_name);
+	closedir(listing);
+	ck_assert_msg(socket_path[0], "a socket in %s", dir);
+}
+
+static int connect_control(void)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", socket_path);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	return fd;
+}
+
+/* What the daemon sends before it closes fd, waiting up to timeout_ms. */
+static bool read_until_closed(int fd, char *buf, size_t size, long timeout_ms)
+{
+	size_t len = 0;
+
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, (int)timeout_ms) <= 0)
+			return false;
+		ssize_t n = recv(fd, buf + len, size - len - 1, 0);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	return true;
+}
+
+START_TEST(test_a_client_beyond_the_limit_is_refused_with_a_line)
+{
+	int idle[MAX_CONNECTIONS], extra;
+	char line[1024];
+	struct result *r = malloc(sizeof(*r));
+
+	ck_assert_ptr_nonnull(r);
+	for (int i = 0; i < MAX_CONNECTIONS; i++)
+		idle[i] = connect_control();
+	extra = connect_control();
+	ck_assert_msg(read_until_closed(extra, line, sizeof(line), WAIT_MS),
+		      "the daemon closes the connection beyond the limit");
+	ck_assert_msg(strstr(line, "\"ok\":false") && strstr(line, "busy") &&
+		      line[strlen(line) - 1] == '\n', "a refusal line: '%s'", line);
+	close(extra);
+	/* mediactl says so and exits 1: no SIGPIPE, no silent close. */
+	MEDIACTL(r, "status");
+	ck_assert_msg(r->status == 1 && strstr(r->err, "the control socket is busy"),
+		      "status while full: exit %d: %s", r->status, r->err);
+	/* The idle ones are closed after the timeout, with a line saying why. */
+	for (int i = 0; i < MAX_CONNECTIONS; i++) {
+		ck_assert_msg(read_until_closed(idle[i], line, sizeof(line), WAIT_MS),
+			      "idle connection %d closed", i);
+		ck_assert_msg(strstr(line, "no request within " IDLE_TIMEOUT), "'%s'", line);
+		close(idle[i]);
+	}
+	MEDIACTL(r, "status");
+	ck_assert_msg(r->status == 0, "status once they are gone: %s", r->err);
+	free(r);
+}
+END_TEST
+
+START_TEST(test_a_trickling_client_is_closed_after_the_idle_timeout)
+{
+	int fd = connect_control();
+	long waited = 0;
+	char buf[512];
+
+	/* A byte now and then, never a whole line: the timeout counts from
+	 * the start of the line, not from the last byte. */
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int ready = poll(&p, 1, TRICKLE_MS);
+		ck_assert_int_ge(ready, 0);
+		if (ready > 0)
+			break;
+		waited += TRICKLE_MS;
+		ck_assert_msg(waited < 3 * IDLE_TIMEOUT_MS, "still open after %ld ms", waited);
+		ck_assert_int_eq(send(fd, "{", 1, MSG_NOSIGNAL), 1);
+	}
+	ck_assert(read_until_closed(fd, buf, sizeof(buf), WAIT_MS));
+	ck_assert_msg(strstr(buf, "no request within"), "'%s'", buf);
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_restore_takes_brackets_literally_unless_glob)
+{
+	struct result *r = malloc(sizeof(*r));
+	struct stat st;
+
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(harness_write_file(harness_mount_path(&h, "a[1].jpg"), "bracket", 7), 0);
+	ck_assert_int_eq(harness_write_file(harness_mount_path(&h, "a1.jpg"), "plain", 5), 0);
+	ck_assert_int_eq(unlink(harness_mount_path(&h, "a[1].jpg")), 0);
+	ck_assert_int_eq(unlink(harness_mount_path(&h, "a1.jpg")), 0);
+	MEDIACTL(r, "restore", "a[1].jpg");
+	ck_assert_msg(r->status == 0, "restore a[1].jpg: %s", r->err);
+	ck_assert_int_eq(stat(harness_backing_path(&h, "a[1].jpg"), &st), 0);
+	ck_assert_msg(stat(harness_backing_path(&h, "a1.jpg"), &st) != 0,
+		      "a[1].jpg is a name, not a pattern that matches a1.jpg");
+	MEDIACTL(r, "restore", "a?.jpg");
+	ck_assert_msg(r->status == 1, "no file is named a?.jpg: exit %d", r->status);
+	MEDIACTL(r, "restore", "--glob", "a?.jpg");
+	ck_assert_msg(r->status == 0, "restore --glob: %s", r->err);
+	ck_assert_int_eq(stat(harness_backing_path(&h, "a1.jpg"), &st), 0);
+	free(r);
+}
+END_TEST
+
 static Suite *surface_suite(void)
 {
 	Suite *s = suite_create("surface");
@@ -601,6 +735,13 @@ static Suite *surface_suite(void)
 	tcase_add_test(tc, test_daemon_log_escapes_names);
 	suite_add_tcase(s, tc);
 
+	tc = tcase_create("control");
+	tcase_add_checked_fixture(tc, control_setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_a_client_beyond_the_limit_is_refused_with_a_line);
+	tcase_add_test(tc, test_a_trickling_client_is_closed_after_the_idle_timeout);
+	tcase_add_test(tc, test_restore_takes_brackets_literally_unless_glob);
+	suite_add_tcase(s, tc);
 	return s;
 }
 
