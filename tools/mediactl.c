@@ -184,6 +184,18 @@ static const char *esc(const char *text)
 	return escaped;
 }
 
+/* Text the daemon has escaped already (the examples of hostile values,
+ * in pathnorm_escape()'s form): printable ASCII cannot split a line or
+ * reach the terminal, so it is shown as it is rather than escaped twice;
+ * anything else is escaped. */
+static const char *esc_unless_printable(const char *text)
+{
+	for (const char *p = text ? text : ""; *p; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			return esc(text);
+	return text ? text : "";
+}
+
 /* The value of key for people: its bytes (from key_hex when the path is
  * not UTF-8), escaped. */
 static const char *shown(const json_t *obj, const char *key)
@@ -487,7 +499,7 @@ static void print_scan(const char *label, const json_t *scan)
 		       (long long)num(scan, "hostile"),
 		       json_array_size(json_object_get(scan, "hostile_examples")) ? ", e.g." : "");
 		json_array_foreach(json_object_get(scan, "hostile_examples"), i, example)
-			printf("%-12s   %s\n", "", esc(json_string_value(example)));
+			printf("%-12s   %s\n", "", esc_unless_printable(json_string_value(example)));
 	}
 }
 
