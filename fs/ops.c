@@ -790,7 +790,49 @@ struct fs_xattr_call {
 	char *buf;
 	size_t size;
 	int flags;
+	fuse_req_t req;		/* XATTR_SET: the caller */
 };
+
+enum { GROUPS_ON_STACK = 64 };
+
+/* Is gid among the caller's groups (its own and its supplementary)?  When
+ * they cannot be read, no: the answer then takes a privilege away. */
+static bool fs_caller_in_group(fuse_req_t req, gid_t gid)
+{
+	gid_t some[GROUPS_ON_STACK], *groups = some;
+	int size = GROUPS_ON_STACK, n = fuse_req_getgroups(req, size, some);
+	bool found = fuse_req_ctx(req)->gid == gid;
+
+	if (n > size) {
+		size = n;
+		groups = malloc((size_t)size * sizeof(*groups));
+		n = groups ? fuse_req_getgroups(req, size, groups) : -ENOMEM;
+	}
+	/* The count is the total, which may have grown meanwhile. */
+	for (int i = 0; i < n && i < size && !found; i++)
+		found = groups[i] == gid;
+	if (groups != some)
+		free(groups);
+	return found;
+}
+
+/*
+ * Setting an access ACL clears the setgid bit when the caller is neither
+ * in the file's group nor root, as natively (posix_acl_update_mode()).
+ * The kernel asks for it with a flag that libfuse 3.14 does not pass on
+ * (FUSE_SETXATTR_ACL_KILL_SGID), and the backing filesystem sees root, so
+ * it is done here.  Returns 0 or -errno.
+ */
+static int fs_do_acl_kill_sgid(fuse_req_t req, int fd)
+{
+	struct stat st;
+	int err = store_stat(fd, &st);
+
+	if (err || !(st.st_mode & S_ISGID) || fuse_req_ctx(req)->uid == 0 ||
+	    fs_caller_in_group(req, st.st_gid))
+		return err;
+	return store_set_mode(fd, -1, st.st_mode & 07777 & ~S_ISGID);
+}
 
 static bool is_acl_name(const char *name)
 {
@@ -811,6 +853,8 @@ static ssize_t fs_do_xattr(struct mediafs *fs, struct inode *inode,
 	case XATTR_SET:
 		res = store_set_xattr(fd, is_symlink, call->name, call->buf,
 				      call->size, call->flags);
+		if (res == 0 && strcmp(call->name, "system.posix_acl_access") == 0)
+			res = fs_do_acl_kill_sgid(call->req, fd);
 		break;
 	case XATTR_GET:
 		res = store_get_xattr(fd, is_symlink, call->name, call->buf, call->size);
@@ -1260,7 +1304,7 @@ static void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	log_trace("setxattr ino=%" PRIu64 " name='%s'", ino, name);
 	fuse_reply_err(req, -fs_do_xattr(fs, inode, &(struct fs_xattr_call){
 		.op = XATTR_SET, .name = name, .buf = (char *)value, .size = size,
-		.flags = flags }));
+		.flags = flags, .req = req }));
 }
 
 /* getxattr and listxattr: a size of zero asks for the size only. */

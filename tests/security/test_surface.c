@@ -380,6 +380,32 @@ START_TEST(test_chmod_updates_the_acl_mask)
 }
 END_TEST
 
+START_TEST(test_setting_an_acl_clears_setgid_as_natively)
+{
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(harness_write_file(place(i, "sgid-other.txt"), "s", 1), 0);
+		ck_assert_int_eq(harness_write_file(place(i, "sgid-own.txt"), "s", 1), 0);
+		/* The user owns both; only the second is in one of its groups. */
+		ck_assert_int_eq(chown(place(i, "sgid-other.txt"), user.uid, 0), 0);
+		ck_assert_int_eq(chown(place(i, "sgid-own.txt"), user.uid, user.gid), 0);
+		ck_assert_int_eq(chmod(place(i, "sgid-other.txt"), 02775), 0);
+		ck_assert_int_eq(chmod(place(i, "sgid-own.txt"), 02775), 0);
+		ck_assert_int_eq(user_harness_sh(&user, "setfacl -m u:0:r '%s' '%s'",
+						 place(i, "sgid-other.txt"),
+						 place(i, "sgid-own.txt")), 0);
+	}
+	for (int i = 0; i < 2; i++) {
+		ck_assert_msg(mode_of(place(i, "sgid-other.txt")) == 0775,
+			      "%s: an ACL set by a user outside the file's group clears "
+			      "setgid: %04o", place_names[i],
+			      (unsigned)mode_of(place(i, "sgid-other.txt")));
+		ck_assert_msg(mode_of(place(i, "sgid-own.txt")) == 02775,
+			      "%s: set by a member of the group, setgid stays: %04o",
+			      place_names[i], (unsigned)mode_of(place(i, "sgid-own.txt")));
+	}
+}
+END_TEST
+
 START_TEST(test_getfacl_is_the_same_on_the_mount_and_in_backing)
 {
 	char through[ACL_BYTES], backing[ACL_BYTES], natively[ACL_BYTES];
@@ -724,6 +750,7 @@ static Suite *surface_suite(void)
 	tcase_add_test(tc, test_default_acl_is_inherited_and_replaces_the_umask);
 	tcase_add_test(tc, test_umask_applies_without_a_default_acl);
 	tcase_add_test(tc, test_chmod_updates_the_acl_mask);
+	tcase_add_test(tc, test_setting_an_acl_clears_setgid_as_natively);
 	tcase_add_test(tc, test_getfacl_is_the_same_on_the_mount_and_in_backing);
 	suite_add_tcase(s, tc);
 
