@@ -1,11 +1,14 @@
 /*
  * creds: setfsuid(2), setfsgid(2) and capset(2) act on the calling thread
  * only, which is what a multi-threaded daemon needs; glibc's setresuid() and
- * friends would change every thread at once.
+ * friends would change every thread at once.  umask(2) acts on the
+ * filesystem context, which threads share until one unshares it.
  */
 #include "creds.h"
 
 #include <errno.h>
+#include <sched.h>
+#include <sys/stat.h>
 #include <linux/capability.h>
 #include <sys/fsuid.h>
 #include <sys/syscall.h>
@@ -53,15 +56,36 @@ int creds_become(uid_t uid, gid_t gid, struct creds_saved *saved)
 	saved->switched = true;
 	err = raise_fs_caps();
 	if (err) {
-		creds_restore(saved);
+		/* Back to fsuid 0: the kernel restores the effective caps. */
+		setfsuid(0);
+		setfsgid(0);
 		saved->switched = false;
 		return err;
 	}
 	return 0;
 }
 
+/* Set once this thread has its own filesystem context.  A thread created
+ * later starts with false even if its creator shares one with it, so it
+ * unshares in turn before it changes the umask. */
+static _Thread_local bool thread_has_own_fs;
+
+int creds_use_umask(mode_t mask, struct creds_saved *saved)
+{
+	if (!thread_has_own_fs) {
+		if (unshare(CLONE_FS) != 0)
+			return -errno;
+		thread_has_own_fs = true;
+	}
+	saved->old_umask = umask(mask);
+	saved->umask_set = true;
+	return 0;
+}
+
 void creds_restore(const struct creds_saved *saved)
 {
+	if (saved->umask_set)
+		umask(saved->old_umask);
 	if (!saved->switched)
 		return;
 	/* Back to fsuid 0: the kernel restores the effective capabilities. */

@@ -1,12 +1,19 @@
 /*
  * ctl: an accept thread and one detached worker thread per connection,
  * counted so that ctl_stop() can wait for them.
+ *
+ * Nobody can starve the socket: at most MAX_CONNECTIONS are served at
+ * once, a client beyond that gets a refusal line and a close, and a
+ * connection that leaves a request unfinished, or does not read its
+ * answer, for the idle timeout is closed.  Every send uses MSG_NOSIGNAL: a
+ * client that went away is EPIPE, never a SIGPIPE that kills the daemon.
  */
 #define FUSE_USE_VERSION 314
 #include "ctl.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <fuse_lowlevel.h>
 #include <poll.h>
 #include <pthread.h>
@@ -15,12 +22,15 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "admin.h"
 #include "checker.h"
 #include "ctladdr.h"
+#include "duration.h"
 #include "events.h"
 #include "log.h"
 #include "ops.h"
@@ -32,6 +42,8 @@ enum {
 	MAX_CONNECTIONS = 16,
 	MAX_REQUEST_BYTES = 1 << 20,
 	SCAN_TIMEOUT_MS = 30 * 60 * 1000,
+	DEFAULT_IDLE_TIMEOUT_MS = 60 * 1000,
+	REFUSAL_LOG_INTERVAL_MS = 60 * 1000,
 };
 
 /*
@@ -43,6 +55,9 @@ struct shared_config {
 	struct config config;		/* immutable */
 	unsigned refs;			/* guarded by ctl->lock */
 };
+
+/* Tests shorten the idle timeout through the environment (a duration). */
+#define IDLE_TIMEOUT_ENV "MEDIAFS_CONTROL_IDLE_TIMEOUT"
 
 struct ctl {
 	struct mediafs *fs;		/* immutable */
@@ -56,6 +71,8 @@ struct ctl {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t idle;
+	int64_t idle_timeout_ms;	/* immutable */
+	struct log_ratelimit refusals;	/* for the log of refused clients */
 	int connections;		/* guarded by lock */
 	int fds[MAX_CONNECTIONS];	/* guarded by lock; -1 when free */
 };
@@ -227,18 +244,39 @@ static int send_json(int fd, json_t *response)
 	return ret;
 }
 
+static int64_t monotonic_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
 /*
  * Read one line (without the newline) into a growing buffer; returns its
- * length, or -1 at the end.  The last line may come without a newline.
- * The line is NUL-terminated but may hold NUL bytes: use the length.
+ * length, -1 at the end, or -ETIMEDOUT when the whole line did not come
+ * within timeout_ms (a client sending a byte now and then gains nothing).
+ * The last line may come without a newline.  The line is NUL-terminated
+ * but may hold NUL bytes: use the length.
  */
-static ssize_t read_line(int fd, char **buf, size_t *cap)
+static ssize_t read_line(int fd, int64_t timeout_ms, char **buf, size_t *cap)
 {
+	int64_t deadline = monotonic_ms() + timeout_ms;
 	size_t len = 0;
 
 	for (;;) {
 		char c;
-		ssize_t n = recv(fd, &c, 1, 0);
+		ssize_t n = recv(fd, &c, 1, MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			struct pollfd p = { .fd = fd, .events = POLLIN };
+			int64_t left = deadline - monotonic_ms();
+			if (left <= 0)
+				return -ETIMEDOUT;
+			if (poll(&p, 1, left < INT_MAX ? (int)left : INT_MAX) < 0 &&
+			    errno != EINTR)
+				return -1;
+			continue;
+		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0 && len == 0)
@@ -322,6 +360,25 @@ static int hook_reload(void *daemon, char *message, size_t size)
 	return reload_now(fs->reload, message, size);
 }
 
+/* A failure line for a client we are about to close; never blocks. */
+static void send_farewell(int fd, const char *kind, const char *message)
+{
+	json_t *line = json_pack("{s:b, s:s, s:s}", "ok", 0, "kind", kind, "error", message);
+	char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
+
+	if (text) {
+		size_t len = strlen(text);
+		text[len] = '\n';
+		/* The socket's buffer is empty: one short line fits. */
+		if (send(fd, text, len + 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+			log_debug("control socket: cannot send '%s': %s", message,
+				  strerror(errno));
+		text[len] = '\0';
+	}
+	free(text);
+	json_decref(line);
+}
+
 static void serve(struct ctl *ctl, int fd)
 {
 	char error[1024], *line = NULL;
@@ -357,7 +414,7 @@ static void serve(struct ctl *ctl, int fd)
 		json_decref(failed);
 		return;
 	}
-	while ((len = read_line(fd, &line, &cap)) >= 0) {
+	while ((len = read_line(fd, ctl->idle_timeout_ms, &line, &cap)) >= 0) {
 		json_t *response = NULL;
 		json_t *request = admin_parse_request(line, (size_t)len, &response);
 
@@ -376,6 +433,14 @@ static void serve(struct ctl *ctl, int fd)
 		json_decref(response);
 		if (sent != 0)
 			break;
+	}
+	if (len == -ETIMEDOUT) {
+		char message[128], span[DURATION_TEXT_BYTES];
+		duration_format(ctl->idle_timeout_ms, span, sizeof(span));
+		snprintf(message, sizeof(message), "no request within %s: connection closed",
+			 span);
+		send_farewell(fd, "refused", message);
+		log_debug("control socket: closed a connection idle for %s", span);
 	}
 	free(line);
 	catalog_close(admin.cat);
@@ -399,6 +464,28 @@ static void *connection_main(void *arg)
 	return NULL;
 }
 
+/*
+ * A client beyond MAX_CONNECTIONS: tell it why, then close.  What it sent
+ * is read first, so that closing does not reset the connection before it
+ * reads the refusal.
+ */
+static void refuse_busy(struct ctl *ctl, int fd)
+{
+	char message[256], span[DURATION_TEXT_BYTES], sink[4096];
+
+	duration_format(ctl->idle_timeout_ms, span, sizeof(span));
+	snprintf(message, sizeof(message), "the control socket is busy: %d connections are "
+		 "open (an idle one is closed after %s); try again", MAX_CONNECTIONS, span);
+	send_farewell(fd, "refused", message);
+	shutdown(fd, SHUT_WR);
+	while (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+		;
+	close(fd);
+	log_write_limited(&ctl->refusals, REFUSAL_LOG_INTERVAL_MS, LOG_LEVEL_WARN,
+			  "control socket: refused a client: %d connections are open",
+			  MAX_CONNECTIONS);
+}
+
 static void accept_one(struct ctl *ctl)
 {
 	struct connection *conn;
@@ -420,17 +507,27 @@ static void accept_one(struct ctl *ctl)
 		}
 	}
 	pthread_mutex_unlock(&ctl->lock);
-	conn = full ? NULL : malloc(sizeof(*conn));
+	if (full) {
+		refuse_busy(ctl, fd);
+		return;
+	}
+	/* A client that does not read its answer holds its thread no longer
+	 * than one that sends nothing. */
+	struct timeval send_timeout = {
+		.tv_sec = ctl->idle_timeout_ms / 1000,
+		.tv_usec = (ctl->idle_timeout_ms % 1000) * 1000,
+	};
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof(send_timeout)) != 0)
+		log_warn("control socket: cannot set a send timeout: %s", strerror(errno));
+	conn = malloc(sizeof(*conn));
 	if (!conn) {
 		close(fd);
-		if (!full) {
-			pthread_mutex_lock(&ctl->lock);
-			ctl->connections--;
-			for (int i = 0; i < MAX_CONNECTIONS; i++)
-				if (ctl->fds[i] == fd)
-					ctl->fds[i] = -1;
-			pthread_mutex_unlock(&ctl->lock);
-		}
+		pthread_mutex_lock(&ctl->lock);
+		ctl->connections--;
+		for (int i = 0; i < MAX_CONNECTIONS; i++)
+			if (ctl->fds[i] == fd)
+				ctl->fds[i] = -1;
+		pthread_mutex_unlock(&ctl->lock);
 		return;
 	}
 	conn->ctl = ctl;
@@ -569,6 +666,15 @@ int ctl_start(struct mediafs *fs, const struct config *cfg, const char *mountpoi
 		ctl->fds[i] = -1;
 	pthread_mutex_init(&ctl->lock, NULL);
 	pthread_cond_init(&ctl->idle, NULL);
+	ctl->idle_timeout_ms = DEFAULT_IDLE_TIMEOUT_MS;
+	const char *timeout = getenv(IDLE_TIMEOUT_ENV);
+	if (timeout && (duration_parse(timeout, &ctl->idle_timeout_ms) != 0 ||
+			ctl->idle_timeout_ms <= 0)) {
+		snprintf(error, error_size, "%s='%s' is not a duration (e.g. 30s, 10m)",
+			 IDLE_TIMEOUT_ENV, timeout);
+		free(ctl);
+		return -EINVAL;
+	}
 	ctl->mountpoint = strdup(mountpoint);
 	ctl->catalog_path = strdup(catalog_path);
 	err = ctl->mountpoint && ctl->catalog_path ? 0 : -ENOMEM;

@@ -8,6 +8,13 @@
  * gets a thread and its own catalog connection, so a long scan requested
  * by one admin does not block another's status.
  *
+ * At most 16 connections are served at once; one more gets the line
+ * {"ok": false, "kind": "refused", "error": "the control socket is busy:
+ * ..."} and is closed.  A connection that has not sent a whole request
+ * line, or not read its answer, within the idle timeout (60 s, or the
+ * duration in $MEDIAFS_CONTROL_IDLE_TIMEOUT when the daemon starts) gets
+ * a refusal line too and is closed.
+ *
  * Threads: ctl_start() and ctl_stop() from the main thread.
  */
 #ifndef MEDIAFS_CTL_H

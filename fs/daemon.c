@@ -441,7 +441,9 @@ int main(int argc, char *argv[])
 	log_set_level(level);
 	if (prepare(&fs, &opts, catalog_path, sizeof(catalog_path)) != 0)
 		goto out_cleanup;
-	/* Modes arrive with the caller's umask applied already. */
+	/* Files created through the mount take the caller's umask, which a
+	 * worker applies on its own thread (creds_use_umask()); the daemon's
+	 * own files get their modes where they are created. */
 	umask(0);
 	fsname = fsname_option(opts.backing);
 	/* The kernel checks permissions: the daemon may run as root for users

@@ -7,8 +7,9 @@
  * through store.c and never wait on a database.
  *
  * What it deliberately leaves to the kernel: permission checks (the mount
- * always uses default_permissions), POSIX and flock locks (kept by the
- * kernel for the mount, which is the only way to the files), and access(2).
+ * always uses default_permissions; POSIX ACLs too, which the kernel reads
+ * through getxattr), POSIX and flock locks (kept by the kernel for the
+ * mount, which is the only way to the files), and access(2).
  * The trap: BACKING/.mediafs must stay invisible, so every name and every
  * inode that comes back from the backing filesystem is checked against it.
  */
@@ -282,6 +283,24 @@ struct fs_new_node {
 	const char *link_target;
 };
 
+/*
+ * Create as the caller: its fsuid and fsgid (when the daemon is root) and
+ * its umask.  Modes arrive unmasked (FUSE_CAP_DONT_MASK): the backing
+ * filesystem applies the umask only when the parent has no default ACL,
+ * as it does natively.  Undo with creds_restore().  Returns 0 or -errno.
+ */
+static int fs_become_creator(struct mediafs *fs, const struct fuse_ctx *ctx,
+			     struct creds_saved *saved)
+{
+	int err = creds_use_umask(ctx->umask, saved);
+
+	if (!err && fs->settings.switch_creds)
+		err = creds_become(ctx->uid, ctx->gid, saved);
+	if (err)
+		creds_restore(saved);
+	return err;
+}
+
 /* mknod, mkdir and symlink: create as the caller, then look the name up. */
 static int fs_do_make(fuse_req_t req, struct inode *parent, const char *name,
 		      const struct fs_new_node *node, struct fuse_entry_param *e)
@@ -296,11 +315,9 @@ static int fs_do_make(fuse_req_t req, struct inode *parent, const char *name,
 	parent_fd = fs_hold(fs, parent);
 	if (parent_fd < 0)
 		return parent_fd;
-	if (fs->settings.switch_creds) {
-		err = creds_become(ctx->uid, ctx->gid, &saved);
-		if (err)
-			goto out_release;
-	}
+	err = fs_become_creator(fs, ctx, &saved);
+	if (err)
+		goto out_release;
 	if (S_ISDIR(node->mode))
 		err = store_make_dir(parent_fd, name, node->mode & ~S_IFMT);
 	else if (S_ISLNK(node->mode))
@@ -344,11 +361,9 @@ static int fs_do_create(fuse_req_t req, struct inode *parent, const char *name,
 		err = parent_fd;
 		goto out_free;
 	}
-	if (fs->settings.switch_creds) {
-		err = creds_become(ctx->uid, ctx->gid, &saved);
-		if (err)
-			goto out_release;
-	}
+	err = fs_become_creator(fs, ctx, &saved);
+	if (err)
+		goto out_release;
 	fd = store_create_file(parent_fd, name, flags, mode & ~S_IFMT);
 	creds_restore(&saved);
 	if (fd < 0) {
@@ -775,7 +790,55 @@ struct fs_xattr_call {
 	char *buf;
 	size_t size;
 	int flags;
+	fuse_req_t req;		/* XATTR_SET: the caller */
 };
+
+enum { GROUPS_ON_STACK = 64 };
+
+/* Is gid among the caller's groups (its own and its supplementary)?  When
+ * they cannot be read, no: the answer then takes a privilege away. */
+static bool fs_caller_in_group(fuse_req_t req, gid_t gid)
+{
+	gid_t some[GROUPS_ON_STACK], *groups = some;
+	int size = GROUPS_ON_STACK, n = fuse_req_getgroups(req, size, some);
+	bool found = fuse_req_ctx(req)->gid == gid;
+
+	if (n > size) {
+		size = n;
+		groups = malloc((size_t)size * sizeof(*groups));
+		n = groups ? fuse_req_getgroups(req, size, groups) : -ENOMEM;
+	}
+	/* The count is the total, which may have grown meanwhile. */
+	for (int i = 0; i < n && i < size && !found; i++)
+		found = groups[i] == gid;
+	if (groups != some)
+		free(groups);
+	return found;
+}
+
+/*
+ * Setting an access ACL clears the setgid bit when the caller is neither
+ * in the file's group nor root, as natively (posix_acl_update_mode()).
+ * The kernel asks for it with a flag that libfuse 3.14 does not pass on
+ * (FUSE_SETXATTR_ACL_KILL_SGID), and the backing filesystem sees root, so
+ * it is done here.  Returns 0 or -errno.
+ */
+static int fs_do_acl_kill_sgid(fuse_req_t req, int fd)
+{
+	struct stat st;
+	int err = store_stat(fd, &st);
+
+	if (err || !(st.st_mode & S_ISGID) || fuse_req_ctx(req)->uid == 0 ||
+	    fs_caller_in_group(req, st.st_gid))
+		return err;
+	return store_set_mode(fd, -1, st.st_mode & 07777 & ~S_ISGID);
+}
+
+static bool is_acl_name(const char *name)
+{
+	return strcmp(name, "system.posix_acl_access") == 0 ||
+	       strcmp(name, "system.posix_acl_default") == 0;
+}
 
 static ssize_t fs_do_xattr(struct mediafs *fs, struct inode *inode,
 			   const struct fs_xattr_call *call)
@@ -790,9 +853,15 @@ static ssize_t fs_do_xattr(struct mediafs *fs, struct inode *inode,
 	case XATTR_SET:
 		res = store_set_xattr(fd, is_symlink, call->name, call->buf,
 				      call->size, call->flags);
+		if (res == 0 && strcmp(call->name, "system.posix_acl_access") == 0)
+			res = fs_do_acl_kill_sgid(call->req, fd);
 		break;
 	case XATTR_GET:
 		res = store_get_xattr(fd, is_symlink, call->name, call->buf, call->size);
+		/* The kernel asks for ACLs to check permissions: on a filesystem
+		 * without them (mounted inside BACKING), a file has none. */
+		if (res == -EOPNOTSUPP && is_acl_name(call->name))
+			res = -ENODATA;
 		break;
 	case XATTR_LIST:
 		res = store_list_xattr(fd, is_symlink, call->buf, call->size);
@@ -833,6 +902,14 @@ static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 	}
 	/* Locks stay in the kernel: the mount is the only way to the files. */
 	conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
+	/* POSIX ACLs hold as natively: the kernel checks them (it reads them
+	 * through getxattr) and leaves the umask to us, since a default ACL
+	 * on the parent replaces it; see fs_become_creator(). */
+	if ((conn->capable & FUSE_CAP_POSIX_ACL) && (conn->capable & FUSE_CAP_DONT_MASK))
+		conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
+	else
+		log_warn("the kernel cannot check POSIX ACLs through FUSE: ACLs in '%s' "
+			 "are not enforced through the mount", fs->store.root_path);
 }
 
 static void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -1227,7 +1304,7 @@ static void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	log_trace("setxattr ino=%" PRIu64 " name='%s'", ino, name);
 	fuse_reply_err(req, -fs_do_xattr(fs, inode, &(struct fs_xattr_call){
 		.op = XATTR_SET, .name = name, .buf = (char *)value, .size = size,
-		.flags = flags }));
+		.flags = flags, .req = req }));
 }
 
 /* getxattr and listxattr: a size of zero asks for the size only. */

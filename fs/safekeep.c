@@ -21,7 +21,6 @@
 #include "pathmap.h"
 #include "policy.h"
 #include "store.h"
-#include "termesc.h"
 #include "track.h"
 
 enum { WARN_INTERVAL_MS = 60000, FILE_KEY_BYTES = 24 + PATH_MAX };
@@ -121,15 +120,13 @@ static void note_request(struct mediafs *fs, const char *path)
 		}
 	}
 	pthread_mutex_unlock(&sk->lock);
-	if (first) {
-		char shown[TERMESC_BYTES(256)];
-		termesc(path, shown, sizeof(shown));
+	/* log.c escapes the whole line: the name cannot split it. */
+	if (first)
 		log_write_limited(&sk->warning, WARN_INTERVAL_MS, LOG_LEVEL_WARN,
 				  "'%s' was requested while quarantined, after a lookup had "
 				  "brought it back once: it stays in the quarantine (a column may "
 				  "be missing from the configuration; 'mediactl restore --pin' "
-				  "keeps it)", shown);
-	}
+				  "keeps it)", path);
 }
 
 void safekeep_get_requests(struct mediafs *fs, struct safekeep_requests *out)
@@ -239,7 +236,6 @@ static int path_to_keep(struct mediafs *fs, struct inode *parent, int parent_fd,
 			const char *name, const struct stat *st, int64_t birth_ms,
 			const char *what, char *path, bool *keep)
 {
-	char shown[TERMESC_BYTES(256)];
 	int err = track_build_child_path(fs, parent, parent_fd, name, path);
 
 	*keep = true;
@@ -249,11 +245,10 @@ static int path_to_keep(struct mediafs *fs, struct inode *parent, int parent_fd,
 		*keep = false;
 		return 0;
 	}
-	termesc(name, shown, sizeof(shown));
 	log_write_limited(&fs->quarantine_warning, WARN_INTERVAL_MS, LOG_LEVEL_ERROR,
 			  "refused to %s '%s': its path cannot be recorded (%s), so the "
 			  "quarantine could not keep it; move it to a shorter path first",
-			  what, shown, strerror(-err));
+			  what, name, strerror(-err));
 	return err;
 }
 

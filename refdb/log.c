@@ -1,12 +1,17 @@
 /*
  * log: formats one line per message and writes it with a single write(2) so
- * that lines from concurrent threads never interleave.
+ * that lines from concurrent threads never interleave.  The formatted
+ * message goes through termesc() here, in one place: names and values in
+ * it are data chosen by users, and a newline or an escape sequence in one
+ * must not split a line, forge one, or drive the terminal of whoever reads
+ * the log.
  *
  * The module keeps its settings in one static struct: they are set by main()
  * before threads start and only read afterwards, except the rate limits,
  * which take the lock.
  */
 #include "log.h"
+#include "termesc.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -114,12 +119,13 @@ int log_parse_level(const char *name, enum log_level *level)
 
 static void log_vwrite(enum log_level level, const char *fmt, va_list ap)
 {
-	char line[LOG_LINE_BYTES];
+	char line[LOG_LINE_BYTES], message[LOG_LINE_BYTES];
 	int saved_errno = errno;
 	size_t len = 0;
 
+	vsnprintf(message, sizeof(message), fmt, ap);
 	if (log_state.target == LOG_TARGET_SYSLOG) {
-		vsnprintf(line, sizeof(line), fmt, ap);
+		termesc(message, line, sizeof(line));
 		syslog(syslog_priorities[level], "%s", line);
 		errno = saved_errno;
 		return;
@@ -147,11 +153,11 @@ static void log_vwrite(enum log_level level, const char *fmt, va_list ap)
 	if (n > 0)
 		len += (size_t)n;
 message:
-	n = vsnprintf(line + len, sizeof(line) - len, fmt, ap);
-	if (n > 0)
-		len += (size_t)n;
 	if (len > sizeof(line) - 2)
 		len = sizeof(line) - 2;
+	/* Room for the newline; a message cut short ends in "...". */
+	termesc(message, line + len, sizeof(line) - len - 1);
+	len += strlen(line + len);
 	line[len++] = '\n';
 	/* One write per line: a short write on stderr is not worth a retry. */
 	if (write(STDERR_FILENO, line, len) < 0)

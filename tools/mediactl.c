@@ -59,7 +59,7 @@ static const char usage_text[] =
 "                             tracked files\n"
 "  show path                  everything the catalog knows of a path\n"
 "  quarantine                 what is quarantined, why, and when it is purged\n"
-"  restore path|glob|--id n|--scan n|--since d [--to newpath] [--pin]\n"
+"  restore path|--glob pattern|--id n|--scan n|--since d [--to newpath] [--pin]\n"
 "                             bring quarantined files back\n"
 "  pin path|glob, unpin path|glob, pins\n"
 "                             paths the checker never quarantines\n"
@@ -165,6 +165,50 @@ static const char *str(const json_t *obj, const char *key)
 	return value ? value : "";
 }
 
+/*
+ * Names and values for people: file names and database values may hold
+ * newlines and escape sequences (a forged table row, a command to the
+ * terminal), so whatever the daemon sends is shown through termesc().  The
+ * result lives until ESCAPED_SLOTS more calls; mediactl prints and exits.
+ */
+enum { ESCAPED_SLOTS = 16 };
+
+static const char *esc(const char *text)
+{
+	static char *slots[ESCAPED_SLOTS];
+	static unsigned next;
+	char *escaped = termesc_dup(text ? text : "");
+
+	if (!escaped)
+		exit(EXIT_REFUSED);
+	free(slots[next % ESCAPED_SLOTS]);
+	slots[next++ % ESCAPED_SLOTS] = escaped;
+	return escaped;
+}
+
+/* Text the daemon has escaped already (the examples of hostile values,
+ * in pathnorm_escape()'s form): printable ASCII cannot split a line or
+ * reach the terminal, so it is shown as it is rather than escaped twice;
+ * anything else is escaped. */
+static const char *esc_unless_printable(const char *text)
+{
+	for (const char *p = text ? text : ""; *p; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			return esc(text);
+	return text ? text : "";
+}
+
+/* The value of key for people: its bytes (from key_hex when the path is
+ * not UTF-8), escaped. */
+static const char *shown(const json_t *obj, const char *key)
+{
+	char *raw = json_object_get(obj, key) ? admin_get_path(obj, key) : NULL;
+	const char *escaped = esc(raw ? raw : str(obj, key));
+
+	free(raw);
+	return escaped;
+}
+
 static int64_t num(const json_t *obj, const char *key)
 {
 	return json_integer_value(json_object_get(obj, key));
@@ -246,13 +290,13 @@ static int find_socket(const struct options *opts, char *path, size_t size)
 
 	if (opts->mount) {
 		if (!realpath(opts->mount, mount))
-			return fail(EXIT_USAGE, "cannot use mount '%s': %s", opts->mount,
+			return fail(EXIT_USAGE, "cannot use mount '%s': %s", esc(opts->mount),
 				    strerror(errno));
 		if (ctladdr_for_mount(mount, path, size, NULL, 0) != 0)
 			return fail(EXIT_USAGE, "mount path too long");
 		if (access(path, F_OK) != 0)
 			return fail(EXIT_REFUSED, "no mediafs is running on '%s' (no socket at "
-				    "'%s'); with the daemon stopped use --backing", mount, path);
+				    "'%s'); with the daemon stopped use --backing", esc(mount), esc(path));
 		return EXIT_OK;
 	}
 	ctladdr_runtime_dir(dir, sizeof(dir));
@@ -270,7 +314,7 @@ static int find_socket(const struct options *opts, char *path, size_t size)
 		return EXIT_OK;
 	if (found == 0)
 		return fail(EXIT_REFUSED, "no mediafs is running here (nothing in '%s'); name "
-			    "one with --mount, or a stopped store with --backing", dir);
+			    "one with --mount, or a stopped store with --backing", esc(dir));
 	return fail(EXIT_USAGE, "%d mounts are running: name one with --mount", found);
 }
 
@@ -289,6 +333,23 @@ static void spinner(const char *what, int64_t started_ms, bool done)
 		(long long)((clock_now_ms() - started_ms) / 1000));
 }
 
+/* text and a newline; MSG_NOSIGNAL: a closed socket is EPIPE, not a signal. */
+static int send_line(int fd, const char *text)
+{
+	size_t len = strlen(text);
+
+	while (len > 0) {
+		ssize_t n = send(fd, text, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		text += n;
+		len -= (size_t)n;
+	}
+	return send(fd, "\n", 1, MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
 /* Send request, wait for the response line (a spinner meanwhile). */
 static json_t *ask_daemon(const char *socket_path, json_t *request, const char *what)
 {
@@ -301,18 +362,22 @@ static json_t *ask_daemon(const char *socket_path, json_t *request, const char *
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	if (strlen(socket_path) >= sizeof(addr.sun_path)) {
-		fail(EXIT_REFUSED, "socket path '%s' is too long", socket_path);
+		fail(EXIT_REFUSED, "socket path '%s' is too long", esc(socket_path));
 		goto out;
 	}
 	memcpy(addr.sun_path, socket_path, strlen(socket_path) + 1);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
-		fail(EXIT_REFUSED, "cannot reach the daemon at '%s': %s", socket_path,
+		fail(EXIT_REFUSED, "cannot reach the daemon at '%s': %s", esc(socket_path),
 		     strerror(errno));
 		goto out;
 	}
-	if (!text || write(fd, text, strlen(text)) < 0 || write(fd, "\n", 1) < 0) {
-		fail(EXIT_REFUSED, "cannot send to the daemon: %s", strerror(errno));
-		goto out;
+	/* A daemon that refuses the connection (too many open) answers and
+	 * closes without reading: its answer says why, so read it. */
+	if (!text || send_line(fd, text) != 0) {
+		if (!text || (errno != EPIPE && errno != ECONNRESET)) {
+			fail(EXIT_REFUSED, "cannot send to the daemon: %s", strerror(errno));
+			goto out;
+		}
 	}
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -388,24 +453,24 @@ static json_t *run_offline(const struct options *opts, json_t *request)
 
 	config_init_defaults(&cfg);
 	if (opts->config && config_load(&cfg, opts->config, error, sizeof(error)) != 0) {
-		fail(EXIT_USAGE, "%s", error);
+		fail(EXIT_USAGE, "%s", esc(error));
 		return NULL;
 	}
 	snprintf(state_dir, sizeof(state_dir), "%s/%s", opts->backing, STORE_STATE_DIR_NAME);
 	/* lstat: a link named .mediafs is a store that store_open() refuses
 	 * in its own words. */
 	if (lstat(state_dir, &sb) != 0) {
-		fail(EXIT_REFUSED, "'%s' is not a mediafs store (no %s)", opts->backing,
+		fail(EXIT_REFUSED, "'%s' is not a mediafs store (no %s)", esc(opts->backing),
 		     STORE_STATE_DIR_NAME);
 		goto out_config;
 	}
 	err = store_open(&st, opts->backing, why, sizeof(why));
 	if (err == -EWOULDBLOCK) {
-		fail(EXIT_REFUSED, "a mediafs daemon holds '%s': ask it with --mount", opts->backing);
+		fail(EXIT_REFUSED, "a mediafs daemon holds '%s': ask it with --mount", esc(opts->backing));
 		goto out_config;
 	}
 	if (err) {
-		fail(EXIT_REFUSED, "%s", why);
+		fail(EXIT_REFUSED, "%s", esc_unless_printable(why));
 		goto out_config;
 	}
 	err = quarantine_open(&q, &st);
@@ -415,7 +480,7 @@ static json_t *run_offline(const struct options *opts, json_t *request)
 		err = catalog_open(catalog_path, false, &ctx.cat, error, sizeof(error));
 	if (err) {
 		fail(EXIT_REFUSED, "cannot open the store: %s", err == -ENOENT ? strerror(-err) :
-		     error);
+		     esc(error));
 		goto out_store;
 	}
 	ctx.store = &st;
@@ -447,13 +512,13 @@ static void print_scan(const char *label, const json_t *scan)
 	       "%lld quarantined, %lld restored, %lld purged, %lld conflicts\n",
 	       label, (long long)num(scan, "id"),
 	       !strcmp(str(scan, "status"), "held") || !strcmp(str(scan, "status"), "failed") ?
-		       RED : "", str(scan, "status"), RESET, str(scan, "trigger"), when,
+		       RED : "", shown(scan, "status"), RESET, shown(scan, "trigger"), when,
 	       (long long)num(scan, "live"), (long long)num(scan, "referenced"),
 	       (long long)num(scan, "candidates"), (long long)num(scan, "quarantined"),
 	       (long long)num(scan, "restored"), (long long)num(scan, "purged"),
 	       (long long)num(scan, "conflicts"));
 	if (str(scan, "message")[0])
-		printf("%-12s %s\n", "", str(scan, "message"));
+		printf("%-12s %s\n", "", shown(scan, "message"));
 	if (num(scan, "hostile")) {
 		json_t *example;
 		size_t i;
@@ -462,7 +527,7 @@ static void print_scan(const char *label, const json_t *scan)
 		       (long long)num(scan, "hostile"),
 		       json_array_size(json_object_get(scan, "hostile_examples")) ? ", e.g." : "");
 		json_array_foreach(json_object_get(scan, "hostile_examples"), i, example)
-			printf("%-12s   %s\n", "", json_string_value(example));
+			printf("%-12s   %s\n", "", esc_unless_printable(json_string_value(example)));
 	}
 }
 
@@ -476,17 +541,17 @@ static void print_status(const json_t *r)
 	human_size(num(json_object_get(totals, "live"), "bytes"), live, sizeof(live));
 	human_size(num(json_object_get(totals, "quarantined"), "bytes"), quarantined,
 		   sizeof(quarantined));
-	printf("%-12s %s%s\n", "backing", str(r, "backing"),
+	printf("%-12s %s%s\n", "backing", shown(r, "backing"),
 	       json_is_true(json_object_get(r, "daemon")) ? "" : " (daemon stopped)");
 	if (json_object_get(r, "pid"))
 		printf("%-12s pid %lld, mediafs %s\n", "daemon", (long long)num(r, "pid"),
-		       str(r, "version"));
+		       shown(r, "version"));
 	printf("%-12s", "sources");
 	json_array_foreach(sources, i, item)
-		printf(" %s", str(item, "name"));
+		printf(" %s", shown(item, "name"));
 	printf("%s\n", json_array_size(sources) ? "" : " none (nothing is quarantined)");
 	if (json_object_get(r, "source_errors"))
-		printf("%-12s %s%s%s\n", "", RED, str(r, "source_errors"), RESET);
+		printf("%-12s %s%s%s\n", "", RED, shown(r, "source_errors"), RESET);
 	printf("%-12s live %lld (%s), quarantined %lld (%s), purged %lld, missing %lld\n",
 	       "files", (long long)num(json_object_get(totals, "live"), "files"), live,
 	       (long long)num(json_object_get(totals, "quarantined"), "files"), quarantined,
@@ -514,12 +579,10 @@ static void print_status(const json_t *r)
 		json_t *path;
 		size_t j;
 
-		printf("%-12s %s%s%s\n", i ? "" : "alarms", RED, str(item, "message"), RESET);
+		printf("%-12s %s%s%s\n", i ? "" : "alarms", RED, shown(item, "message"), RESET);
 		/* Names are data: escaped, one per line. */
-		json_array_foreach(json_object_get(item, "paths"), j, path) {
-			char shown[TERMESC_BYTES(PATH_MAX)];
-			printf("%-12s   %s\n", "", termesc(str(path, "path"), shown, sizeof(shown)));
-		}
+		json_array_foreach(json_object_get(item, "paths"), j, path)
+			printf("%-12s   %s\n", "", shown(path, "path"));
 	}
 }
 
@@ -529,11 +592,9 @@ static void print_purge(const json_t *r)
 	json_t *f;
 
 	printf("purged %zu files\n", json_array_size(json_object_get(r, "purged")));
-	json_array_foreach(json_object_get(r, "kept"), i, f) {
-		char shown[TERMESC_BYTES(PATH_MAX)];
-		printf("kept #%lld %s: %s\n", (long long)num(f, "id"),
-		       termesc(str(f, "path"), shown, sizeof(shown)), str(f, "kept"));
-	}
+	json_array_foreach(json_object_get(r, "kept"), i, f)
+		printf("kept #%lld %s: %s\n", (long long)num(f, "id"), shown(f, "path"),
+		       shown(f, "kept"));
 }
 
 static void print_files(const json_t *r, bool quarantine_view)
@@ -554,11 +615,11 @@ static void print_files(const json_t *r, bool quarantine_view)
 			   num(f, "state_changed_ms"), changed, sizeof(changed));
 		if (quarantine_view) {
 			human_when(num(f, "purge_at_ms"), purge, sizeof(purge));
-			table_add(&t, "", id, size, changed, str(f, "reason"), purge,
-				  str(f, "path"));
+			table_add(&t, "", id, size, changed, shown(f, "reason"), purge,
+				  shown(f, "path"));
 		} else {
-			table_add(&t, state_color(str(f, "state")), id, str(f, "state"), size,
-				  changed, str(f, "path"));
+			table_add(&t, state_color(str(f, "state")), id, shown(f, "state"), size,
+				  changed, shown(f, "path"));
 		}
 	}
 	if (t.rows == 1)
@@ -577,10 +638,10 @@ static void print_audit(const json_t *entries)
 	json_array_foreach(entries, i, e) {
 		char when[64], change[64];
 		human_time(num(e, "time_ms"), when, sizeof(when));
-		snprintf(change, sizeof(change), "%s -> %s", str(e, "from")[0] ? str(e, "from") : "new",
-			 str(e, "to")[0] ? str(e, "to") : "gone");
-		table_add(&t, state_color(str(e, "to")), when, change, str(e, "reason"),
-			  str(e, "path"), str(e, "detail"));
+		snprintf(change, sizeof(change), "%s -> %s", str(e, "from")[0] ? shown(e, "from") : "new",
+			 str(e, "to")[0] ? shown(e, "to") : "gone");
+		table_add(&t, state_color(str(e, "to")), when, change, shown(e, "reason"),
+			  shown(e, "path"), shown(e, "detail"));
 	}
 	table_print(&t);
 }
@@ -597,14 +658,14 @@ static void print_show(const json_t *r)
 		human_time(num(f, "last_written_ms"), written, sizeof(written));
 		human_time(num(f, "state_changed_ms"), changed, sizeof(changed));
 		printf("%s#%lld %s%s %s (%s)\n", state_color(str(f, "state")), (long long)num(f, "id"),
-		       str(f, "state"), RESET, str(f, "path"), str(f, "reason"));
+		       shown(f, "state"), RESET, shown(f, "path"), shown(f, "reason"));
 		printf("  size %s, first seen %s, last written %s, state since %s\n", size, seen,
 		       written, changed);
 		if (json_object_get(f, "quarantine_name")) {
 			char purge[64];
 			human_when(num(f, "purge_at_ms"), purge, sizeof(purge));
 			printf("  in the quarantine as %s (scan %lld); purged %s\n",
-			       str(f, "quarantine_name"), (long long)num(f, "scan_id"), purge);
+			       shown(f, "quarantine_name"), (long long)num(f, "scan_id"), purge);
 		}
 		if (num(f, "access_restores"))
 			printf("  brought back by a lookup %lld time%s: a lookup no longer "
@@ -622,11 +683,11 @@ static void print_restore(const json_t *r)
 
 	json_array_foreach(json_object_get(r, "restored"), i, f)
 		printf("%srestored%s %s%s%s\n", GREEN, RESET,
-		       json_object_get(f, "restored_to") ? str(f, "restored_to") : str(f, "path"),
+		       json_object_get(f, "restored_to") ? shown(f, "restored_to") : shown(f, "path"),
 		       json_object_get(f, "restored_to") ? " (was " : "",
-		       json_object_get(f, "restored_to") ? str(f, "path") : "");
+		       json_object_get(f, "restored_to") ? shown(f, "path") : "");
 	json_array_foreach(json_object_get(r, "refused"), i, f)
-		printf("%srefused%s  %s: %s\n", RED, RESET, str(f, "path"), str(f, "refused"));
+		printf("%srefused%s  %s: %s\n", RED, RESET, shown(f, "path"), shown(f, "refused"));
 }
 
 static void print_check(const json_t *r)
@@ -635,25 +696,26 @@ static void print_check(const json_t *r)
 	json_t *item;
 
 	json_array_foreach(json_object_get(r, "sources"), i, item)
-		printf("source %s: %s%s%s\n", str(item, "name"),
+		printf("source %s: %s%s%s\n", shown(item, "name"),
 		       json_is_true(json_object_get(item, "ok")) ? GREEN : RED,
-		       json_is_true(json_object_get(item, "ok")) ? "read" : str(item, "error"),
+		       json_is_true(json_object_get(item, "ok")) ? "read" : shown(item, "error"),
 		       RESET);
 	printf("%lld references name no file%s\n", (long long)num(r, "dangling_count"),
 	       num(r, "dangling_count") ? ":" : "");
 	json_array_foreach(json_object_get(r, "dangling"), i, item)
-		printf("  %s%s%s\n", str(item, "path"),
+		printf("  %s%s%s%s\n", shown(item, "path"),
 		       json_is_true(json_object_get(item, "quarantined")) ? " (quarantined as " : "",
 		       json_is_true(json_object_get(item, "quarantined")) ?
-			       str(item, "quarantine_name") : "");
+			       shown(item, "quarantine_name") : "",
+		       json_is_true(json_object_get(item, "quarantined")) ? ")" : "");
 	printf("%lld live rows have no file%s\n", (long long)num(r, "missing_count"),
 	       num(r, "missing_count") ? ":" : "");
 	json_array_foreach(json_object_get(r, "missing"), i, item)
-		printf("  %s\n", str(item, "path"));
+		printf("  %s\n", shown(item, "path"));
 	printf("%lld files are not in the catalog%s\n", (long long)num(r, "untracked_count"),
 	       num(r, "untracked_count") ? ":" : "");
 	json_array_foreach(json_object_get(r, "untracked"), i, item)
-		printf("  %s\n", str(item, "path"));
+		printf("  %s\n", shown(item, "path"));
 }
 
 static void print_du(const json_t *r)
@@ -670,7 +732,7 @@ static void print_du(const json_t *r)
 		human_size(num(d, "quarantined_bytes"), quarantined, sizeof(quarantined));
 		snprintf(lf, sizeof(lf), "%lld", (long long)num(d, "live_files"));
 		snprintf(qf, sizeof(qf), "%lld", (long long)num(d, "quarantined_files"));
-		table_add(&t, "", live, lf, quarantined, qf, dir);
+		table_add(&t, "", live, lf, quarantined, qf, esc(dir));
 	}
 	table_print(&t);
 	human_size(num(r, "reclaimable_bytes"), reclaimable, sizeof(reclaimable));
@@ -685,7 +747,7 @@ static void print_pins(const json_t *r)
 	if (json_array_size(json_object_get(r, "pins")) == 0)
 		printf("nothing is pinned\n");
 	json_array_foreach(json_object_get(r, "pins"), i, p)
-		printf("%s\n", str(p, "pattern"));
+		printf("%s\n", shown(p, "pattern"));
 }
 
 static void print_response(const char *command, const json_t *r)
@@ -716,7 +778,7 @@ static void print_response(const char *command, const json_t *r)
 	else if (!strcmp(command, "metrics"))
 		fputs(str(r, "text"), stdout);
 	else if (!strcmp(command, "reload"))
-		printf("%s\n", str(r, "message"));
+		printf("%s\n", shown(r, "message"));
 }
 
 /* ------------------------------------------------------------------ */
@@ -730,7 +792,6 @@ enum value_type {
 	VALUE_INT,
 	VALUE_DURATION,		/* 30s, 10m, 1h, 7d -> milliseconds */
 	VALUE_SIZE,		/* 10M, 2G -> bytes */
-	VALUE_PATH_OR_GLOB,	/* "glob" when it holds * ? [, else "path" */
 };
 
 struct flag {
@@ -767,12 +828,15 @@ static const struct command commands[] = {
 	{ "quarantine", "quarantine [--limit n]", "What is quarantined, when, why, how big, and "
 	  "when it will be purged.", NULL, VALUE_NONE, false, NULL,
 	  { { "--limit", "limit", VALUE_INT }, { 0 } } },
-	{ "restore", "restore path|glob|--id n|--scan n|--since d [--to newpath] [--pin]",
-	  "Bring quarantined files back to their paths: one (path, --id), many (a glob, "
-	  "--since), or everything one scan moved (--scan).  A live file is never "
-	  "overwritten: restore it elsewhere with --to.  --pin keeps it from the checker.",
-	  "path", VALUE_PATH_OR_GLOB, false, "restoring",
-	  { { "--id", "id", VALUE_INT }, { "--scan", "scan", VALUE_INT },
+	{ "restore", "restore path|--glob pattern|--id n|--scan n|--since d [--to newpath] "
+	  "[--pin]", "Bring quarantined files back to their paths: one (path, --id), many "
+	  "(--glob, --since), or everything one scan moved (--scan).  A path is always "
+	  "taken literally, brackets and stars included; --glob matches a pattern (* ? [...], "
+	  "'*' crosses '/').  A live file is never overwritten: restore it elsewhere with "
+	  "--to.  --pin keeps it from the checker.",
+	  "path", VALUE_PATH, false, "restoring",
+	  { { "--glob", "glob", VALUE_STRING },
+	    { "--id", "id", VALUE_INT }, { "--scan", "scan", VALUE_INT },
 	    { "--since", "since_ms", VALUE_DURATION }, { "--to", "to", VALUE_PATH },
 	    { "--pin", "pin", VALUE_NONE }, { 0 } } },
 	{ "pin", "pin path|glob", "Never quarantine what matches.", "pattern", VALUE_PATH, true,
@@ -848,33 +912,28 @@ static int set_value(json_t *request, const char *key, enum value_type type, con
 		json_object_set_new(request, key, json_true());
 		return 0;
 	case VALUE_STRING:
-		json_object_set_new(request, key, json_string(text));
+		if (json_object_set_new(request, key, json_string(text)) != 0)
+			return fail(EXIT_USAGE, "'%s' is not UTF-8", esc(text));
 		return 0;
 	case VALUE_PATH:
 		admin_set_path(request, key, text);
-		return 0;
-	case VALUE_PATH_OR_GLOB:
-		if (strpbrk(text, "*?["))
-			json_object_set_new(request, "glob", json_string(text));
-		else
-			admin_set_path(request, "path", text);
 		return 0;
 	case VALUE_INT:
 		errno = 0;
 		number = strtoll(text, &end, 10);
 		if (errno || *end || number < 0)
-			return fail(EXIT_USAGE, "'%s' is not a number", text);
+			return fail(EXIT_USAGE, "'%s' is not a number", esc(text));
 		json_object_set_new(request, key, json_integer(number));
 		return 0;
 	case VALUE_DURATION:
 		if (duration_parse(text, &number) != 0)
 			return fail(EXIT_USAGE, "'%s' is not a duration (use e.g. 30s, 10m, 1h, 7d)",
-				    text);
+				    esc(text));
 		json_object_set_new(request, key, json_integer(number));
 		return 0;
 	case VALUE_SIZE:
 		if (parse_size(text, &number) != 0)
-			return fail(EXIT_USAGE, "'%s' is not a size (use e.g. 500k, 10M, 2G)", text);
+			return fail(EXIT_USAGE, "'%s' is not a size (use e.g. 500k, 10M, 2G)", esc(text));
 		json_object_set_new(request, key, json_integer(number));
 		return 0;
 	}
@@ -914,10 +973,10 @@ static int build_request(const struct command *cmd, int argc, char **argv, json_
 		}
 		if (argv[i][0] == '-' && argv[i][1] == '-')
 			return fail(EXIT_USAGE, "%s does not take %s\nusage: mediactl %s", cmd->name,
-				    argv[i], cmd->usage);
+				    esc(argv[i]), cmd->usage);
 		if (!cmd->positional || positional_seen)
 			return fail(EXIT_USAGE, "unexpected argument '%s'\nusage: mediactl %s",
-				    argv[i], cmd->usage);
+				    esc(argv[i]), cmd->usage);
 		int err = set_value(request, cmd->positional, cmd->positional_type, argv[i]);
 		if (err)
 			return err;
@@ -951,7 +1010,7 @@ int main(int argc, char **argv)
 			fputs(usage_text, stdout);
 			return EXIT_OK;
 		} else {
-			fprintf(stderr, "mediactl: unknown option '%s'\n%s", argv[i], usage_text);
+			fprintf(stderr, "mediactl: unknown option '%s'\n%s", esc(argv[i]), usage_text);
 			return EXIT_USAGE;
 		}
 	}
@@ -963,7 +1022,7 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[i], commands[c].name))
 			cmd = &commands[c];
 	if (!cmd) {
-		fprintf(stderr, "mediactl: unknown command '%s'\n%s", argv[i], usage_text);
+		fprintf(stderr, "mediactl: unknown command '%s'\n%s", esc(argv[i]), usage_text);
 		return EXIT_USAGE;
 	}
 	if (opts.mount && opts.backing)
@@ -997,7 +1056,7 @@ int main(int argc, char **argv)
 	} else {
 		const char *kind = str(response, "kind");
 		if (!opts.json || isatty(STDERR_FILENO))
-			fprintf(stderr, "mediactl: %s: %s\n", cmd->name, str(response, "error"));
+			fprintf(stderr, "mediactl: %s: %s\n", cmd->name, shown(response, "error"));
 		if (!opts.json && !strcmp(cmd->name, "restore"))
 			print_restore(response);
 		status = !strcmp(kind, "usage") ? EXIT_USAGE : EXIT_REFUSED;

@@ -259,7 +259,7 @@ START_TEST(test_restore_by_glob_id_since_and_pin)
 
 	quarantine_old(&r);
 	json_decref(r.json);
-	MEDIACTL(&r, "--json", "restore", "old/*.jpg", "--pin");
+	MEDIACTL(&r, "--json", "restore", "--glob", "old/*.jpg", "--pin");
 	ck_assert_int_eq(r.status, 0);
 	ck_assert_int_eq(json_array_size(json_object_get(r.json, "restored")), 2);
 	json_decref(r.json);
