@@ -546,6 +546,14 @@ static void print_status(const json_t *r)
 	if (json_object_get(r, "pid"))
 		printf("%-12s pid %lld, mediafs %s\n", "daemon", (long long)num(r, "pid"),
 		       shown(r, "version"));
+	json_t *config = json_object_get(r, "config");
+	if (config && !strcmp(str(config, "origin"), "none"))
+		printf("%-12s none known: the settings shown are the defaults and no source is "
+		       "read (give --config FILE)\n", "config");
+	else if (config && str(config, "path")[0])
+		printf("%-12s %s%s\n", "config", shown(config, "path"),
+		       !strcmp(str(config, "origin"), "remembered") ?
+			       " (the file the daemon last ran with)" : "");
 	printf("%-12s", "sources");
 	json_array_foreach(sources, i, item)
 		printf(" %s", shown(item, "name"));
@@ -599,23 +607,28 @@ static void print_purge(const json_t *r)
 
 static void print_files(const json_t *r, bool quarantine_view)
 {
-	struct table t = { .columns = quarantine_view ? 6 : 5 };
+	struct table t = { .columns = quarantine_view ? 7 : 5 };
 	size_t i;
 	json_t *f;
 
 	if (quarantine_view)
-		table_add(&t, "", "ID", "SIZE", "QUARANTINED", "REASON", "PURGE", "PATH");
+		table_add(&t, "", "ID", "SIZE", "QUARANTINED", "REASON", "SCAN", "PURGE", "PATH");
 	else
 		table_add(&t, "", "ID", "STATE", "SIZE", "CHANGED", "PATH");
 	json_array_foreach(json_object_get(r, "files"), i, f) {
-		char id[32], size[32], changed[64], purge[64];
+		char id[32], size[32], changed[64], purge[64], scan[32];
 		snprintf(id, sizeof(id), "%lld", (long long)num(f, "id"));
 		human_size(num(f, "size"), size, sizeof(size));
 		human_when(!strcmp(str(f, "state"), "live") ? num(f, "activity_ms") :
 			   num(f, "state_changed_ms"), changed, sizeof(changed));
 		if (quarantine_view) {
 			human_when(num(f, "purge_at_ms"), purge, sizeof(purge));
-			table_add(&t, "", id, size, changed, shown(f, "reason"), purge,
+			/* A file deleted through the mount has no scan. */
+			if (num(f, "scan_id") > 0)
+				snprintf(scan, sizeof(scan), "%lld", (long long)num(f, "scan_id"));
+			else
+				snprintf(scan, sizeof(scan), "-");
+			table_add(&t, "", id, size, changed, shown(f, "reason"), scan, purge,
 				  shown(f, "path"));
 		} else {
 			table_add(&t, state_color(str(f, "state")), id, shown(f, "state"), size,
@@ -646,6 +659,17 @@ static void print_audit(const json_t *entries)
 	table_print(&t);
 }
 
+/* " (scan N)" for a file a scan moved, "" for one deleted through the mount. */
+static const char *scan_note(const json_t *f)
+{
+	static char note[48];
+
+	if (num(f, "scan_id") <= 0)
+		return "";
+	snprintf(note, sizeof(note), " (scan %lld)", (long long)num(f, "scan_id"));
+	return note;
+}
+
 static void print_show(const json_t *r)
 {
 	size_t i;
@@ -655,17 +679,23 @@ static void print_show(const json_t *r)
 		char size[32], seen[64], written[64], changed[64];
 		human_size(num(f, "size"), size, sizeof(size));
 		human_time(num(f, "first_seen_ms"), seen, sizeof(seen));
-		human_time(num(f, "last_written_ms"), written, sizeof(written));
+		if (num(f, "last_written_ms") > 0)
+			human_time(num(f, "last_written_ms"), written, sizeof(written));
+		else
+			snprintf(written, sizeof(written), "never through the mount");
 		human_time(num(f, "state_changed_ms"), changed, sizeof(changed));
 		printf("%s#%lld %s%s %s (%s)\n", state_color(str(f, "state")), (long long)num(f, "id"),
 		       shown(f, "state"), RESET, shown(f, "path"), shown(f, "reason"));
 		printf("  size %s, first seen %s, last written %s, state since %s\n", size, seen,
 		       written, changed);
-		if (json_object_get(f, "quarantine_name")) {
+		if (json_object_get(f, "quarantine_name") && !strcmp(str(f, "state"), "purged")) {
+			printf("  was in the quarantine as %s%s; purged %s\n",
+			       shown(f, "quarantine_name"), scan_note(f), changed);
+		} else if (json_object_get(f, "quarantine_name")) {
 			char purge[64];
 			human_when(num(f, "purge_at_ms"), purge, sizeof(purge));
-			printf("  in the quarantine as %s (scan %lld); purged %s\n",
-			       shown(f, "quarantine_name"), (long long)num(f, "scan_id"), purge);
+			printf("  in the quarantine as %s%s; purged %s\n",
+			       shown(f, "quarantine_name"), scan_note(f), purge);
 		}
 		if (num(f, "access_restores"))
 			printf("  brought back by a lookup %lld time%s: a lookup no longer "
@@ -682,10 +712,11 @@ static void print_restore(const json_t *r)
 	json_t *f;
 
 	json_array_foreach(json_object_get(r, "restored"), i, f)
-		printf("%srestored%s %s%s%s\n", GREEN, RESET,
+		printf("%srestored%s %s%s%s%s\n", GREEN, RESET,
 		       json_object_get(f, "restored_to") ? shown(f, "restored_to") : shown(f, "path"),
 		       json_object_get(f, "restored_to") ? " (was " : "",
-		       json_object_get(f, "restored_to") ? shown(f, "path") : "");
+		       json_object_get(f, "restored_to") ? shown(f, "path") : "",
+		       json_object_get(f, "restored_to") ? ")" : "");
 	json_array_foreach(json_object_get(r, "refused"), i, f)
 		printf("%srefused%s  %s: %s\n", RED, RESET, shown(f, "path"), shown(f, "refused"));
 }
@@ -695,6 +726,8 @@ static void print_check(const json_t *r)
 	size_t i;
 	json_t *item;
 
+	if (json_object_get(r, "note"))
+		printf("%s%s%s\n", RED, shown(r, "note"), RESET);
 	json_array_foreach(json_object_get(r, "sources"), i, item)
 		printf("source %s: %s%s%s\n", shown(item, "name"),
 		       json_is_true(json_object_get(item, "ok")) ? GREEN : RED,
@@ -947,13 +980,61 @@ static void command_help(const struct command *cmd)
 }
 
 /* Build the request for argv (after the command name).  0 or an exit status. */
-static int build_request(const struct command *cmd, int argc, char **argv, json_t *request)
+/*
+ * A global option (--json, --mount DIR, --backing DIR, --config FILE) where
+ * people type it, after the command.  Returns how many arguments it took
+ * (0: not a global option), or -1 when its value is missing.
+ */
+static int take_global_option(struct options *opts, int argc, char **argv, int i)
 {
-	bool positional_seen = false;
+	static const struct {
+		const char *name;
+		size_t offset;
+	} with_value[] = {
+		{ "--mount", offsetof(struct options, mount) },
+		{ "--backing", offsetof(struct options, backing) },
+		{ "--config", offsetof(struct options, config) },
+	};
+
+	if (!strcmp(argv[i], "--json")) {
+		opts->json = true;
+		return 1;
+	}
+	for (size_t k = 0; k < sizeof(with_value) / sizeof(with_value[0]); k++) {
+		if (strcmp(argv[i], with_value[k].name) != 0)
+			continue;
+		if (i + 1 >= argc)
+			return -1;
+		*(const char **)(void *)((char *)opts + with_value[k].offset) = argv[i + 1];
+		return 2;
+	}
+	return 0;
+}
+
+static int build_request(const struct command *cmd, int argc, char **argv, json_t *request,
+			 struct options *opts)
+{
+	bool positional_seen = false, options_end = false;
 
 	json_object_set_new(request, "command", json_string(cmd->name));
 	for (int i = 0; i < argc; i++) {
 		const struct flag *flag = NULL;
+		int taken;
+
+		/* "--" ends the options: a path may then start with a dash. */
+		if (!options_end && !strcmp(argv[i], "--")) {
+			options_end = true;
+			continue;
+		}
+		if (options_end)
+			goto positional;
+		taken = take_global_option(opts, argc, argv, i);
+		if (taken < 0)
+			return fail(EXIT_USAGE, "%s needs a value\n%s", argv[i], usage_text);
+		if (taken > 0) {
+			i += taken - 1;
+			continue;
+		}
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			command_help(cmd);
 			exit(EXIT_OK);
@@ -974,6 +1055,7 @@ static int build_request(const struct command *cmd, int argc, char **argv, json_
 		if (argv[i][0] == '-' && argv[i][1] == '-')
 			return fail(EXIT_USAGE, "%s does not take %s\nusage: mediactl %s", cmd->name,
 				    esc(argv[i]), cmd->usage);
+positional:
 		if (!cmd->positional || positional_seen)
 			return fail(EXIT_USAGE, "unexpected argument '%s'\nusage: mediactl %s",
 				    esc(argv[i]), cmd->usage);
@@ -1025,15 +1107,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mediactl: unknown command '%s'\n%s", esc(argv[i]), usage_text);
 		return EXIT_USAGE;
 	}
-	if (opts.mount && opts.backing)
-		return fail(EXIT_USAGE, "use --mount (a running daemon) or --backing (a stopped "
-			    "store), not both");
 	out_opts = &opts;
 	request = json_object();
-	status = build_request(cmd, argc - i - 1, argv + i + 1, request);
+	status = build_request(cmd, argc - i - 1, argv + i + 1, request, &opts);
 	if (status) {
 		json_decref(request);
 		return status;
+	}
+	if (opts.mount && opts.backing) {
+		json_decref(request);
+		return fail(EXIT_USAGE, "use --mount (a running daemon) or --backing (a stopped "
+			    "store), not both");
 	}
 	if (opts.backing) {
 		response = run_offline(&opts, request);
