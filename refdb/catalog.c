@@ -113,6 +113,9 @@ static const char *const migrations[] = {
 	"ALTER TABLE scans ADD COLUMN near_misses INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE scans ADD COLUMN near_miss_examples TEXT;"
 	"ALTER TABLE files ADD COLUMN access_restores INTEGER NOT NULL DEFAULT 0;",
+	/* 4 -> 5: the audit log by file, so that a file's history follows it
+	 * from path to path (a restore --to, a rename). */
+	"CREATE INDEX audit_file ON audit(file_id) WHERE file_id IS NOT NULL;",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == CATALOG_SCHEMA_VERSION,
@@ -1301,6 +1304,12 @@ int catalog_count_by_state(struct catalog *cat, uint64_t counts[4])
 	return rc == SQLITE_DONE ? 0 : fail(cat, rc, "count rows");
 }
 
+/* The entries about path, and about every file that was ever at path,
+ * wherever it went: a file's story survives a restore --to or a rename. */
+#define AUDIT_OF_PATH \
+	"(path = ?1 OR file_id IN (SELECT file_id FROM audit WHERE path = ?1" \
+	" AND file_id IS NOT NULL))"
+
 int catalog_each_audit(struct catalog *cat, const char *path,
 		       int (*fn)(void *ctx, const struct catalog_audit *entry), void *ctx)
 {
@@ -1309,7 +1318,8 @@ int catalog_each_audit(struct catalog *cat, const char *path,
 
 	rc = sqlite3_prepare_v2(cat->db,
 				path ? "SELECT id, time_ms, file_id, path, from_state, to_state,"
-				       " reason, detail FROM audit WHERE path = ?1 ORDER BY id" :
+				       " reason, detail FROM audit WHERE " AUDIT_OF_PATH
+				       " ORDER BY id" :
 				       "SELECT id, time_ms, file_id, path, from_state, to_state,"
 				       " reason, detail FROM audit ORDER BY id",
 				-1, &st, NULL);
@@ -2057,7 +2067,9 @@ int catalog_query_audit(struct catalog *cat, int64_t since_ms, const char *path,
 
 	rc = sqlite3_prepare_v2(cat->db,
 		"SELECT * FROM (SELECT id, time_ms, file_id, path, from_state, to_state, reason,"
-		" detail FROM audit WHERE time_ms >= ?1 AND (?2 IS NULL OR path = ?2)"
+		" detail FROM audit WHERE time_ms >= ?1 AND (?2 IS NULL OR"
+		" path = ?2 OR file_id IN (SELECT file_id FROM audit WHERE path = ?2"
+		" AND file_id IS NOT NULL))"
 		" ORDER BY id DESC LIMIT ?3) ORDER BY id", -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return fail(cat, rc, "read the audit log");

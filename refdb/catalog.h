@@ -45,7 +45,7 @@
 struct catalog;
 
 /* The schema version this build writes; older catalogs are migrated. */
-#define CATALOG_SCHEMA_VERSION 4
+#define CATALOG_SCHEMA_VERSION 5
 
 /* The reason of a restore by access (CATALOG_EVENT_RESTORED), which the
  * catalog counts per file in access_restores. */
@@ -208,8 +208,8 @@ int catalog_count_by_state(struct catalog *cat, uint64_t counts[4]);
 int catalog_totals_by_state(struct catalog *cat, uint64_t counts[4], uint64_t bytes[4]);
 
 /*
- * Call fn for each audit entry about path (all entries when path is NULL),
- * oldest first; fn returns 0 to go on.  Returns 0, fn's non-zero value, or
+ * Call fn for each audit entry about path, or about a file that was ever
+ * at path wherever it went (all entries when path is NULL), oldest first; fn returns 0 to go on.  Returns 0, fn's non-zero value, or
  * -errno.
  */
 int catalog_each_audit(struct catalog *cat, const char *path,
@@ -268,7 +268,8 @@ struct catalog_filter {
 int catalog_query_rows(struct catalog *cat, const struct catalog_filter *filter,
 		       int (*fn)(void *ctx, const struct catalog_row *row), void *ctx);
 
-/* Audit entries at or after since_ms (0: all), about path (NULL: all),
+/* Audit entries at or after since_ms (0: all), about path or a file that
+ * was ever there, as catalog_each_audit() (NULL: all),
  * newest last, at most limit (0: no limit; the newest are kept). */
 int catalog_query_audit(struct catalog *cat, int64_t since_ms, const char *path,
 			size_t limit,

@@ -292,6 +292,20 @@ START_TEST(test_restore_by_glob_id_since_and_pin)
 }
 END_TEST
 
+/* Does an audit entry about path end in state to? */
+static bool audit_mentions(const json_t *entries, const char *path, const char *to)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(entries, i, e)
+		if (!strcmp(json_string_value(json_object_get(e, "path")), path) &&
+		    json_string_value(json_object_get(e, "to")) &&
+		    !strcmp(json_string_value(json_object_get(e, "to")), to))
+			return true;
+	return false;
+}
+
 START_TEST(test_restore_conflict_needs_to)
 {
 	struct result r;
@@ -316,6 +330,16 @@ START_TEST(test_restore_conflict_needs_to)
 	ck_assert_int_eq(r.status, 0);
 	ck_assert_msg(strstr(r.out, "old/a-before.jpg (was old/a.jpg)\n"),
 		      "the answer names both places: %s", r.out);
+	/* One story at both paths: show NEW tells how it left OLD, and
+	 * log --path OLD tells where it went. */
+	MEDIACTL(&r, "--json", "show", "old/a-before.jpg");
+	ck_assert_msg(audit_mentions(json_object_get(r.json, "audit"), "old/a.jpg",
+				     "quarantined"), "show NEW has the quarantine at OLD");
+	json_decref(r.json);
+	MEDIACTL(&r, "--json", "log", "--path", "old/a.jpg");
+	ck_assert_msg(audit_mentions(json_object_get(r.json, "entries"), "old/a-before.jpg",
+				     "live"), "log --path OLD has the restore to NEW");
+	json_decref(r.json);
 	ck_assert_int_eq(harness_read_file(harness_backing_path(&h, "old/a-before.jpg"), buf,
 					   sizeof(buf), &len), 0);
 	ck_assert_msg(len == 4 && memcmp(buf, "aaaa", 4) == 0, "the old content is back");
