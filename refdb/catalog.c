@@ -1399,20 +1399,19 @@ struct state_change {
 	const char *from, *to, *reason, *detail;
 };
 
-static int change_state(struct catalog *cat, const struct state_change *change)
+/* change_state's work, inside a transaction the caller holds. */
+static int change_state_in_transaction(struct catalog *cat, const struct state_change *change)
 {
 	struct catalog_row row;
 	sqlite3_stmt *st;
 	int rc, err;
 
-	err = commit(cat);
-	if (!err)
-		err = begin(cat);
+	err = catalog_get_row(cat, change->id, &row);
+	if (err == -ENOENT)
+		snprintf(cat->error, sizeof(cat->error), "row %lld is not in the catalog",
+			 (long long)change->id);
 	if (err)
 		return err;
-	err = catalog_get_row(cat, change->id, &row);
-	if (err)
-		goto out_rollback;
 	rc = sqlite3_prepare_v2(cat->db, change->sql, -1, &st, NULL);
 	if (rc != SQLITE_OK) {
 		err = fail(cat, rc, "change a state");
@@ -1443,11 +1442,22 @@ static int change_state(struct catalog *cat, const struct state_change *change)
 		    change->from, change->to, change->reason, change->detail);
 out_clear:
 	catalog_row_clear(&row);
-	if (!err)
-		return commit(cat);
-out_rollback:
-	rollback(cat);
 	return err;
+}
+
+static int change_state(struct catalog *cat, const struct state_change *change)
+{
+	int err = commit(cat);
+
+	if (!err)
+		err = begin(cat);
+	if (!err)
+		err = change_state_in_transaction(cat, change);
+	if (err) {
+		rollback(cat);
+		return err;
+	}
+	return commit(cat);
 }
 
 int catalog_set_quarantined(struct catalog *cat, int64_t id, int64_t now_ms,
@@ -1471,30 +1481,37 @@ int catalog_set_quarantined(struct catalog *cat, int64_t id, int64_t now_ms,
 	return change_state(cat, &change);
 }
 
+/*
+ * The caller has put the file back at path, where no file was: a current
+ * row there describes no file, or this very file met by an adoption walk
+ * before this record.  It gives way in the same transaction, so that no
+ * other thread's view of the path (a walk, the startup reconcile, another
+ * restore of the same row) can come between the two.
+ */
 int catalog_set_restored(struct catalog *cat, int64_t id, int64_t now_ms,
 			 const char *reason, const char *path)
 {
-	struct catalog_row row, current;
-	int err = catalog_get_row(cat, id, &row);
+	struct catalog_row row;
+	struct current_row current;
+	int err = commit(cat);
 
+	if (!err)
+		err = begin(cat);
 	if (err)
 		return err;
+	err = catalog_get_row(cat, id, &row);
+	if (err == -ENOENT)
+		snprintf(cat->error, sizeof(cat->error), "row %lld is not in the catalog",
+			 (long long)id);
+	if (err)
+		goto out_rollback;
 	if (!path)
 		path = row.path;
-	err = catalog_get_current(cat, path, &current);
-	if (err == 0 && current.state == CATALOG_LIVE) {
-		snprintf(cat->error, sizeof(cat->error), "a live file holds '%s'", path);
-		err = -EEXIST;
-	} else if (err == 0) {
-		/* A missing row at the path gives way to the restored file. */
-		err = begin(cat);
-		if (!err)
-			err = apply_removed(cat, path, now_ms, "superseded by a restore");
-		err = err ? (rollback(cat), err) : commit(cat);
-	} else if (err == -ENOENT) {
-		err = 0;
-	}
-	catalog_row_clear(&current);
+	if (row.state == CATALOG_LIVE && strcmp(row.path, path) == 0)
+		goto out_clear;		/* another thread recorded this restore */
+	err = find_current(cat, path, &current);
+	if (!err && current.id && current.id != id)
+		err = apply_removed(cat, path, now_ms, "superseded by a restore");
 	if (!err) {
 		struct state_change change = {
 			.sql = "UPDATE files SET state = 'live', state_changed_ms = ?2,"
@@ -1508,9 +1525,14 @@ int catalog_set_restored(struct catalog *cat, int64_t id, int64_t now_ms,
 			.reason = reason,
 			.detail = row.quarantine_name,
 		};
-		err = change_state(cat, &change);
+		err = change_state_in_transaction(cat, &change);
 	}
+out_clear:
 	catalog_row_clear(&row);
+	if (!err)
+		return commit(cat);
+out_rollback:
+	rollback(cat);
 	return err;
 }
 
@@ -1929,20 +1951,6 @@ int catalog_recover_quarantined(struct catalog *cat, const char *path,
 	}
 	if (!err)
 		err = audit(cat, now_ms, id, path, NULL, "quarantined", reason, quarantine_name);
-	if (err) {
-		rollback(cat);
-		return err;
-	}
-	return commit(cat);
-}
-
-int catalog_forget_current(struct catalog *cat, const char *path, int64_t now_ms,
-			   const char *reason)
-{
-	int err = begin(cat);
-
-	if (!err)
-		err = apply_removed(cat, path, now_ms, reason);
 	if (err) {
 		rollback(cat);
 		return err;

@@ -277,9 +277,13 @@ int catalog_set_quarantined(struct catalog *cat, int64_t id, int64_t now_ms,
 			    int64_t scan_id);
 
 /*
- * quarantined -> live at path (the row's own path when NULL).  A missing
- * row at that path is replaced; a live one makes it fail with -EEXIST and
- * change nothing.
+ * quarantined -> live at path (the row's own path when NULL), once the
+ * caller has put the file back there (where no file was).  The disk is
+ * the truth: a current row at path (missing, live without a file, or
+ * live for this very file met by an adoption walk) gives way in the same
+ * transaction.  A row already live at path (another thread recorded
+ * the same restore) is left as it is and 0 returned; a row neither
+ * quarantined nor that is -ENOENT.
  */
 int catalog_set_restored(struct catalog *cat, int64_t id, int64_t now_ms,
 			 const char *reason, const char *path);
@@ -307,10 +311,6 @@ int catalog_find_quarantined(struct catalog *cat, const char *quarantine_name, i
 int catalog_recover_quarantined(struct catalog *cat, const char *path,
 				const char *quarantine_name, const struct catalog_found *file,
 				int64_t now_ms, const char *reason);
-
-/* Drop the current (live or missing) row of path, with an audit entry. */
-int catalog_forget_current(struct catalog *cat, const char *path, int64_t now_ms,
-			   const char *reason);
 
 /* ---- Scans ---- */
 
