@@ -733,6 +733,8 @@ static int reconcile_entry(void *ctx, const char *qname, const struct stat *st)
 	};
 	err = catalog_recover_quarantined(checker->cat, path, qname, &found, clock_now_ms(),
 					  "recovered from the quarantine");
+	if (err == -EEXIST)
+		return 0;	/* moved by this daemon: its event recorded it */
 	if (err)
 		log_error("cannot record quarantined '%s': %s", qname,
 			  catalog_last_error(checker->cat));

@@ -714,10 +714,49 @@ static int apply_removed(struct catalog *cat, const char *path, int64_t time_ms,
 		     reason, NULL);
 }
 
+/* The id of the quarantined row kept at qname, 0 when there is none. */
+static int find_quarantined(struct catalog *cat, const char *qname, int64_t *id)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(cat->db, "SELECT id FROM files WHERE quarantine_name = ?1"
+				    " AND state = 'quarantined'", -1, &st, NULL);
+
+	*id = 0;
+	if (rc != SQLITE_OK)
+		return fail(cat, rc, "find a quarantined file");
+	bind_path(st, 1, qname);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(cat, rc, "find a quarantined file");
+}
+
+/*
+ * The startup reconcile met the file in the quarantine before its event
+ * was applied and recorded it as found there: the event's row, which
+ * has the file's history, takes the name, and the twin goes.
+ */
+static int drop_twin(struct catalog *cat, int64_t twin, const struct catalog_event *ev)
+{
+	sqlite3_stmt *st = statement(cat, ST_DELETE);
+	int err;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, twin);
+	err = run(cat, st, "drop a file recorded twice");
+	if (err)
+		return err;
+	return audit(cat, ev->time_ms, twin, ev->path, "quarantined", NULL,
+		     "recorded by its event", ev->quarantine_name);
+}
+
 static int apply_quarantined(struct catalog *cat, const struct catalog_event *ev)
 {
 	struct current_row row;
 	sqlite3_stmt *st;
+	int64_t twin;
 	int err = find_current(cat, ev->path, &row);
 
 	if (!err)
@@ -732,6 +771,11 @@ static int apply_quarantined(struct catalog *cat, const struct catalog_event *ev
 		if (err)
 			return err;
 	}
+	err = find_quarantined(cat, ev->quarantine_name, &twin);
+	if (!err && twin && twin != row.id)
+		err = drop_twin(cat, twin, ev);
+	if (err)
+		return err;
 	st = statement(cat, ST_SET_QUARANTINED);
 	if (!st)
 		return -EIO;
@@ -885,24 +929,6 @@ static int apply_exchanged(struct catalog *cat, const struct catalog_event *ev)
 		err = note_gone(cat, ev->path2, ev->is_dir2);
 	free(aside);
 	return err;
-}
-
-/* The id of the quarantined row kept at qname, 0 when there is none. */
-static int find_quarantined(struct catalog *cat, const char *qname, int64_t *id)
-{
-	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(cat->db, "SELECT id FROM files WHERE quarantine_name = ?1"
-				    " AND state = 'quarantined'", -1, &st, NULL);
-
-	*id = 0;
-	if (rc != SQLITE_OK)
-		return fail(cat, rc, "find a quarantined file");
-	bind_path(st, 1, qname);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*id = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(cat, rc, "find a quarantined file");
 }
 
 /* The file at quarantine_name is back at path: the disk is the truth, so
@@ -1904,6 +1930,14 @@ int catalog_recover_quarantined(struct catalog *cat, const char *path,
 	int64_t id;
 	int err = begin(cat);
 
+	/* Its event may have been applied since the caller looked. */
+	if (!err)
+		err = find_quarantined(cat, quarantine_name, &id);
+	if (!err && id) {
+		snprintf(cat->error, sizeof(cat->error), "a row holds '%s' already",
+			 quarantine_name);
+		err = -EEXIST;
+	}
 	if (!err)
 		err = find_current(cat, path, &current);
 	if (!err && current.id && current.missing && current.ino == file->ino) {

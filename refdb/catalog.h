@@ -307,6 +307,9 @@ int catalog_find_quarantined(struct catalog *cat, const char *quarantine_name, i
  * A file found in the quarantine that no row describes (a crash came
  * between the move and its record): record it as quarantined from path,
  * reusing the missing row that adoption left for it when there is one.
+ * -EEXIST, and nothing changes, when a row holds quarantine_name already
+ * (its event came in since the caller looked).  An event that records
+ * the move later takes the name from the row made here.
  */
 int catalog_recover_quarantined(struct catalog *cat, const char *path,
 				const char *quarantine_name, const struct catalog_found *file,

@@ -546,6 +546,45 @@ START_TEST(test_restore_replaces_a_current_row_in_one_step)
 }
 END_TEST
 
+static const struct catalog_found moved_a = { .path = "a.jpg", .dev = 1, .ino = 10 };
+
+/* The startup reconcile meets q1/a.jpg before the event of the unlink
+ * that put it there is applied: one row keeps the name, the one with
+ * the file's history. */
+START_TEST(test_quarantine_recorded_by_reconcile_then_event_is_one_row)
+{
+	struct catalog_event unlinked = {
+		.kind = CATALOG_EVENT_QUARANTINED, .time_ms = 2000, .path = "a.jpg", .dev = 1,
+		.ino = 10, .quarantine_name = "q1/a.jpg", .reason = "unlinked" };
+	int64_t id;
+
+	apply(created("a.jpg", 10, 1000));
+	ck_assert_int_eq(catalog_recover_quarantined(cat, "a.jpg", "q1/a.jpg", &moved_a, 1500,
+						     "recovered from the quarantine"), 0);
+	apply(unlinked);
+	ck_assert_int_eq(count_sql("SELECT count(*) FROM files"), 1);
+	ck_assert_int_eq(catalog_find_quarantined(cat, "q1/a.jpg", &id), 0);
+	ck_assert_int_eq(count_sql("SELECT count(*) FROM files WHERE first_seen_ms = 1000"
+				   " AND state = 'quarantined'"), 1);
+	ck_assert_int_eq(audit_count("a.jpg", "recorded by its event"), 1);
+}
+END_TEST
+
+/* The event is applied between the reconcile's look and its record. */
+START_TEST(test_quarantine_recorded_by_event_is_not_recovered_again)
+{
+	struct catalog_row row;
+	int64_t id = quarantine_a();
+
+	ck_assert_int_eq(catalog_recover_quarantined(cat, "a.jpg", "q1/a.jpg", &moved_a, 3000,
+						     "recovered from the quarantine"), -EEXIST);
+	ck_assert_int_eq(count_sql("SELECT count(*) FROM files"), 1);
+	ck_assert_int_eq(catalog_get_row(cat, id, &row), 0);
+	ck_assert_int_eq(row.state, CATALOG_QUARANTINED);
+	catalog_row_clear(&row);
+}
+END_TEST
+
 static Suite *catalog_suite(void)
 {
 	Suite *s = suite_create("catalog");
@@ -582,6 +621,8 @@ static Suite *catalog_suite(void)
 	tcase_add_test(adoption, test_adoption_of_many_files_is_one_pass);
 	tcase_add_test(adoption, test_restore_recorded_twice_after_an_adoption_keeps_the_row);
 	tcase_add_test(adoption, test_restore_replaces_a_current_row_in_one_step);
+	tcase_add_test(adoption, test_quarantine_recorded_by_reconcile_then_event_is_one_row);
+	tcase_add_test(adoption, test_quarantine_recorded_by_event_is_not_recovered_again);
 	suite_add_tcase(s, adoption);
 	return s;
 }
