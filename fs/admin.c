@@ -732,10 +732,6 @@ static int restore_row(struct admin_context *ctx, json_t *row, const char *to, b
 		snprintf(why, why_size, "%s", strerror(-err));
 	if (!err) {
 		err = catalog_set_restored(ctx->cat, id, now, "admin", target);
-		if (err == -EEXIST) {
-			catalog_forget_current(ctx->cat, target, now, "superseded by a restore");
-			err = catalog_set_restored(ctx->cat, id, now, "admin", target);
-		}
 		if (err)
 			snprintf(why, why_size, "restored, but the catalog failed: %s",
 				 catalog_last_error(ctx->cat));

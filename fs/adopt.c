@@ -169,6 +169,10 @@ int adopt_walk_step(struct adopt_walk *walk, size_t max_entries,
 		struct walk_level *level = walk->levels[walk->depth - 1];
 		if (level->pos >= level->len) {
 			ssize_t n = store_read_dir(level->fd, level->buf, sizeof(level->buf));
+			/* Removed since it was opened: it was empty then, like
+			 * a directory that is gone before its open. */
+			if (n == -ENOENT)
+				n = 0;
 			if (n < 0) {
 				walk->path[level->path_len] = '\0';
 				*where = walk->path;

@@ -34,7 +34,8 @@ int adopt_walk_start(const struct store *st, struct adopt_walk **out);
  * Visit up to max_entries directory entries.  Returns 1 while there is
  * more to do, 0 when the walk is complete, or -errno when a directory
  * could not be read (the walk is then incomplete and must not be used to
- * declare files missing); *where names it.
+ * declare files missing); *where names it.  A directory removed while
+ * the walk is in it is not an error: it was empty when it went.
  */
 int adopt_walk_step(struct adopt_walk *walk, size_t max_entries,
 		    adopt_found_fn found, void *ctx, const char **where);

@@ -611,12 +611,8 @@ static void restore_one(struct scan_work *work, const struct candidate *c)
 			 (long long)work->record.id, c->path, c->quarantine_name, strerror(-err));
 		return;
 	}
+	/* A live row without its file gives way: the disk is the truth. */
 	err = catalog_set_restored(checker->cat, c->id, now, c->reason, NULL);
-	if (err == -EEXIST) {
-		/* A live row without its file: the disk is the truth. */
-		catalog_forget_current(checker->cat, c->path, now, "superseded by a restore");
-		err = catalog_set_restored(checker->cat, c->id, now, c->reason, NULL);
-	}
 	if (err)
 		log_error("scan %lld: '%s' restored but not recorded: %s",
 			  (long long)work->record.id, c->path, catalog_last_error(checker->cat));
@@ -739,6 +735,8 @@ static int reconcile_entry(void *ctx, const char *qname, const struct stat *st)
 	};
 	err = catalog_recover_quarantined(checker->cat, path, qname, &found, clock_now_ms(),
 					  "recovered from the quarantine");
+	if (err == -EEXIST)
+		return 0;	/* moved by this daemon: its event recorded it */
 	if (err)
 		log_error("cannot record quarantined '%s': %s", qname,
 			  catalog_last_error(checker->cat));
@@ -774,10 +772,13 @@ static void reconcile_quarantine(struct checker *checker)
 			continue;
 		}
 		if (store_stat_beneath(&fs->store, c->path, &st) == 0 && st.st_ino == c->ino) {
-			/* Restored before a crash: the row follows the file. */
-			catalog_forget_current(checker->cat, c->path, now, "superseded by a restore");
-			catalog_set_restored(checker->cat, c->id, now, "recovered", NULL);
-			restored++;
+			/* Restored before a crash (or by a restore that
+			 * records it now): the row follows the file. */
+			if (catalog_set_restored(checker->cat, c->id, now, "recovered", NULL) != 0)
+				log_error("cannot record '%s' as restored: %s", c->path,
+					  catalog_last_error(checker->cat));
+			else
+				restored++;
 		} else {
 			catalog_set_purged(checker->cat, c->id, now, "missing from the quarantine");
 			gone++;

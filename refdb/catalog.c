@@ -717,10 +717,49 @@ static int apply_removed(struct catalog *cat, const char *path, int64_t time_ms,
 		     reason, NULL);
 }
 
+/* The id of the quarantined row kept at qname, 0 when there is none. */
+static int find_quarantined(struct catalog *cat, const char *qname, int64_t *id)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(cat->db, "SELECT id FROM files WHERE quarantine_name = ?1"
+				    " AND state = 'quarantined'", -1, &st, NULL);
+
+	*id = 0;
+	if (rc != SQLITE_OK)
+		return fail(cat, rc, "find a quarantined file");
+	bind_path(st, 1, qname);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(cat, rc, "find a quarantined file");
+}
+
+/*
+ * The startup reconcile met the file in the quarantine before its event
+ * was applied and recorded it as found there: the event's row, which
+ * has the file's history, takes the name, and the twin goes.
+ */
+static int drop_twin(struct catalog *cat, int64_t twin, const struct catalog_event *ev)
+{
+	sqlite3_stmt *st = statement(cat, ST_DELETE);
+	int err;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, twin);
+	err = run(cat, st, "drop a file recorded twice");
+	if (err)
+		return err;
+	return audit(cat, ev->time_ms, twin, ev->path, "quarantined", NULL,
+		     "recorded by its event", ev->quarantine_name);
+}
+
 static int apply_quarantined(struct catalog *cat, const struct catalog_event *ev)
 {
 	struct current_row row;
 	sqlite3_stmt *st;
+	int64_t twin;
 	int err = find_current(cat, ev->path, &row);
 
 	if (!err)
@@ -735,6 +774,11 @@ static int apply_quarantined(struct catalog *cat, const struct catalog_event *ev
 		if (err)
 			return err;
 	}
+	err = find_quarantined(cat, ev->quarantine_name, &twin);
+	if (!err && twin && twin != row.id)
+		err = drop_twin(cat, twin, ev);
+	if (err)
+		return err;
 	st = statement(cat, ST_SET_QUARANTINED);
 	if (!st)
 		return -EIO;
@@ -888,24 +932,6 @@ static int apply_exchanged(struct catalog *cat, const struct catalog_event *ev)
 		err = note_gone(cat, ev->path2, ev->is_dir2);
 	free(aside);
 	return err;
-}
-
-/* The id of the quarantined row kept at qname, 0 when there is none. */
-static int find_quarantined(struct catalog *cat, const char *qname, int64_t *id)
-{
-	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(cat->db, "SELECT id FROM files WHERE quarantine_name = ?1"
-				    " AND state = 'quarantined'", -1, &st, NULL);
-
-	*id = 0;
-	if (rc != SQLITE_OK)
-		return fail(cat, rc, "find a quarantined file");
-	bind_path(st, 1, qname);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*id = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(cat, rc, "find a quarantined file");
 }
 
 /* The file at quarantine_name is back at path: the disk is the truth, so
@@ -1433,20 +1459,19 @@ struct state_change {
 	const char *from, *to, *reason, *detail;
 };
 
-static int change_state(struct catalog *cat, const struct state_change *change)
+/* change_state's work, inside a transaction the caller holds. */
+static int change_state_in_transaction(struct catalog *cat, const struct state_change *change)
 {
 	struct catalog_row row;
 	sqlite3_stmt *st;
 	int rc, err;
 
-	err = commit(cat);
-	if (!err)
-		err = begin(cat);
+	err = catalog_get_row(cat, change->id, &row);
+	if (err == -ENOENT)
+		snprintf(cat->error, sizeof(cat->error), "row %lld is not in the catalog",
+			 (long long)change->id);
 	if (err)
 		return err;
-	err = catalog_get_row(cat, change->id, &row);
-	if (err)
-		goto out_rollback;
 	rc = sqlite3_prepare_v2(cat->db, change->sql, -1, &st, NULL);
 	if (rc != SQLITE_OK) {
 		err = fail(cat, rc, "change a state");
@@ -1477,11 +1502,22 @@ static int change_state(struct catalog *cat, const struct state_change *change)
 		    change->from, change->to, change->reason, change->detail);
 out_clear:
 	catalog_row_clear(&row);
-	if (!err)
-		return commit(cat);
-out_rollback:
-	rollback(cat);
 	return err;
+}
+
+static int change_state(struct catalog *cat, const struct state_change *change)
+{
+	int err = commit(cat);
+
+	if (!err)
+		err = begin(cat);
+	if (!err)
+		err = change_state_in_transaction(cat, change);
+	if (err) {
+		rollback(cat);
+		return err;
+	}
+	return commit(cat);
 }
 
 int catalog_set_quarantined(struct catalog *cat, int64_t id, int64_t now_ms,
@@ -1505,30 +1541,37 @@ int catalog_set_quarantined(struct catalog *cat, int64_t id, int64_t now_ms,
 	return change_state(cat, &change);
 }
 
+/*
+ * The caller has put the file back at path, where no file was: a current
+ * row there describes no file, or this very file met by an adoption walk
+ * before this record.  It gives way in the same transaction, so that no
+ * other thread's view of the path (a walk, the startup reconcile, another
+ * restore of the same row) can come between the two.
+ */
 int catalog_set_restored(struct catalog *cat, int64_t id, int64_t now_ms,
 			 const char *reason, const char *path)
 {
-	struct catalog_row row, current;
-	int err = catalog_get_row(cat, id, &row);
+	struct catalog_row row;
+	struct current_row current;
+	int err = commit(cat);
 
+	if (!err)
+		err = begin(cat);
 	if (err)
 		return err;
+	err = catalog_get_row(cat, id, &row);
+	if (err == -ENOENT)
+		snprintf(cat->error, sizeof(cat->error), "row %lld is not in the catalog",
+			 (long long)id);
+	if (err)
+		goto out_rollback;
 	if (!path)
 		path = row.path;
-	err = catalog_get_current(cat, path, &current);
-	if (err == 0 && current.state == CATALOG_LIVE) {
-		snprintf(cat->error, sizeof(cat->error), "a live file holds '%s'", path);
-		err = -EEXIST;
-	} else if (err == 0) {
-		/* A missing row at the path gives way to the restored file. */
-		err = begin(cat);
-		if (!err)
-			err = apply_removed(cat, path, now_ms, "superseded by a restore");
-		err = err ? (rollback(cat), err) : commit(cat);
-	} else if (err == -ENOENT) {
-		err = 0;
-	}
-	catalog_row_clear(&current);
+	if (row.state == CATALOG_LIVE && strcmp(row.path, path) == 0)
+		goto out_clear;		/* another thread recorded this restore */
+	err = find_current(cat, path, &current);
+	if (!err && current.id && current.id != id)
+		err = apply_removed(cat, path, now_ms, "superseded by a restore");
 	if (!err) {
 		struct state_change change = {
 			.sql = "UPDATE files SET state = 'live', state_changed_ms = ?2,"
@@ -1542,9 +1585,14 @@ int catalog_set_restored(struct catalog *cat, int64_t id, int64_t now_ms,
 			.reason = reason,
 			.detail = row.quarantine_name,
 		};
-		err = change_state(cat, &change);
+		err = change_state_in_transaction(cat, &change);
 	}
+out_clear:
 	catalog_row_clear(&row);
+	if (!err)
+		return commit(cat);
+out_rollback:
+	rollback(cat);
 	return err;
 }
 
@@ -1916,6 +1964,14 @@ int catalog_recover_quarantined(struct catalog *cat, const char *path,
 	int64_t id;
 	int err = begin(cat);
 
+	/* Its event may have been applied since the caller looked. */
+	if (!err)
+		err = find_quarantined(cat, quarantine_name, &id);
+	if (!err && id) {
+		snprintf(cat->error, sizeof(cat->error), "a row holds '%s' already",
+			 quarantine_name);
+		err = -EEXIST;
+	}
 	if (!err)
 		err = find_current(cat, path, &current);
 	if (!err && current.id && current.missing && current.ino == file->ino) {
@@ -1963,20 +2019,6 @@ int catalog_recover_quarantined(struct catalog *cat, const char *path,
 	}
 	if (!err)
 		err = audit(cat, now_ms, id, path, NULL, "quarantined", reason, quarantine_name);
-	if (err) {
-		rollback(cat);
-		return err;
-	}
-	return commit(cat);
-}
-
-int catalog_forget_current(struct catalog *cat, const char *path, int64_t now_ms,
-			   const char *reason)
-{
-	int err = begin(cat);
-
-	if (!err)
-		err = apply_removed(cat, path, now_ms, reason);
 	if (err) {
 		rollback(cat);
 		return err;

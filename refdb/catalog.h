@@ -293,9 +293,13 @@ int catalog_set_quarantined(struct catalog *cat, int64_t id, int64_t now_ms,
 			    int64_t scan_id);
 
 /*
- * quarantined -> live at path (the row's own path when NULL).  A missing
- * row at that path is replaced; a live one makes it fail with -EEXIST and
- * change nothing.
+ * quarantined -> live at path (the row's own path when NULL), once the
+ * caller has put the file back there (where no file was).  The disk is
+ * the truth: a current row at path (missing, live without a file, or
+ * live for this very file met by an adoption walk) gives way in the same
+ * transaction.  A row already live at path (another thread recorded
+ * the same restore) is left as it is and 0 returned; a row neither
+ * quarantined nor that is -ENOENT.
  */
 int catalog_set_restored(struct catalog *cat, int64_t id, int64_t now_ms,
 			 const char *reason, const char *path);
@@ -319,14 +323,13 @@ int catalog_find_quarantined(struct catalog *cat, const char *quarantine_name, i
  * A file found in the quarantine that no row describes (a crash came
  * between the move and its record): record it as quarantined from path,
  * reusing the missing row that adoption left for it when there is one.
+ * -EEXIST, and nothing changes, when a row holds quarantine_name already
+ * (its event came in since the caller looked).  An event that records
+ * the move later takes the name from the row made here.
  */
 int catalog_recover_quarantined(struct catalog *cat, const char *path,
 				const char *quarantine_name, const struct catalog_found *file,
 				int64_t now_ms, const char *reason);
-
-/* Drop the current (live or missing) row of path, with an audit entry. */
-int catalog_forget_current(struct catalog *cat, const char *path, int64_t now_ms,
-			   const char *reason);
 
 /* ---- Scans ---- */
 

@@ -513,6 +513,121 @@ START_TEST(test_adoption_of_many_files_is_one_pass)
 }
 END_TEST
 
+/* a.jpg (inode 10) unlinked into the quarantine: its row's id. */
+static int64_t quarantine_a(void)
+{
+	int64_t id;
+
+	apply(created("a.jpg", 10, 1000));
+	apply((struct catalog_event){ .kind = CATALOG_EVENT_QUARANTINED, .time_ms = 2000,
+				      .path = "a.jpg", .dev = 1, .ino = 10,
+				      .quarantine_name = "q1/a.jpg", .reason = "unlinked" });
+	ck_assert_int_eq(catalog_find_quarantined(cat, "q1/a.jpg", &id), 0);
+	ck_assert_int_ne(id, 0);
+	return id;
+}
+
+/*
+ * The order a loaded daemon met: a restore puts a.jpg back; an adoption
+ * walk, retried meanwhile, meets the file and adopts it; the startup
+ * reconcile records the restore; then the restore itself records it, on
+ * its own connection.  The row stays live, with its history.
+ */
+START_TEST(test_restore_recorded_twice_after_an_adoption_keeps_the_row)
+{
+	struct catalog_adopt_result result;
+	struct catalog *admin;
+	struct catalog_row row;
+	char error[512];
+	int64_t id = quarantine_a();
+
+	ck_assert_int_eq(catalog_adopt_begin(cat, 3000), 0);
+	found("a.jpg", 10, 0);
+	ck_assert_int_eq(catalog_adopt_finish(cat, 4000, &result), 0);
+	ck_assert_uint_eq(result.adopted, 1);
+	ck_assert_msg(catalog_set_restored(cat, id, 5000, "recovered", NULL) == 0,
+		      "the reconcile: %s", catalog_last_error(cat));
+	ck_assert_msg(catalog_open(db_path, false, &admin, error, sizeof(error)) == 0, "%s",
+		      error);
+	ck_assert_msg(catalog_set_restored(admin, id, 5001, "admin", "a.jpg") == 0,
+		      "the restore: %s", catalog_last_error(admin));
+	catalog_close(admin);
+
+	ck_assert_int_eq(catalog_get_current(cat, "a.jpg", &row), 0);
+	ck_assert_int_eq(row.id, id);
+	ck_assert_int_eq(row.state, CATALOG_LIVE);
+	catalog_row_clear(&row);
+	ck_assert_int_eq(count_sql("SELECT count(*) FROM files"), 1);
+	ck_assert_int_eq(audit_count("a.jpg", "superseded by a restore"), 1);
+	ck_assert_int_eq(audit_count("a.jpg", "recovered"), 1);
+}
+END_TEST
+
+/* A missing or live row left at the path gives way; a purged row cannot
+ * come back, and says so. */
+START_TEST(test_restore_replaces_a_current_row_in_one_step)
+{
+	struct catalog_row row;
+	int64_t id = quarantine_a();
+
+	apply(created("a.jpg", 11, 3000));
+	ck_assert_msg(catalog_set_restored(cat, id, 4000, "admin", NULL) == 0, "%s",
+		      catalog_last_error(cat));
+	ck_assert_int_eq(catalog_get_current(cat, "a.jpg", &row), 0);
+	ck_assert_int_eq(row.id, id);
+	catalog_row_clear(&row);
+	ck_assert_int_eq(count_sql("SELECT count(*) FROM files WHERE state = 'live'"), 1);
+
+	apply((struct catalog_event){ .kind = CATALOG_EVENT_QUARANTINED, .time_ms = 5000,
+				      .path = "a.jpg", .dev = 1, .ino = 10,
+				      .quarantine_name = "q2/a.jpg", .reason = "unlinked" });
+	ck_assert_int_eq(catalog_set_purged(cat, id, 6000, "expired"), 0);
+	ck_assert_int_eq(catalog_set_restored(cat, id, 7000, "admin", NULL), -ENOENT);
+	ck_assert_int_eq(catalog_set_restored(cat, id + 100, 7000, "admin", NULL), -ENOENT);
+	ck_assert_msg(strstr(catalog_last_error(cat), "not in the catalog"), "%s",
+		      catalog_last_error(cat));
+}
+END_TEST
+
+static const struct catalog_found moved_a = { .path = "a.jpg", .dev = 1, .ino = 10 };
+
+/* The startup reconcile meets q1/a.jpg before the event of the unlink
+ * that put it there is applied: one row keeps the name, the one with
+ * the file's history. */
+START_TEST(test_quarantine_recorded_by_reconcile_then_event_is_one_row)
+{
+	struct catalog_event unlinked = {
+		.kind = CATALOG_EVENT_QUARANTINED, .time_ms = 2000, .path = "a.jpg", .dev = 1,
+		.ino = 10, .quarantine_name = "q1/a.jpg", .reason = "unlinked" };
+	int64_t id;
+
+	apply(created("a.jpg", 10, 1000));
+	ck_assert_int_eq(catalog_recover_quarantined(cat, "a.jpg", "q1/a.jpg", &moved_a, 1500,
+						     "recovered from the quarantine"), 0);
+	apply(unlinked);
+	ck_assert_int_eq(count_sql("SELECT count(*) FROM files"), 1);
+	ck_assert_int_eq(catalog_find_quarantined(cat, "q1/a.jpg", &id), 0);
+	ck_assert_int_eq(count_sql("SELECT count(*) FROM files WHERE first_seen_ms = 1000"
+				   " AND state = 'quarantined'"), 1);
+	ck_assert_int_eq(audit_count("a.jpg", "recorded by its event"), 1);
+}
+END_TEST
+
+/* The event is applied between the reconcile's look and its record. */
+START_TEST(test_quarantine_recorded_by_event_is_not_recovered_again)
+{
+	struct catalog_row row;
+	int64_t id = quarantine_a();
+
+	ck_assert_int_eq(catalog_recover_quarantined(cat, "a.jpg", "q1/a.jpg", &moved_a, 3000,
+						     "recovered from the quarantine"), -EEXIST);
+	ck_assert_int_eq(count_sql("SELECT count(*) FROM files"), 1);
+	ck_assert_int_eq(catalog_get_row(cat, id, &row), 0);
+	ck_assert_int_eq(row.state, CATALOG_QUARANTINED);
+	catalog_row_clear(&row);
+}
+END_TEST
+
 static Suite *catalog_suite(void)
 {
 	Suite *s = suite_create("catalog");
@@ -548,6 +663,10 @@ static Suite *catalog_suite(void)
 	tcase_add_test(adoption, test_adoption_revives_missing_and_notices_changes);
 	tcase_add_test(adoption, test_adoption_respects_events_during_the_walk);
 	tcase_add_test(adoption, test_adoption_of_many_files_is_one_pass);
+	tcase_add_test(adoption, test_restore_recorded_twice_after_an_adoption_keeps_the_row);
+	tcase_add_test(adoption, test_restore_replaces_a_current_row_in_one_step);
+	tcase_add_test(adoption, test_quarantine_recorded_by_reconcile_then_event_is_one_row);
+	tcase_add_test(adoption, test_quarantine_recorded_by_event_is_not_recovered_again);
 	suite_add_tcase(s, adoption);
 	return s;
 }
