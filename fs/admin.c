@@ -218,6 +218,8 @@ static json_t *scan_json(const struct catalog_scan *scan)
 
 	if (obj)
 		json_object_set_new(obj, "hostile_examples", examples_json(scan->hostile_examples));
+	if (obj)
+		json_object_set_new(obj, "kept_open", json_integer((json_int_t)scan->kept_open));
 	return obj;
 }
 
@@ -728,10 +730,29 @@ static json_t *cmd_restore(struct admin_context *ctx, const json_t *request)
 	return response;
 }
 
+/* Purge qname, unless the daemon says it is open for writing (-EBUSY). */
+static int purge_file(struct admin_context *ctx, const char *qname)
+{
+	struct stat st;
+	int err;
+
+	if (!ctx->purge_begin)
+		return quarantine_purge(ctx->quarantine, qname);
+	err = quarantine_stat(ctx->quarantine, qname, &st);
+	if (!err)
+		err = ctx->purge_begin(ctx->daemon, &st);
+	if (err)
+		return err;
+	err = quarantine_purge(ctx->quarantine, qname);
+	ctx->purge_end(ctx->daemon, err == 0);
+	return err;
+}
+
 static json_t *cmd_purge(struct admin_context *ctx, const json_t *request)
 {
 	bool expired = bool_field(request, "expired");
 	json_t *error = NULL, *rows, *purged = json_array(), *response, *row;
+	json_t *kept;
 	int64_t now = clock_now_ms();
 	size_t i;
 
@@ -757,12 +778,15 @@ static json_t *cmd_purge(struct admin_context *ctx, const json_t *request)
 			return error;
 		}
 	}
+	kept = json_array();
 	json_array_foreach(rows, i, row) {
 		char *qname = admin_get_path(row, "quarantine_name");
 		char *path = admin_get_path(row, "path");
 		if (expired && int_field(row, "purge_at_ms", INT64_MAX) > now)
 			goto next;
-		int err = qname ? quarantine_purge(ctx->quarantine, qname) : -ENOMEM;
+		int err = qname ? purge_file(ctx, qname) : -ENOMEM;
+		if (err == -EBUSY)
+			json_array_append(kept, row);
 		if (!err || err == -ENOENT) {
 			catalog_set_purged(ctx->cat, int_field(row, "id", 0), now, "admin");
 			if (ctx->on_purged && path)
@@ -774,8 +798,12 @@ next:
 		free(path);
 	}
 	json_decref(rows);
-	response = success();
+	response = json_array_size(purged) || !json_array_size(kept) ? success() :
+		   failure("refused", "%s is open for writing through the mount: it is "
+			   "not purged while open", json_array_size(kept) > 1 ? "every file" :
+			   "the file");
 	json_object_set_new(response, "purged", purged);
+	json_object_set_new(response, "kept_open", kept);
 	return response;
 }
 

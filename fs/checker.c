@@ -534,6 +534,33 @@ static void remember_parent(struct scan_work *work, const char *path)
 	work->emptied_dirs[work->emptied_count++] = dir;
 }
 
+/* A file open for writing through the mount stays where it is for now. */
+static void keep_open(struct scan_work *work, const char *path, const char *what)
+{
+	work->record.kept_open++;
+	log_debug("scan %lld: '%s' is open for writing; it is not %s now",
+		  (long long)work->record.id, path, what);
+}
+
+/*
+ * Could a writer read back where the file went?  It checks with a
+ * readlink of /proc/self/fd, whose answer must fit in PATH_MAX: a file
+ * whose place in the quarantine would not fit stays live (and is logged).
+ */
+static bool fits_in_quarantine(struct scan_work *work, const char *path, const char *scan_qid)
+{
+	size_t len = work->checker->fs->store.root_path_len +
+		     sizeof("/" STORE_STATE_DIR_NAME "/" QUARANTINE_DIR_NAME "/") +
+		     strlen(scan_qid) + 1 + strlen(path);
+
+	if (len < PATH_MAX)
+		return true;
+	log_write_limited(&work->checker->warning, WARN_INTERVAL_MS, LOG_LEVEL_WARN,
+			  "scan %lld: '%s' is not quarantined: its path in the quarantine would "
+			  "be longer than %d bytes", (long long)work->record.id, path, PATH_MAX);
+	return false;
+}
+
 static void quarantine_one(struct scan_work *work, const struct candidate *c,
 			   const char *scan_qid)
 {
@@ -552,9 +579,17 @@ static void quarantine_one(struct scan_work *work, const struct candidate *c,
 	/* Written on disk since (an open file): promise 2 again. */
 	touched = clock_ms_of(&st.st_mtim) > clock_ms_of(&st.st_ctim) ?
 			  clock_ms_of(&st.st_mtim) : clock_ms_of(&st.st_ctim);
-	if (now - touched < work->settings.min_age_ms)
+	if (now - touched < work->settings.min_age_ms ||
+	    !fits_in_quarantine(work, c->path, scan_qid))
 		return;
+	/* No writable open of the file can begin while it moves, and none
+	 * may be open: a write through it would land in the quarantine. */
+	if (inode_gate_enter(&fs->inodes, st.st_dev, st.st_ino) != 0) {
+		keep_open(work, c->path, "quarantined");
+		return;
+	}
 	err = quarantine_move(&fs->quarantine, c->path, scan_qid, c->ino, qname, sizeof(qname));
+	inode_gate_leave(&fs->inodes, err == 0);
 	if (err == -ESTALE || err == -ENOENT)
 		return;
 	if (err)
@@ -624,8 +659,18 @@ static void purge_one(struct scan_work *work, const struct candidate *c)
 {
 	struct checker *checker = work->checker;
 	struct mediafs *fs = checker->fs;
-	int err = quarantine_purge(&fs->quarantine, c->quarantine_name);
+	struct stat st;
+	int err = quarantine_stat(&fs->quarantine, c->quarantine_name, &st);
 
+	if (!err) {
+		/* Unlinked or replaced while open, and still written. */
+		if (inode_gate_enter(&fs->inodes, st.st_dev, st.st_ino) != 0) {
+			keep_open(work, c->path, "purged");
+			return;
+		}
+		err = quarantine_purge(&fs->quarantine, c->quarantine_name);
+		inode_gate_leave(&fs->inodes, err == 0);
+	}
 	if (err && err != -ENOENT) {
 		work->errors++;
 		log_warn("scan %lld: cannot purge '%s': %s", (long long)work->record.id,

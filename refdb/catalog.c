@@ -109,6 +109,11 @@ static const char *const migrations[] = {
 	"ALTER TABLE scans ADD COLUMN near_misses INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE scans ADD COLUMN near_miss_examples TEXT;"
 	"ALTER TABLE files ADD COLUMN access_restores INTEGER NOT NULL DEFAULT 0;",
+	/* 4 -> 5: files a scan left because they were open for writing, and
+	 * writes to quarantined files (through descriptors opened before the
+	 * quarantine) found by inode. */
+	"ALTER TABLE scans ADD COLUMN kept_open INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX files_quarantined_ino ON files(ino) WHERE state = 'quarantined';",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == CATALOG_SCHEMA_VERSION,
@@ -136,6 +141,8 @@ enum statement {
 	ST_REVIVE,
 	ST_RECREATE,
 	ST_UPDATE_WRITTEN,
+	ST_AUDIT_WRITTEN_QUARANTINED,
+	ST_UPDATE_WRITTEN_QUARANTINED,
 	ST_SET_PATH,
 	ST_DELETE,
 	ST_DELETE_MISSING_AT,
@@ -173,6 +180,14 @@ static const char *const statement_sql[STATEMENT_COUNT] = {
 	[ST_UPDATE_WRITTEN] =
 		"UPDATE files SET size = ?3, mtime_ms = ?4, last_written_ms = ?5,"
 		" activity_ms = ?5 WHERE ino = ?2 AND dev = ?1 AND state = 'live'",
+	[ST_AUDIT_WRITTEN_QUARANTINED] =
+		"INSERT INTO audit (time_ms, file_id, path, from_state, to_state, reason, detail)"
+		" SELECT ?3, id, path, 'quarantined', 'quarantined', 'written',"
+		" CAST(quarantine_name AS TEXT) FROM files"
+		" WHERE ino = ?2 AND dev = ?1 AND state = 'quarantined'",
+	[ST_UPDATE_WRITTEN_QUARANTINED] =
+		"UPDATE files SET size = ?3, mtime_ms = ?4, last_written_ms = ?5,"
+		" activity_ms = ?5 WHERE ino = ?2 AND dev = ?1 AND state = 'quarantined'",
 	[ST_SET_PATH] =
 		"UPDATE files SET path = ?2, activity_ms = ?3 WHERE id = ?1",
 	[ST_DELETE] = "DELETE FROM files WHERE id = ?1",
@@ -618,6 +633,38 @@ static int apply_present(struct catalog *cat, const struct catalog_event *ev,
 		     NULL);
 }
 
+/*
+ * A write to a quarantined file, through a descriptor opened before it
+ * went there (unlinked or replaced while open): its row records it, with
+ * an audit line.  Returns 0, -ENOENT when no quarantined row has the
+ * inode, or -errno.
+ */
+static int apply_written_quarantined(struct catalog *cat, const struct catalog_event *ev)
+{
+	sqlite3_stmt *st = statement(cat, ST_AUDIT_WRITTEN_QUARANTINED);
+	int err;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, (int64_t)ev->dev);
+	sqlite3_bind_int64(st, 2, (int64_t)ev->ino);
+	sqlite3_bind_int64(st, 3, ev->time_ms);
+	err = run(cat, st, "audit a write in the quarantine");
+	if (err)
+		return err;
+	if (sqlite3_changes(cat->db) == 0)
+		return -ENOENT;
+	st = statement(cat, ST_UPDATE_WRITTEN_QUARANTINED);
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, (int64_t)ev->dev);
+	sqlite3_bind_int64(st, 2, (int64_t)ev->ino);
+	sqlite3_bind_int64(st, 3, ev->size);
+	sqlite3_bind_int64(st, 4, ev->mtime_ms);
+	sqlite3_bind_int64(st, 5, ev->time_ms);
+	return run(cat, st, "record a write in the quarantine");
+}
+
 static int apply_written(struct catalog *cat, const struct catalog_event *ev)
 {
 	sqlite3_stmt *st = statement(cat, ST_UPDATE_WRITTEN);
@@ -631,8 +678,11 @@ static int apply_written(struct catalog *cat, const struct catalog_event *ev)
 	sqlite3_bind_int64(st, 4, ev->mtime_ms);
 	sqlite3_bind_int64(st, 5, ev->time_ms);
 	err = run(cat, st, "record a write");
-	if (err || sqlite3_changes(cat->db) > 0 || !ev->path)
+	if (err || sqlite3_changes(cat->db) > 0)
 		return err;
+	err = apply_written_quarantined(cat, ev);
+	if (err != -ENOENT || !ev->path)
+		return err == -ENOENT ? 0 : err;
 	/* Unknown inode: a file the catalog has not met yet. */
 	return apply_present(cat, ev, "written");
 }
@@ -1578,7 +1628,7 @@ int catalog_scan_end(struct catalog *cat, const struct catalog_scan *scan)
 		"UPDATE scans SET finished_ms = ?2, status = ?3, live = ?4, referenced = ?5,"
 		" candidates = ?6, quarantined = ?7, restored = ?8, purged = ?9, conflicts = ?10,"
 		" hostile = ?11, message = ?12, decided_ms = nullif(?13, 0),"
-		" hostile_examples = nullif(?14, '') WHERE id = ?1",
+		" hostile_examples = nullif(?14, ''), kept_open = ?15 WHERE id = ?1",
 		-1, &st, NULL);
 
 	if (rc != SQLITE_OK)
@@ -1597,6 +1647,7 @@ int catalog_scan_end(struct catalog *cat, const struct catalog_scan *scan)
 	sqlite3_bind_text(st, 12, scan->message, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 13, scan->decided_ms);
 	sqlite3_bind_text(st, 14, scan->hostile_examples, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 15, (int64_t)scan->kept_open);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : fail(cat, rc, "record a scan");
@@ -1635,7 +1686,7 @@ int catalog_scan_keep_candidates(struct catalog *cat, int64_t scan_id,
 #define SCAN_COLUMNS \
 	"id, started_ms, coalesce(finished_ms, 0), coalesce(decided_ms, 0), trigger, status," \
 	" live, referenced, candidates, quarantined, restored, purged, conflicts, hostile," \
-	" coalesce(message, ''), coalesce(hostile_examples, '')"
+	" coalesce(message, ''), coalesce(hostile_examples, ''), kept_open"
 
 static void read_scan(sqlite3_stmt *st, struct catalog_scan *scan)
 {
@@ -1659,6 +1710,7 @@ static void read_scan(sqlite3_stmt *st, struct catalog_scan *scan)
 		 (const char *)sqlite3_column_text(st, 14));
 	snprintf(scan->hostile_examples, sizeof(scan->hostile_examples), "%s",
 		 (const char *)sqlite3_column_text(st, 15));
+	scan->kept_open = (uint64_t)sqlite3_column_int64(st, 16);
 }
 
 static int scan_query_one(struct catalog *cat, const char *sql, int64_t id,

@@ -45,7 +45,7 @@
 struct catalog;
 
 /* The schema version this build writes; older catalogs are migrated. */
-#define CATALOG_SCHEMA_VERSION 4
+#define CATALOG_SCHEMA_VERSION 5
 
 /* The catalog file's name in the state directory. */
 #define CATALOG_FILE_NAME "catalog.db"
@@ -65,7 +65,8 @@ enum catalog_kind {
 enum catalog_event_kind {
 	CATALOG_EVENT_CREATED,	/* path is new (create, mknod, symlink) */
 	CATALOG_EVENT_LINKED,	/* path is a new hard link */
-	CATALOG_EVENT_WRITTEN,	/* the file (dev, ino) was written or truncated */
+	CATALOG_EVENT_WRITTEN,	/* the file (dev, ino) was written or truncated; a
+				 * quarantined one too (its row records it) */
 	CATALOG_EVENT_RENAMED,	/* path moved to path2 (a file) */
 	CATALOG_EVENT_RENAMED_DIR, /* every path under path moved under path2 */
 	CATALOG_EVENT_EXCHANGED, /* path and path2 swapped (files or directories) */
@@ -340,6 +341,7 @@ struct catalog_scan {
 	uint64_t purged;
 	uint64_t conflicts;
 	uint64_t hostile;	/* unusable values in the sources */
+	uint64_t kept_open;	/* moves and purges left: open for writing */
 	/* A few of them, one per line: "source 'app': ../x (dotdot)". */
 	char hostile_examples[CATALOG_SCAN_EXAMPLES_BYTES];
 	char message[512];

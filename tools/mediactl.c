@@ -425,6 +425,9 @@ static void print_scan(const char *label, const json_t *scan)
 	       (long long)num(scan, "conflicts"));
 	if (str(scan, "message")[0])
 		printf("%-12s %s\n", "", str(scan, "message"));
+	if (num(scan, "kept_open"))
+		printf("%-12s %lld files open for writing were left for a later scan\n", "",
+		       (long long)num(scan, "kept_open"));
 	if (num(scan, "hostile")) {
 		json_t *example;
 		size_t i;
@@ -649,7 +652,9 @@ static void print_response(const char *command, const json_t *r)
 		 !strcmp(command, "reject"))
 		print_scan("scan", json_object_get(r, "scan"));
 	else if (!strcmp(command, "purge"))
-		printf("purged %zu files\n", json_array_size(json_object_get(r, "purged")));
+		printf("purged %zu files%s\n", json_array_size(json_object_get(r, "purged")),
+		       json_array_size(json_object_get(r, "kept_open")) ?
+			       "; files open for writing were kept" : "");
 	else if (!strcmp(command, "check"))
 		print_check(r);
 	else if (!strcmp(command, "log"))
