@@ -561,6 +561,38 @@ static bool fits_in_quarantine(struct scan_work *work, const char *path, const c
 	return false;
 }
 
+/*
+ * Record c, just moved to qname, as quarantined.  The catalog writer works
+ * beside the checker: a file created at the path right after the move may
+ * have taken c's row over already.  Then the row stays with the new file
+ * and the moved one gets a row of its own.
+ */
+static void record_quarantined(struct scan_work *work, const struct candidate *c,
+			       const char *qname, int64_t now)
+{
+	struct checker *checker = work->checker;
+	struct stat st;
+	int err = catalog_set_quarantined(checker->cat, c->id, c->ino, now, c->reason, qname,
+					  work->record.id);
+
+	if (err == -ENOENT && quarantine_stat(&checker->fs->quarantine, qname, &st) == 0) {
+		struct catalog_found found = {
+			.path = c->path,
+			.kind = S_ISLNK(st.st_mode) ? CATALOG_SYMLINK : CATALOG_FILE,
+			.dev = st.st_dev,
+			.ino = st.st_ino,
+			.size = st.st_size,
+			.mtime_ms = clock_ms_of(&st.st_mtim),
+		};
+		err = catalog_recover_quarantined(checker->cat, c->path, qname, &found, now,
+						  c->reason);
+	}
+	if (err)
+		log_error("scan %lld: '%s' moved to '%s' but not recorded: %s; the next start "
+			  "reconciles it", (long long)work->record.id, c->path, qname,
+			  catalog_last_error(checker->cat));
+}
+
 static void quarantine_one(struct scan_work *work, const struct candidate *c,
 			   const char *scan_qid)
 {
@@ -594,12 +626,7 @@ static void quarantine_one(struct scan_work *work, const struct candidate *c,
 		return;
 	if (err)
 		goto out_warn;
-	err = catalog_set_quarantined(checker->cat, c->id, now, c->reason, qname,
-				      work->record.id);
-	if (err)
-		log_error("scan %lld: '%s' moved to '%s' but not recorded: %s; the next start "
-			  "reconciles it", (long long)work->record.id, c->path, qname,
-			  catalog_last_error(checker->cat));
+	record_quarantined(work, c, qname, now);
 	safekeep_index_add(fs, c->path, qname);
 	ops_invalidate_name(fs, c->path);
 	remember_parent(work, c->path);

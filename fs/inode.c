@@ -55,6 +55,8 @@ int inode_table_init(struct inode_table *table, int root_fd,
 {
 	pthread_mutex_init(&table->lock, NULL);
 	pthread_cond_init(&table->gate_left, NULL);
+	for (size_t i = 0; i < INODE_REPORT_LOCKS; i++)
+		pthread_mutex_init(&table->report_locks[i], NULL);
 	table->moves = 0;
 	table->gate_active = false;
 	table->bucket_count = INITIAL_BUCKETS;
@@ -104,6 +106,8 @@ void inode_table_destroy(struct inode_table *table)
 	if (table->mount_fd >= 0)
 		close(table->mount_fd);
 	pthread_cond_destroy(&table->gate_left);
+	for (size_t i = 0; i < INODE_REPORT_LOCKS; i++)
+		pthread_mutex_destroy(&table->report_locks[i]);
 	pthread_mutex_destroy(&table->lock);
 }
 
@@ -429,6 +433,23 @@ void inode_gate_leave(struct inode_table *table, bool changed)
 	table->gate_active = false;
 	pthread_cond_broadcast(&table->gate_left);
 	pthread_mutex_unlock(&table->lock);
+}
+
+static pthread_mutex_t *report_lock_of(struct inode_table *table, const struct inode *inode)
+{
+	uint64_t h = (uint64_t)inode->ino * 0x9e3779b97f4a7c15ULL ^ (uint64_t)inode->dev;
+
+	return &table->report_locks[(h >> 32) % INODE_REPORT_LOCKS];
+}
+
+void inode_report_begin(struct inode_table *table, const struct inode *inode)
+{
+	pthread_mutex_lock(report_lock_of(table, inode));
+}
+
+void inode_report_end(struct inode_table *table, const struct inode *inode)
+{
+	pthread_mutex_unlock(report_lock_of(table, inode));
 }
 
 unsigned int inode_table_writers(struct inode_table *table, dev_t dev, ino_t ino)

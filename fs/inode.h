@@ -50,6 +50,9 @@
 /* An entry whose file was never found outside the quarantine. */
 #define INODE_UNCHECKED UINT64_MAX
 
+/* Inodes share this many report locks (inode_report_begin). */
+#define INODE_REPORT_LOCKS 64
+
 struct file_handle;
 
 struct inode {
@@ -86,6 +89,8 @@ struct inode_table {
 	dev_t gate_dev;			/* for this (dev, ino); */
 	ino_t gate_ino;			/* all three guarded by lock */
 	pthread_cond_t gate_left;	/* the gate was left; with lock */
+	/* Taken alone or before the event queue's lock, never with lock. */
+	pthread_mutex_t report_locks[INODE_REPORT_LOCKS];
 	struct inode root;		/* never freed; its fd is the store's */
 };
 
@@ -172,6 +177,16 @@ void inode_writer_end(struct inode_table *table, struct inode *inode);
  */
 int inode_gate_enter(struct inode_table *table, dev_t dev, ino_t ino);
 void inode_gate_leave(struct inode_table *table, bool changed);
+
+/*
+ * Around reading an inode's size and queueing the write report: two
+ * reports of one inode (two handles released at once, which the kernel
+ * does asynchronously after close) then reach the catalog in the order
+ * they read the size, and the last one says the last size.  Held across
+ * one fstat and one events_emit(); inodes share the locks by hash.
+ */
+void inode_report_begin(struct inode_table *table, const struct inode *inode);
+void inode_report_end(struct inode_table *table, const struct inode *inode);
 
 /* Handles with write access open on (dev, ino); for tests and logs. */
 unsigned int inode_table_writers(struct inode_table *table, dev_t dev, ino_t ino);

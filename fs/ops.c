@@ -177,6 +177,7 @@ static bool fs_file_is_in_tree(struct mediafs *fs, int fd)
 	char path[PATH_MAX];
 	ssize_t len = store_relative_path(&fs->store, fd, path, sizeof(path));
 	size_t state_len = sizeof(STORE_STATE_DIR_NAME) - 1;
+	struct stat st;
 
 	/* Too long a path to read back: the checker never moves a file
 	 * whose place in the quarantine would be that long (checker.c).
@@ -186,8 +187,12 @@ static bool fs_file_is_in_tree(struct mediafs *fs, int fd)
 	/* Gone (purged), or unreadable: not a place to write to. */
 	if (len < 0)
 		return false;
-	return !((size_t)len >= state_len && memcmp(path, STORE_STATE_DIR_NAME, state_len) == 0 &&
-		 (path[state_len] == '/' || path[state_len] == '\0'));
+	if ((size_t)len < state_len || memcmp(path, STORE_STATE_DIR_NAME, state_len) != 0 ||
+	    (path[state_len] != '/' && path[state_len] != '\0'))
+		return true;
+	/* The descriptor's name is in the quarantine, but another link may
+	 * be live, and a write is recorded by inode there. */
+	return store_stat(fd, &st) == 0 && st.st_nlink > 1;
 }
 
 /*
@@ -562,8 +567,8 @@ out_release_parent:
 /* Apply each change that to_set names, in the order chmod, chown,
  * truncate, utimens, like a sequence of the separate system calls.  The
  * caller holds path_fd. */
-static int fs_do_setattr_fd(struct mediafs *fs, int path_fd, const struct stat *attr,
-			    int to_set, struct fuse_file_info *fi)
+static int fs_do_setattr_fd(struct mediafs *fs, struct inode *inode, int path_fd,
+			    const struct stat *attr, int to_set, struct fuse_file_info *fi)
 {
 	int open_fd = fi ? fs_open_file(fi)->fd : -1;
 	int err;
@@ -584,10 +589,13 @@ static int fs_do_setattr_fd(struct mediafs *fs, int path_fd, const struct stat *
 		err = store_set_size(path_fd, open_fd, attr->st_size);
 		if (err)
 			return err;
-		if (fi)
+		if (fi) {
 			atomic_store(&fs_open_file(fi)->dirty, true);
-		else
+		} else {
+			inode_report_begin(&fs->inodes, inode);
 			track_written(fs, path_fd, false);
+			inode_report_end(&fs->inodes, inode);
+		}
 	}
 	if ((to_set & ~(FUSE_SET_ATTR_CTIME | FUSE_SET_ATTR_FORCE)) == 0) {
 		/* chown(f, -1, -1) arrives as a setattr that changes nothing;
@@ -631,7 +639,7 @@ static int fs_do_setattr(struct mediafs *fs, struct inode *inode,
 	err = writes ? fs_writer_begin(fs, inode, fd, INODE_UNCHECKED) : 0;
 	if (err)
 		goto out_release;
-	err = fs_do_setattr_fd(fs, fd, attr, to_set, fi);
+	err = fs_do_setattr_fd(fs, inode, fd, attr, to_set, fi);
 	if (writes)
 		inode_writer_end(&fs->inodes, inode);
 out_release:
@@ -1180,8 +1188,12 @@ static void fs_op_write_buf(fuse_req_t req, fuse_ino_t ino,
  * which only the writeback cache still sends), not at every write. */
 static void fs_report_if_written(struct mediafs *fs, struct open_file *file)
 {
-	if (atomic_exchange(&file->dirty, false))
-		track_written(fs, file->fd, file->path_known);
+	/* Only handles with write access are ever dirty. */
+	if (!atomic_exchange(&file->dirty, false) || !file->writer)
+		return;
+	inode_report_begin(&fs->inodes, file->writer);
+	track_written(fs, file->fd, file->path_known);
+	inode_report_end(&fs->inodes, file->writer);
 }
 
 static void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

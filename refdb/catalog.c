@@ -1392,6 +1392,7 @@ struct state_change {
 	int64_t now_ms;
 	const char *text[3];	/* bound as ?3, ?4, ?5 (NULL: not bound) */
 	int64_t number;		/* bound as ?6 */
+	int64_t ino;		/* bound as ?7 (0: not bound) */
 	const char *from, *to, *reason, *detail;
 };
 
@@ -1421,6 +1422,8 @@ static int change_state(struct catalog *cat, const struct state_change *change)
 			sqlite3_bind_blob(st, 3 + i, change->text[i], (int)strlen(change->text[i]),
 					  SQLITE_STATIC);
 	sqlite3_bind_int64(st, 6, change->number);
+	if (change->ino)
+		sqlite3_bind_int64(st, 7, change->ino);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
@@ -1446,15 +1449,17 @@ out_rollback:
 	return err;
 }
 
-int catalog_set_quarantined(struct catalog *cat, int64_t id, int64_t now_ms,
+int catalog_set_quarantined(struct catalog *cat, int64_t id, ino_t ino, int64_t now_ms,
 			    const char *reason, const char *quarantine_name,
 			    int64_t scan_id)
 {
 	struct state_change change = {
 		.sql = "UPDATE files SET state = 'quarantined', state_changed_ms = ?2,"
 		       " state_reason = CAST(?4 AS TEXT), quarantine_name = ?3,"
-		       " scan_id = nullif(?6, 0) WHERE id = ?1 AND state IN ('live', 'missing')",
+		       " scan_id = nullif(?6, 0) WHERE id = ?1 AND state IN ('live', 'missing')"
+		       " AND ino = ?7",
 		.id = id,
+		.ino = (int64_t)ino,
 		.now_ms = now_ms,
 		.text = { quarantine_name, reason },
 		.number = scan_id,

@@ -270,8 +270,12 @@ int catalog_query_audit(struct catalog *cat, int64_t since_ms, const char *path,
 
 /* ---- State changes made by the checker and by an admin ---- */
 
-/* live (or missing) -> quarantined, now at quarantine_name. */
-int catalog_set_quarantined(struct catalog *cat, int64_t id, int64_t now_ms,
+/*
+ * live (or missing) -> quarantined, now at quarantine_name.  The row must
+ * still describe inode ino: -ENOENT when it does not, or is not live
+ * (a file created at its path since took the row over).
+ */
+int catalog_set_quarantined(struct catalog *cat, int64_t id, ino_t ino, int64_t now_ms,
 			    const char *reason, const char *quarantine_name,
 			    int64_t scan_id);
 

@@ -435,10 +435,19 @@ START_TEST(test_writes_after_each_scan_are_never_lost_in_the_quarantine)
 	ck_assert_int_eq(writer_do(&w, "open 1 %s", harness_mount_path(&h, "up/spool.tmp")), 0);
 	ck_assert_int_eq(writer_do(&w, "write 1 t0"), 0);
 	ck_assert_int_eq(writer_do(&w, "unlink %s", harness_mount_path(&h, "up/spool.tmp")), 0);
+	/* A file with two names, closed: the first scan moves the
+	 * unreferenced one while the kernel knows the inode. */
+	ck_assert_int_eq(writer_do(&w, "open 2 %s", harness_mount_path(&h, "up/h1.jpg")), 0);
+	ck_assert_int_eq(writer_do(&w, "write 2 h0"), 0);
+	ck_assert_int_eq(writer_do(&w, "close 2"), 0);
+	ck_assert_int_eq(link(harness_mount_path(&h, "up/h1.jpg"),
+			      harness_mount_path(&h, "up/h2.jpg")), 0);
+	app_exec("INSERT INTO photo (image) VALUES ('up/h2.jpg')");
 	for (int i = 1; i <= SCANS; i++) {
 		json_t *record = scan();
-		ck_assert_msg(number(record, "quarantined") == 0,
-			      "scan %d quarantined an open file", i);
+		ck_assert_msg(number(record, "kept_open") == 1,
+			      "scan %d left the open upload in place", i);
+		ck_assert_int_eq(number(record, "quarantined"), i == 1);
 		json_decref(record);
 		ck_assert_msg(size_of(harness_backing_path(&h, "up/b.jpg")) >= 0,
 			      "the open upload stays in place");
@@ -449,7 +458,12 @@ START_TEST(test_writes_after_each_scan_are_never_lost_in_the_quarantine)
 	}
 	ck_assert_int_eq(writer_do(&w, "close 0"), 0);
 	ck_assert_int_eq(writer_do(&w, "close 1"), 0);
+	/* One name in the quarantine, the other live: it opens for writing. */
+	ck_assert_int_eq(writer_do(&w, "open 2 %s", harness_mount_path(&h, "up/h2.jpg")), 0);
+	ck_assert_int_eq(writer_do(&w, "write 2 h1"), 0);
+	ck_assert_int_eq(writer_do(&w, "close 2"), 0);
 	writer_stop(&w);
+	assert_recorded("up/h2.jpg", "live");
 	ck_assert_msg(holds_lines(harness_backing_path(&h, "up/b.jpg"), "b", SCANS + 1),
 		      "every write to the held upload is in the live file");
 	assert_recorded("up/b.jpg", "live");
