@@ -222,6 +222,8 @@ static json_t *scan_json(const struct catalog_scan *scan)
 
 	if (obj)
 		json_object_set_new(obj, "hostile_examples", examples_json(scan->hostile_examples));
+	if (obj)
+		json_object_set_new(obj, "kept_open", json_integer((json_int_t)scan->kept_open));
 	return obj;
 }
 
@@ -906,45 +908,85 @@ static json_t *select_expired(struct admin_context *ctx, json_t *kept, json_t **
 	return e.rows;
 }
 
+/* Purge qname, unless the daemon says it is open for writing (-EBUSY). */
+static int purge_file(struct admin_context *ctx, const char *qname)
+{
+	struct stat st;
+	int err;
+
+	if (!ctx->purge_begin)
+		return quarantine_purge(ctx->quarantine, qname);
+	err = quarantine_stat(ctx->quarantine, qname, &st);
+	if (!err)
+		err = ctx->purge_begin(ctx->daemon, &st);
+	if (err)
+		return err;
+	err = quarantine_purge(ctx->quarantine, qname);
+	ctx->purge_end(ctx->daemon, err == 0);
+	return err;
+}
+
 static json_t *cmd_purge(struct admin_context *ctx, const json_t *request)
 {
-	json_t *error = NULL, *rows, *purged = json_array(), *kept = json_array(), *response;
+	json_t *error = NULL, *rows, *purged = json_array(), *kept = json_array();
+	json_t *kept_open = json_array(), *unrecorded = json_array(), *response, *row;
 	int64_t now = clock_now_ms();
 	size_t i;
-	json_t *row;
 
 	if (bool_field(request, "all") && !bool_field(request, "yes")) {
-		json_decref(purged);
-		json_decref(kept);
-		return failure("usage", "purge --all deletes every quarantined file for good: "
-			       "add --yes");
-	}
-	if (bool_field(request, "expired"))
+		rows = NULL;
+		error = failure("usage", "purge --all deletes every quarantined file for good: "
+				"add --yes");
+	} else if (bool_field(request, "expired")) {
 		rows = select_expired(ctx, kept, &error);
-	else
+	} else {
 		rows = select_quarantined(ctx, request, &error);
+	}
 	if (!rows) {
 		json_decref(purged);
 		json_decref(kept);
+		json_decref(kept_open);
+		json_decref(unrecorded);
 		return error;
 	}
 	json_array_foreach(rows, i, row) {
 		char *qname = admin_get_path(row, "quarantine_name");
 		char *path = admin_get_path(row, "path");
-		int err = qname ? quarantine_purge(ctx->quarantine, qname) : -ENOMEM;
+		int err = qname ? purge_file(ctx, qname) : -ENOMEM;
+
+		if (err == -EBUSY)
+			json_array_append(kept_open, row);
 		if (!err || err == -ENOENT) {
-			catalog_set_purged(ctx->cat, int_field(row, "id", 0), now, "admin");
+			if (catalog_set_purged(ctx->cat, int_field(row, "id", 0), now, "admin") != 0) {
+				json_object_set_new(row, "error",
+						    text_json(catalog_last_error(ctx->cat)));
+				json_array_append(unrecorded, row);
+			} else {
+				json_array_append(purged, row);
+			}
 			if (ctx->on_purged && path)
 				ctx->on_purged(ctx->daemon, path, qname);
-			json_array_append(purged, row);
 		}
 		free(qname);
 		free(path);
 	}
 	json_decref(rows);
-	response = success();
+	if (json_array_size(unrecorded))
+		response = failure("failed", "%zu files were deleted but the catalog could not "
+				   "record it (%s); the next start reconciles it",
+				   json_array_size(unrecorded),
+				   json_string_value(json_object_get(json_array_get(unrecorded, 0),
+								     "error")));
+	else if (json_array_size(purged) || !json_array_size(kept_open))
+		response = success();
+	else
+		response = failure("refused", "%s is open for writing through the mount: it is "
+				   "not purged while open", json_array_size(kept_open) > 1 ?
+				   "every file" : "the file");
 	json_object_set_new(response, "purged", purged);
 	json_object_set_new(response, "kept", kept);
+	json_object_set_new(response, "kept_open", kept_open);
+	json_object_set_new(response, "unrecorded", unrecorded);
 	return response;
 }
 

@@ -44,6 +44,11 @@ struct admin_context {
 	void (*sync)(void *daemon);	/* commit what the mount reported so far */
 	void (*on_restored)(void *daemon, const char *path, const char *qname);
 	void (*on_purged)(void *daemon, const char *path, const char *qname);
+	/* Around the purge of the quarantined file st: purge_begin returns
+	 * -EBUSY (and the file stays) while it is open for writing through
+	 * the mount, else 0; purge_end follows, purged saying if it went. */
+	int (*purge_begin)(void *daemon, const struct stat *st);
+	void (*purge_end)(void *daemon, bool purged);
 	int (*scan)(void *daemon, bool dry_run, struct catalog_scan *out);
 	int (*decide)(void *daemon, int64_t scan_id, bool confirm, struct catalog_scan *out);
 	void (*add_status)(void *daemon, json_t *status);

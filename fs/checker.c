@@ -540,6 +540,65 @@ static void remember_parent(struct scan_work *work, const char *path)
 	work->emptied_dirs[work->emptied_count++] = dir;
 }
 
+/* A file open for writing through the mount stays where it is for now. */
+static void keep_open(struct scan_work *work, const char *path, const char *what)
+{
+	work->record.kept_open++;
+	log_debug("scan %lld: '%s' is open for writing; it is not %s now",
+		  (long long)work->record.id, path, what);
+}
+
+/*
+ * Could a writer read back where the file went?  It checks with a
+ * readlink of /proc/self/fd, whose answer must fit in PATH_MAX: a file
+ * whose place in the quarantine would not fit stays live (and is logged).
+ */
+static bool fits_in_quarantine(struct scan_work *work, const char *path, const char *scan_qid)
+{
+	size_t len = work->checker->fs->store.root_path_len +
+		     sizeof("/" STORE_STATE_DIR_NAME "/" QUARANTINE_DIR_NAME "/") +
+		     strlen(scan_qid) + 1 + strlen(path);
+
+	if (len < PATH_MAX)
+		return true;
+	log_write_limited(&work->checker->warning, WARN_INTERVAL_MS, LOG_LEVEL_WARN,
+			  "scan %lld: '%s' is not quarantined: its path in the quarantine would "
+			  "be longer than %d bytes", (long long)work->record.id, path, PATH_MAX);
+	return false;
+}
+
+/*
+ * Record c, just moved to qname, as quarantined.  The catalog writer works
+ * beside the checker: a file created at the path right after the move may
+ * have taken c's row over already.  Then the row stays with the new file
+ * and the moved one gets a row of its own.
+ */
+static void record_quarantined(struct scan_work *work, const struct candidate *c,
+			       const char *qname, int64_t now)
+{
+	struct checker *checker = work->checker;
+	struct stat st;
+	int err = catalog_set_quarantined(checker->cat, c->id, c->ino, now, c->reason, qname,
+					  work->record.id);
+
+	if (err == -ENOENT && quarantine_stat(&checker->fs->quarantine, qname, &st) == 0) {
+		struct catalog_found found = {
+			.path = c->path,
+			.kind = S_ISLNK(st.st_mode) ? CATALOG_SYMLINK : CATALOG_FILE,
+			.dev = st.st_dev,
+			.ino = st.st_ino,
+			.size = st.st_size,
+			.mtime_ms = clock_ms_of(&st.st_mtim),
+		};
+		err = catalog_recover_quarantined(checker->cat, c->path, qname, &found, now,
+						  c->reason);
+	}
+	if (err)
+		log_error("scan %lld: '%s' moved to '%s' but not recorded: %s; the next start "
+			  "reconciles it", (long long)work->record.id, c->path, qname,
+			  catalog_last_error(checker->cat));
+}
+
 static void quarantine_one(struct scan_work *work, const struct candidate *c,
 			   const char *scan_qid)
 {
@@ -558,19 +617,22 @@ static void quarantine_one(struct scan_work *work, const struct candidate *c,
 	/* Written on disk since (an open file): promise 2 again. */
 	touched = clock_ms_of(&st.st_mtim) > clock_ms_of(&st.st_ctim) ?
 			  clock_ms_of(&st.st_mtim) : clock_ms_of(&st.st_ctim);
-	if (now - touched < work->settings.min_age_ms)
+	if (now - touched < work->settings.min_age_ms ||
+	    !fits_in_quarantine(work, c->path, scan_qid))
 		return;
+	/* No writable open of the file can begin while it moves, and none
+	 * may be open: a write through it would land in the quarantine. */
+	if (inode_gate_enter(&fs->inodes, st.st_dev, st.st_ino) != 0) {
+		keep_open(work, c->path, "quarantined");
+		return;
+	}
 	err = quarantine_move(&fs->quarantine, c->path, scan_qid, c->ino, qname, sizeof(qname));
+	inode_gate_leave(&fs->inodes, err == 0);
 	if (err == -ESTALE || err == -ENOENT)
 		return;
 	if (err)
 		goto out_warn;
-	err = catalog_set_quarantined(checker->cat, c->id, now, c->reason, qname,
-				      work->record.id);
-	if (err)
-		log_error("scan %lld: '%s' moved to '%s' but not recorded: %s; the next start "
-			  "reconciles it", (long long)work->record.id, c->path, qname,
-			  catalog_last_error(checker->cat));
+	record_quarantined(work, c, qname, now);
 	safekeep_index_add(fs, c->path, qname);
 	ops_invalidate_name(fs, c->path);
 	remember_parent(work, c->path);
@@ -626,8 +688,18 @@ static void purge_one(struct scan_work *work, const struct candidate *c)
 {
 	struct checker *checker = work->checker;
 	struct mediafs *fs = checker->fs;
-	int err = quarantine_purge(&fs->quarantine, c->quarantine_name);
+	struct stat st;
+	int err = quarantine_stat(&fs->quarantine, c->quarantine_name, &st);
 
+	if (!err) {
+		/* Unlinked or replaced while open, and still written. */
+		if (inode_gate_enter(&fs->inodes, st.st_dev, st.st_ino) != 0) {
+			keep_open(work, c->path, "purged");
+			return;
+		}
+		err = quarantine_purge(&fs->quarantine, c->quarantine_name);
+		inode_gate_leave(&fs->inodes, err == 0);
+	}
 	if (err && err != -ENOENT) {
 		work->errors++;
 		log_warn("scan %lld: cannot purge '%s': %s", (long long)work->record.id,

@@ -108,6 +108,21 @@ static void hook_purged(void *daemon, const char *path, const char *qname)
 	safekeep_index_remove(fs, path, qname);
 }
 
+/* An admin's purge goes through the checker's gate (inode.h). */
+static int hook_purge_begin(void *daemon, const struct stat *st)
+{
+	struct mediafs *fs = daemon;
+
+	return inode_gate_enter(&fs->inodes, st->st_dev, st->st_ino);
+}
+
+static void hook_purge_end(void *daemon, bool purged)
+{
+	struct mediafs *fs = daemon;
+
+	inode_gate_leave(&fs->inodes, purged);
+}
+
 static int hook_scan(void *daemon, bool dry_run, struct catalog_scan *out)
 {
 	struct mediafs *fs = daemon;
@@ -392,6 +407,8 @@ static void serve(struct ctl *ctl, int fd)
 		.sync = hook_sync,
 		.on_restored = hook_restored,
 		.on_purged = hook_purged,
+		.purge_begin = hook_purge_begin,
+		.purge_end = hook_purge_end,
 		.scan = hook_scan,
 		.decide = hook_decide,
 		.add_status = ctl_add_daemon_status,

@@ -10,6 +10,8 @@
  *
  * Lock order (each module keeps its own locks as leaves, except):
  *   fs->dir_lock (checker, for writing) -> inodes.lock
+ *   fs->handles_lock -> one of inodes.report_locks -> events->lock
+ *   (a write report; the inode gate is a flag under inodes.lock)
  *   checker->lock, events->lock, pathmap locks: never held together.
  */
 #include <errno.h>

@@ -7,11 +7,17 @@
  * list.  Closing happens under the lock, after the entry's file handle is
  * saved (also under the lock: it is rare, and nobody may see fd == -1
  * without a handle).  Reopening happens outside the lock.
+ *
+ * The gate is one slot (the checker moves one file at a time; the admin's
+ * purge waits its turn) under the same mutex, and a condition variable
+ * that openers of the gated inode and the next gate wait on.  Nothing here
+ * does I/O with the lock held.
  */
 #include "inode.h"
 
 #include "store.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -48,6 +54,11 @@ int inode_table_init(struct inode_table *table, int root_fd,
 		     const struct stat *root_stat, size_t max_open_fds)
 {
 	pthread_mutex_init(&table->lock, NULL);
+	pthread_cond_init(&table->gate_left, NULL);
+	for (size_t i = 0; i < INODE_REPORT_LOCKS; i++)
+		pthread_mutex_init(&table->report_locks[i], NULL);
+	table->moves = 0;
+	table->gate_active = false;
 	table->bucket_count = INITIAL_BUCKETS;
 	table->count = 0;
 	table->open_fds = 0;
@@ -67,6 +78,7 @@ int inode_table_init(struct inode_table *table, int root_fd,
 		.ino = root_stat->st_ino,
 		.type = root_stat->st_mode & S_IFMT,
 		.nlookup = 1,
+		.checked_moves = INODE_UNCHECKED,
 	};
 	return 0;
 }
@@ -93,6 +105,9 @@ void inode_table_destroy(struct inode_table *table)
 	table->buckets = NULL;
 	if (table->mount_fd >= 0)
 		close(table->mount_fd);
+	pthread_cond_destroy(&table->gate_left);
+	for (size_t i = 0; i < INODE_REPORT_LOCKS; i++)
+		pthread_mutex_destroy(&table->report_locks[i]);
 	pthread_mutex_destroy(&table->lock);
 }
 
@@ -237,6 +252,9 @@ struct inode *inode_table_acquire(struct inode_table *table,
 		.ino = st->st_ino,
 		.type = st->st_mode & S_IFMT,
 		.nlookup = 1,
+		/* A lookup may have found the name just before the checker
+		 * moved the file: the first writable open checks. */
+		.checked_moves = INODE_UNCHECKED,
 	};
 	*fd = -1;
 	if (table->count >= table->bucket_count)
@@ -334,6 +352,116 @@ uint64_t inode_table_node_id(struct inode_table *table, dev_t dev, ino_t ino)
 		id = inode == &table->root ? INODE_ROOT_ID : (uint64_t)(uintptr_t)inode;
 	pthread_mutex_unlock(&table->lock);
 	return id;
+}
+
+uint64_t inode_table_moves(struct inode_table *table)
+{
+	uint64_t moves;
+
+	pthread_mutex_lock(&table->lock);
+	moves = table->moves;
+	pthread_mutex_unlock(&table->lock);
+	return moves;
+}
+
+/* Caller holds table->lock. */
+static bool gated_locked(const struct inode_table *table, dev_t dev, ino_t ino)
+{
+	return table->gate_active && table->gate_dev == dev && table->gate_ino == ino;
+}
+
+int inode_writer_begin(struct inode_table *table, struct inode *inode, uint64_t opened_at,
+		       uint64_t *moves)
+{
+	int must_check = 0;
+
+	pthread_mutex_lock(&table->lock);
+	/* At most one rename or unlink long, and only for this inode. */
+	while (gated_locked(table, inode->dev, inode->ino))
+		pthread_cond_wait(&table->gate_left, &table->lock);
+	inode->writers++;
+	*moves = table->moves;
+	/* Opened with nothing moved since: the file is where it was. */
+	if (opened_at == table->moves)
+		inode->checked_moves = table->moves;
+	else if (inode->checked_moves != table->moves)
+		must_check = 1;
+	pthread_mutex_unlock(&table->lock);
+	return must_check;
+}
+
+void inode_writer_checked(struct inode_table *table, struct inode *inode, uint64_t moves)
+{
+	pthread_mutex_lock(&table->lock);
+	inode->checked_moves = moves;
+	pthread_mutex_unlock(&table->lock);
+}
+
+void inode_writer_end(struct inode_table *table, struct inode *inode)
+{
+	pthread_mutex_lock(&table->lock);
+	assert(inode->writers > 0);
+	inode->writers--;
+	pthread_mutex_unlock(&table->lock);
+}
+
+int inode_gate_enter(struct inode_table *table, dev_t dev, ino_t ino)
+{
+	struct inode *inode;
+
+	pthread_mutex_lock(&table->lock);
+	while (table->gate_active)
+		pthread_cond_wait(&table->gate_left, &table->lock);
+	inode = find_locked(table, dev, ino);
+	if (inode && inode->writers > 0) {
+		pthread_mutex_unlock(&table->lock);
+		return -EBUSY;
+	}
+	table->gate_active = true;
+	table->gate_dev = dev;
+	table->gate_ino = ino;
+	pthread_mutex_unlock(&table->lock);
+	return 0;
+}
+
+void inode_gate_leave(struct inode_table *table, bool changed)
+{
+	pthread_mutex_lock(&table->lock);
+	assert(table->gate_active);
+	if (changed)
+		table->moves++;
+	table->gate_active = false;
+	pthread_cond_broadcast(&table->gate_left);
+	pthread_mutex_unlock(&table->lock);
+}
+
+static pthread_mutex_t *report_lock_of(struct inode_table *table, const struct inode *inode)
+{
+	uint64_t h = (uint64_t)inode->ino * 0x9e3779b97f4a7c15ULL ^ (uint64_t)inode->dev;
+
+	return &table->report_locks[(h >> 32) % INODE_REPORT_LOCKS];
+}
+
+void inode_report_begin(struct inode_table *table, const struct inode *inode)
+{
+	pthread_mutex_lock(report_lock_of(table, inode));
+}
+
+void inode_report_end(struct inode_table *table, const struct inode *inode)
+{
+	pthread_mutex_unlock(report_lock_of(table, inode));
+}
+
+unsigned int inode_table_writers(struct inode_table *table, dev_t dev, ino_t ino)
+{
+	unsigned int writers = 0;
+
+	pthread_mutex_lock(&table->lock);
+	struct inode *inode = find_locked(table, dev, ino);
+	if (inode)
+		writers = inode->writers;
+	pthread_mutex_unlock(&table->lock);
+	return writers;
 }
 
 size_t inode_table_count(struct inode_table *table)

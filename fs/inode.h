@@ -14,6 +14,19 @@
  * saving their file handle, and reopens them by handle on the next use.
  * Without that capability every descriptor stays open.
  *
+ * Writers and the gate: each entry counts the handles open on it with write
+ * access (inode_writer_begin/end).  The checker, before it moves a file
+ * into the quarantine or purges one, enters the gate for that (dev, ino)
+ * (inode_gate_enter): it is refused while a writable handle is open, and
+ * while it is inside, a writable open of that inode waits.  When it leaves
+ * having moved or purged the file, the table's move count goes up; a
+ * writable open on an entry not checked since then must check where its
+ * file is before it writes (inode_writer_begin says so), because the
+ * file may now be in the quarantine, or the entry may have been made by a
+ * lookup that raced with the move.  So a write can never reach a file the
+ * checker moved without somebody looking first, and the data path pays a
+ * mutex and, after each scan that moved something, one check per inode.
+ *
  * Lifetime: an entry lives while its lookup count (the kernel's references)
  * is above zero.  The kernel never sends a request for a node id it has
  * forgotten, so a handler may use an entry without further locking, but it
@@ -34,6 +47,12 @@
 /* The node id of the root; equal to FUSE_ROOT_ID (checked in ops.c). */
 #define INODE_ROOT_ID 1
 
+/* An entry whose file was never found outside the quarantine. */
+#define INODE_UNCHECKED UINT64_MAX
+
+/* Inodes share this many report locks (inode_report_begin). */
+#define INODE_REPORT_LOCKS 64
+
 struct file_handle;
 
 struct inode {
@@ -43,6 +62,11 @@ struct inode {
 	uint64_t nlookup;		/* guarded by table->lock */
 	int fd;				/* O_PATH, -1 while closed; guarded by table->lock */
 	unsigned int holders;		/* requests using fd; guarded by table->lock */
+	unsigned int writers;		/* handles open with write access;
+					 * guarded by table->lock */
+	uint64_t checked_moves;		/* table->moves when the file was last
+					 * found outside the quarantine, or
+					 * INODE_UNCHECKED; guarded by table->lock */
 	struct file_handle *handle;	/* to reopen fd; guarded by table->lock */
 	struct inode *next_in_bucket;	/* guarded by table->lock */
 	struct inode *lru_prev;		/* closable descriptors, oldest first; */
@@ -59,6 +83,14 @@ struct inode_table {
 	int mount_fd;			/* owned, for reopening by handle; -1 when
 					 * the process cannot; immutable */
 	struct inode lru;		/* sentinel of the LRU list; guarded by lock */
+	uint64_t moves;			/* files moved or purged through the gate;
+					 * guarded by lock */
+	bool gate_active;		/* the checker is inside the gate; */
+	dev_t gate_dev;			/* for this (dev, ino); */
+	ino_t gate_ino;			/* all three guarded by lock */
+	pthread_cond_t gate_left;	/* the gate was left; with lock */
+	/* Taken alone or before the event queue's lock, never with lock. */
+	pthread_mutex_t report_locks[INODE_REPORT_LOCKS];
 	struct inode root;		/* never freed; its fd is the store's */
 };
 
@@ -109,6 +141,55 @@ void inode_release_fd(struct inode_table *table, struct inode *inode);
  * may be forgotten as soon as the lock is dropped.
  */
 uint64_t inode_table_node_id(struct inode_table *table, dev_t dev, ino_t ino);
+
+/*
+ * The move count now, to read before opening a file whose entry is not
+ * known yet (a create): see inode_writer_begin().
+ */
+uint64_t inode_table_moves(struct inode_table *table);
+
+/*
+ * Count one handle with write access on inode, about to be opened
+ * (opened_at INODE_UNCHECKED) or opened while the move count was
+ * opened_at.  Waits while the checker is inside the gate for this inode.
+ * Returns 0 when the file is known to be outside the quarantine, or 1
+ * when a move or purge happened since it was last checked: the caller
+ * must then find out where the file is, and call inode_writer_checked()
+ * with *moves if it is in place, or inode_writer_end() and fail if not.
+ * Never blocks on I/O.
+ */
+int inode_writer_begin(struct inode_table *table, struct inode *inode, uint64_t opened_at,
+		       uint64_t *moves);
+void inode_writer_checked(struct inode_table *table, struct inode *inode, uint64_t moves);
+
+/* The handle counted by inode_writer_begin() is closed. */
+void inode_writer_end(struct inode_table *table, struct inode *inode);
+
+/*
+ * Enter the gate for the file (dev, ino) before moving it to the
+ * quarantine or purging it: waits while another thread is inside, then
+ * returns -EBUSY (and stays out) when a handle with write access is open
+ * on it, or 0.  A file the table does not know cannot be open.  The
+ * caller does its one move or purge, then leaves with inode_gate_leave(),
+ * changed saying whether the file moved or went.  Only the checker and
+ * the admin's purge enter; they hold the gate across one rename or unlink
+ * and nothing else.
+ */
+int inode_gate_enter(struct inode_table *table, dev_t dev, ino_t ino);
+void inode_gate_leave(struct inode_table *table, bool changed);
+
+/*
+ * Around reading an inode's size and queueing the write report: two
+ * reports of one inode (two handles released at once, which the kernel
+ * does asynchronously after close) then reach the catalog in the order
+ * they read the size, and the last one says the last size.  Held across
+ * one fstat and one events_emit(); inodes share the locks by hash.
+ */
+void inode_report_begin(struct inode_table *table, const struct inode *inode);
+void inode_report_end(struct inode_table *table, const struct inode *inode);
+
+/* Handles with write access open on (dev, ino); for tests and logs. */
+unsigned int inode_table_writers(struct inode_table *table, dev_t dev, ino_t ino);
 
 /* Entries held, the root excluded. */
 size_t inode_table_count(struct inode_table *table);

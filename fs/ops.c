@@ -49,6 +49,9 @@ struct open_file {
 	int fd;
 	atomic_bool dirty;	/* written since the last flush, fsync or release */
 	bool path_known;	/* its creation, with its path, went to the catalog */
+	struct inode *writer;	/* counted in its writers (opened with write
+				 * access), or NULL; the kernel keeps the
+				 * inode until the release is answered */
 };
 
 /*
@@ -121,8 +124,10 @@ static void handle_unregister(struct mediafs *fs, struct handle_link *link)
 	pthread_mutex_unlock(&fs->handles_lock);
 }
 
-static void open_file_free(struct open_file *file)
+static void open_file_free(struct mediafs *fs, struct open_file *file)
 {
+	if (file->writer)
+		inode_writer_end(&fs->inodes, file->writer);
 	close(file->fd);
 	free(file);
 }
@@ -154,6 +159,66 @@ static int fs_hold(struct mediafs *fs, struct inode *inode)
 static void fs_release(struct mediafs *fs, struct inode *inode)
 {
 	inode_release_fd(&fs->inodes, inode);
+}
+
+/* Does a handle opened with flags write to its file?  O_TRUNC without
+ * write access truncates all the same. */
+static bool fs_flags_write(int flags)
+{
+	return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+}
+
+/*
+ * Is the file open as fd at a name in the tree, outside the state
+ * directory?  One readlink of /proc/self/fd/N, paid only when the checker
+ * moved or purged something since the inode was last checked.
+ */
+static bool fs_file_is_in_tree(struct mediafs *fs, int fd)
+{
+	char path[PATH_MAX];
+	ssize_t len = store_relative_path(&fs->store, fd, path, sizeof(path));
+	size_t state_len = sizeof(STORE_STATE_DIR_NAME) - 1;
+	struct stat st;
+
+	/* Too long a path to read back: the checker never moves a file
+	 * whose place in the quarantine would be that long (checker.c).
+	 * Outside BACKING's path: BACKING itself was renamed. */
+	if (len == -ENAMETOOLONG || len == -EXDEV)
+		return true;
+	/* Gone (purged), or unreadable: not a place to write to. */
+	if (len < 0)
+		return false;
+	if ((size_t)len < state_len || memcmp(path, STORE_STATE_DIR_NAME, state_len) != 0 ||
+	    (path[state_len] != '/' && path[state_len] != '\0'))
+		return true;
+	/* The descriptor's name is in the quarantine, but another link may
+	 * be live, and a write is recorded by inode there. */
+	return store_stat(fd, &st) == 0 && st.st_nlink > 1;
+}
+
+/*
+ * Count one handle with write access on inode, whose file fd is (opened
+ * while the move count was opened_at, or INODE_UNCHECKED for a file not
+ * opened yet).  Returns 0, or -ESTALE with nothing counted when the file
+ * is in the quarantine or gone: the checker moved it, and a write must not
+ * land there unseen.  The kernel retries an open that fails with ESTALE
+ * once with a fresh lookup of the name, which finds what is there now.
+ */
+static int fs_writer_begin(struct mediafs *fs, struct inode *inode, int fd, uint64_t opened_at)
+{
+	uint64_t moves;
+
+	if (inode_writer_begin(&fs->inodes, inode, opened_at, &moves) == 0 ||
+	    !safekeep_enabled(fs))
+		return 0;
+	if (!fs_file_is_in_tree(fs, fd)) {
+		inode_writer_end(&fs->inodes, inode);
+		log_debug("refused to open ino=%ju for writing: its file left the tree",
+			  (uintmax_t)inode->ino);
+		return -ESTALE;
+	}
+	inode_writer_checked(&fs->inodes, inode, moves);
+	return 0;
 }
 
 static void fs_fill_entry_timeouts(struct mediafs *fs, struct fuse_entry_param *e)
@@ -343,6 +408,7 @@ static int fs_do_create(fuse_req_t req, struct inode *parent, const char *name,
 	struct creds_saved saved = { 0 };
 	struct open_file *file;
 	int parent_fd, fd, err, flags = fi->flags;
+	uint64_t moves;
 
 	if (fs_is_reserved_name(fs, parent, name))
 		return -EPERM;
@@ -364,6 +430,9 @@ static int fs_do_create(fuse_req_t req, struct inode *parent, const char *name,
 	err = fs_become_creator(fs, ctx, &saved);
 	if (err)
 		goto out_release;
+	/* Without O_EXCL the name may be an old file that the checker is
+	 * moving: read before the open, the count tells whether it did. */
+	moves = inode_table_moves(&fs->inodes);
 	fd = store_create_file(parent_fd, name, flags, mode & ~S_IFMT);
 	creds_restore(&saved);
 	if (fd < 0) {
@@ -371,9 +440,13 @@ static int fs_do_create(fuse_req_t req, struct inode *parent, const char *name,
 		goto out_release;
 	}
 	err = fs_do_entry_for_open_file(fs, parent_fd, name, fd, e);
+	if (err)
+		goto out_close;
+	file->writer = fs_flags_write(flags) ? fs_inode(fs, e->ino) : NULL;
+	err = file->writer ? fs_writer_begin(fs, file->writer, fd, moves) : 0;
 	if (err) {
-		close(fd);
-		goto out_release;
+		inode_table_forget(&fs->inodes, file->writer, 1);
+		goto out_close;
 	}
 	file->path_known = track_created(fs, parent, parent_fd, name, &e->attr, false);
 	file->link.kind = HANDLE_FILE;
@@ -383,6 +456,8 @@ static int fs_do_create(fuse_req_t req, struct inode *parent, const char *name,
 	fs_release(fs, parent);
 	return 0;
 
+out_close:
+	close(fd);
 out_release:
 	fs_release(fs, parent);
 out_free:
@@ -507,8 +582,8 @@ out_release_parent:
 /* Apply each change that to_set names, in the order chmod, chown,
  * truncate, utimens, like a sequence of the separate system calls.  The
  * caller holds path_fd. */
-static int fs_do_setattr_fd(struct mediafs *fs, int path_fd, const struct stat *attr,
-			    int to_set, struct fuse_file_info *fi)
+static int fs_do_setattr_fd(struct mediafs *fs, struct inode *inode, int path_fd,
+			    const struct stat *attr, int to_set, struct fuse_file_info *fi)
 {
 	int open_fd = fi ? fs_open_file(fi)->fd : -1;
 	int err;
@@ -529,10 +604,13 @@ static int fs_do_setattr_fd(struct mediafs *fs, int path_fd, const struct stat *
 		err = store_set_size(path_fd, open_fd, attr->st_size);
 		if (err)
 			return err;
-		if (fi)
+		if (fi) {
 			atomic_store(&fs_open_file(fi)->dirty, true);
-		else
+		} else {
+			inode_report_begin(&fs->inodes, inode);
 			track_written(fs, path_fd, false);
+			inode_report_end(&fs->inodes, inode);
+		}
 	}
 	if ((to_set & ~(FUSE_SET_ATTR_CTIME | FUSE_SET_ATTR_FORCE)) == 0) {
 		/* chown(f, -1, -1) arrives as a setattr that changes nothing;
@@ -566,12 +644,20 @@ static int fs_do_setattr(struct mediafs *fs, struct inode *inode,
 			 const struct stat *attr, int to_set,
 			 struct fuse_file_info *fi)
 {
+	/* truncate(2) by name writes like a handle, for one call. */
+	bool writes = (to_set & FUSE_SET_ATTR_SIZE) && !fi;
 	int fd = fs_hold(fs, inode);
 	int err;
 
 	if (fd < 0)
 		return fd;
-	err = fs_do_setattr_fd(fs, fd, attr, to_set, fi);
+	err = writes ? fs_writer_begin(fs, inode, fd, INODE_UNCHECKED) : 0;
+	if (err)
+		goto out_release;
+	err = fs_do_setattr_fd(fs, inode, fd, attr, to_set, fi);
+	if (writes)
+		inode_writer_end(&fs->inodes, inode);
+out_release:
 	fs_release(fs, inode);
 	return err;
 }
@@ -581,28 +667,38 @@ static int fs_do_open(struct mediafs *fs, struct inode *inode,
 {
 	struct open_file *file;
 	int flags = fi->flags;
-	int fd;
+	int path_fd, fd;
+	bool writes;
 
 	if (fs->settings.writeback) {
 		flags &= ~O_APPEND;
 		if ((flags & O_ACCMODE) == O_WRONLY)
 			flags = (flags & ~O_ACCMODE) | O_RDWR;
 	}
+	writes = fs_flags_write(flags);
 	file = malloc(sizeof(*file));
 	if (!file)
 		return -ENOMEM;
-	fd = fs_hold(fs, inode);
-	if (fd >= 0) {
-		int path_fd = fd;
-		fd = store_reopen(path_fd, flags);
-		fs_release(fs, inode);
+	path_fd = fs_hold(fs, inode);
+	if (path_fd < 0) {
+		free(file);
+		return path_fd;
 	}
+	/* Counted before the open: from here on the checker leaves it. */
+	fd = writes ? fs_writer_begin(fs, inode, path_fd, INODE_UNCHECKED) : 0;
+	if (fd == 0) {
+		fd = store_reopen(path_fd, flags);
+		if (fd < 0 && writes)
+			inode_writer_end(&fs->inodes, inode);
+	}
+	fs_release(fs, inode);
 	if (fd < 0) {
 		free(file);
 		return fd;
 	}
 	file->link.kind = HANDLE_FILE;
 	file->fd = fd;
+	file->writer = writes ? inode : NULL;
 	atomic_init(&file->dirty, (flags & O_TRUNC) != 0);
 	file->path_known = false;
 	fi->fh = (uintptr_t)file;
@@ -1109,7 +1205,7 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
 		/* The caller was interrupted: no release will come. */
 		handle_unregister(fs, &fs_open_file(fi)->link);
-		open_file_free(fs_open_file(fi));
+		open_file_free(fs, fs_open_file(fi));
 	}
 }
 
@@ -1127,7 +1223,7 @@ static void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	handle_register(fs, &fs_open_file(fi)->link);
 	if (fuse_reply_open(req, fi) == -ENOENT) {
 		handle_unregister(fs, &fs_open_file(fi)->link);
-		open_file_free(fs_open_file(fi));
+		open_file_free(fs, fs_open_file(fi));
 	}
 }
 
@@ -1169,8 +1265,12 @@ static void fs_op_write_buf(fuse_req_t req, fuse_ino_t ino,
  * which only the writeback cache still sends), not at every write. */
 static void fs_report_if_written(struct mediafs *fs, struct open_file *file)
 {
-	if (atomic_exchange(&file->dirty, false))
-		track_written(fs, file->fd, file->path_known);
+	/* Only handles with write access are ever dirty. */
+	if (!atomic_exchange(&file->dirty, false) || !file->writer)
+		return;
+	inode_report_begin(&fs->inodes, file->writer);
+	track_written(fs, file->fd, file->path_known);
+	inode_report_end(&fs->inodes, file->writer);
 }
 
 static void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -1188,7 +1288,7 @@ static void fs_op_release(fuse_req_t req, fuse_ino_t ino,
 	log_trace("release ino=%" PRIu64, ino);
 	fs_report_if_written(fs_from_req(req), file);
 	handle_unregister(fs_from_req(req), &file->link);
-	open_file_free(file);
+	open_file_free(fs_from_req(req), file);
 	fuse_reply_err(req, 0);
 }
 
@@ -1493,7 +1593,7 @@ void ops_close_handles(struct mediafs *fs)
 			struct open_file *file = (struct open_file *)link;
 
 			fs_report_if_written(fs, file);
-			open_file_free(file);
+			open_file_free(fs, file);
 			files++;
 		} else {
 			dir_handle_free((struct dir_handle *)link);

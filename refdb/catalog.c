@@ -114,8 +114,12 @@ static const char *const migrations[] = {
 	"ALTER TABLE scans ADD COLUMN near_miss_examples TEXT;"
 	"ALTER TABLE files ADD COLUMN access_restores INTEGER NOT NULL DEFAULT 0;",
 	/* 4 -> 5: the audit log by file, so that a file's history follows it
-	 * from path to path (a restore --to, a rename). */
-	"CREATE INDEX audit_file ON audit(file_id) WHERE file_id IS NOT NULL;",
+	 * from path to path (a restore --to, a rename); files a scan left
+	 * because they were open for writing, and writes to quarantined files
+	 * (through descriptors opened before the quarantine) found by inode. */
+	"CREATE INDEX audit_file ON audit(file_id) WHERE file_id IS NOT NULL;"
+	"ALTER TABLE scans ADD COLUMN kept_open INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX files_quarantined_ino ON files(ino) WHERE state = 'quarantined';",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == CATALOG_SCHEMA_VERSION,
@@ -143,6 +147,8 @@ enum statement {
 	ST_REVIVE,
 	ST_RECREATE,
 	ST_UPDATE_WRITTEN,
+	ST_AUDIT_WRITTEN_QUARANTINED,
+	ST_UPDATE_WRITTEN_QUARANTINED,
 	ST_SET_PATH,
 	ST_DELETE,
 	ST_DELETE_MISSING_AT,
@@ -180,6 +186,14 @@ static const char *const statement_sql[STATEMENT_COUNT] = {
 	[ST_UPDATE_WRITTEN] =
 		"UPDATE files SET size = ?3, mtime_ms = ?4, last_written_ms = ?5,"
 		" activity_ms = ?5 WHERE ino = ?2 AND dev = ?1 AND state = 'live'",
+	[ST_AUDIT_WRITTEN_QUARANTINED] =
+		"INSERT INTO audit (time_ms, file_id, path, from_state, to_state, reason, detail)"
+		" SELECT ?3, id, path, 'quarantined', 'quarantined', 'written',"
+		" CAST(quarantine_name AS TEXT) FROM files"
+		" WHERE ino = ?2 AND dev = ?1 AND state = 'quarantined'",
+	[ST_UPDATE_WRITTEN_QUARANTINED] =
+		"UPDATE files SET size = ?3, mtime_ms = ?4, last_written_ms = ?5,"
+		" activity_ms = ?5 WHERE ino = ?2 AND dev = ?1 AND state = 'quarantined'",
 	[ST_SET_PATH] =
 		"UPDATE files SET path = ?2, activity_ms = ?3 WHERE id = ?1",
 	[ST_DELETE] = "DELETE FROM files WHERE id = ?1",
@@ -675,6 +689,38 @@ static int apply_present(struct catalog *cat, const struct catalog_event *ev,
 		     NULL);
 }
 
+/*
+ * A write to a quarantined file, through a descriptor opened before it
+ * went there (unlinked or replaced while open): its row records it, with
+ * an audit line.  Returns 0, -ENOENT when no quarantined row has the
+ * inode, or -errno.
+ */
+static int apply_written_quarantined(struct catalog *cat, const struct catalog_event *ev)
+{
+	sqlite3_stmt *st = statement(cat, ST_AUDIT_WRITTEN_QUARANTINED);
+	int err;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, (int64_t)ev->dev);
+	sqlite3_bind_int64(st, 2, (int64_t)ev->ino);
+	sqlite3_bind_int64(st, 3, ev->time_ms);
+	err = run(cat, st, "audit a write in the quarantine");
+	if (err)
+		return err;
+	if (sqlite3_changes(cat->db) == 0)
+		return -ENOENT;
+	st = statement(cat, ST_UPDATE_WRITTEN_QUARANTINED);
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, (int64_t)ev->dev);
+	sqlite3_bind_int64(st, 2, (int64_t)ev->ino);
+	sqlite3_bind_int64(st, 3, ev->size);
+	sqlite3_bind_int64(st, 4, ev->mtime_ms);
+	sqlite3_bind_int64(st, 5, ev->time_ms);
+	return run(cat, st, "record a write in the quarantine");
+}
+
 static int apply_written(struct catalog *cat, const struct catalog_event *ev)
 {
 	sqlite3_stmt *st = statement(cat, ST_UPDATE_WRITTEN);
@@ -688,8 +734,11 @@ static int apply_written(struct catalog *cat, const struct catalog_event *ev)
 	sqlite3_bind_int64(st, 4, ev->mtime_ms);
 	sqlite3_bind_int64(st, 5, ev->time_ms);
 	err = run(cat, st, "record a write");
-	if (err || sqlite3_changes(cat->db) > 0 || !ev->path)
+	if (err || sqlite3_changes(cat->db) > 0)
 		return err;
+	err = apply_written_quarantined(cat, ev);
+	if (err != -ENOENT || !ev->path)
+		return err == -ENOENT ? 0 : err;
 	/* Unknown inode: a file the catalog has not met yet. */
 	return apply_present(cat, ev, "written");
 }
@@ -1456,6 +1505,7 @@ struct state_change {
 	int64_t now_ms;
 	const char *text[3];	/* bound as ?3, ?4, ?5 (NULL: not bound) */
 	int64_t number;		/* bound as ?6 */
+	int64_t ino;		/* bound as ?7 (0: not bound) */
 	const char *from, *to, *reason, *detail;
 };
 
@@ -1484,6 +1534,8 @@ static int change_state_in_transaction(struct catalog *cat, const struct state_c
 			sqlite3_bind_blob(st, 3 + i, change->text[i], (int)strlen(change->text[i]),
 					  SQLITE_STATIC);
 	sqlite3_bind_int64(st, 6, change->number);
+	if (change->ino)
+		sqlite3_bind_int64(st, 7, change->ino);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
@@ -1520,15 +1572,17 @@ static int change_state(struct catalog *cat, const struct state_change *change)
 	return commit(cat);
 }
 
-int catalog_set_quarantined(struct catalog *cat, int64_t id, int64_t now_ms,
+int catalog_set_quarantined(struct catalog *cat, int64_t id, ino_t ino, int64_t now_ms,
 			    const char *reason, const char *quarantine_name,
 			    int64_t scan_id)
 {
 	struct state_change change = {
 		.sql = "UPDATE files SET state = 'quarantined', state_changed_ms = ?2,"
 		       " state_reason = CAST(?4 AS TEXT), quarantine_name = ?3,"
-		       " scan_id = nullif(?6, 0) WHERE id = ?1 AND state IN ('live', 'missing')",
+		       " scan_id = nullif(?6, 0) WHERE id = ?1 AND state IN ('live', 'missing')"
+		       " AND ino = ?7",
 		.id = id,
+		.ino = (int64_t)ino,
 		.now_ms = now_ms,
 		.text = { quarantine_name, reason },
 		.number = scan_id,
@@ -1714,7 +1768,7 @@ int catalog_scan_end(struct catalog *cat, const struct catalog_scan *scan)
 		"UPDATE scans SET finished_ms = ?2, status = ?3, live = ?4, referenced = ?5,"
 		" candidates = ?6, quarantined = ?7, restored = ?8, purged = ?9, conflicts = ?10,"
 		" hostile = ?11, message = ?12, decided_ms = nullif(?13, 0),"
-		" hostile_examples = nullif(?14, '') WHERE id = ?1",
+		" hostile_examples = nullif(?14, ''), kept_open = ?15 WHERE id = ?1",
 		-1, &st, NULL);
 
 	if (rc != SQLITE_OK)
@@ -1733,6 +1787,7 @@ int catalog_scan_end(struct catalog *cat, const struct catalog_scan *scan)
 	sqlite3_bind_text(st, 12, scan->message, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 13, scan->decided_ms);
 	sqlite3_bind_text(st, 14, scan->hostile_examples, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 15, (int64_t)scan->kept_open);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : fail(cat, rc, "record a scan");
@@ -1771,7 +1826,7 @@ int catalog_scan_keep_candidates(struct catalog *cat, int64_t scan_id,
 #define SCAN_COLUMNS \
 	"id, started_ms, coalesce(finished_ms, 0), coalesce(decided_ms, 0), trigger, status," \
 	" live, referenced, candidates, quarantined, restored, purged, conflicts, hostile," \
-	" coalesce(message, ''), coalesce(hostile_examples, '')"
+	" coalesce(message, ''), coalesce(hostile_examples, ''), kept_open"
 
 static void read_scan(sqlite3_stmt *st, struct catalog_scan *scan)
 {
@@ -1795,6 +1850,7 @@ static void read_scan(sqlite3_stmt *st, struct catalog_scan *scan)
 		 (const char *)sqlite3_column_text(st, 14));
 	snprintf(scan->hostile_examples, sizeof(scan->hostile_examples), "%s",
 		 (const char *)sqlite3_column_text(st, 15));
+	scan->kept_open = (uint64_t)sqlite3_column_int64(st, 16);
 }
 
 static int scan_query_one(struct catalog *cat, const char *sql, int64_t id,

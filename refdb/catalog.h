@@ -69,7 +69,8 @@ enum catalog_kind {
 enum catalog_event_kind {
 	CATALOG_EVENT_CREATED,	/* path is new (create, mknod, symlink) */
 	CATALOG_EVENT_LINKED,	/* path is a new hard link */
-	CATALOG_EVENT_WRITTEN,	/* the file (dev, ino) was written or truncated */
+	CATALOG_EVENT_WRITTEN,	/* the file (dev, ino) was written or truncated; a
+				 * quarantined one too (its row records it) */
 	CATALOG_EVENT_RENAMED,	/* path moved to path2 (a file) */
 	CATALOG_EVENT_RENAMED_DIR, /* every path under path moved under path2 */
 	CATALOG_EVENT_EXCHANGED, /* path and path2 swapped (files or directories) */
@@ -287,8 +288,12 @@ int catalog_each_access_restored(struct catalog *cat,
 
 /* ---- State changes made by the checker and by an admin ---- */
 
-/* live (or missing) -> quarantined, now at quarantine_name. */
-int catalog_set_quarantined(struct catalog *cat, int64_t id, int64_t now_ms,
+/*
+ * live (or missing) -> quarantined, now at quarantine_name.  The row must
+ * still describe inode ino: -ENOENT when it does not, or is not live
+ * (a file created at its path since took the row over).
+ */
+int catalog_set_quarantined(struct catalog *cat, int64_t id, ino_t ino, int64_t now_ms,
 			    const char *reason, const char *quarantine_name,
 			    int64_t scan_id);
 
@@ -361,6 +366,7 @@ struct catalog_scan {
 	uint64_t purged;
 	uint64_t conflicts;
 	uint64_t hostile;	/* unusable values in the sources */
+	uint64_t kept_open;	/* moves and purges left: open for writing */
 	/* A few of them, one per line: "source 'app': ../x (dotdot)". */
 	char hostile_examples[CATALOG_SCAN_EXAMPLES_BYTES];
 	char message[512];

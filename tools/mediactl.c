@@ -519,6 +519,9 @@ static void print_scan(const char *label, const json_t *scan)
 	       (long long)num(scan, "conflicts"));
 	if (str(scan, "message")[0])
 		printf("%-12s %s\n", "", shown(scan, "message"));
+	if (num(scan, "kept_open"))
+		printf("%-12s %lld files open for writing were left for a later scan\n", "",
+		       (long long)num(scan, "kept_open"));
 	if (num(scan, "hostile")) {
 		json_t *example;
 		size_t i;
@@ -603,6 +606,12 @@ static void print_purge(const json_t *r)
 	json_array_foreach(json_object_get(r, "kept"), i, f)
 		printf("kept #%lld %s: %s\n", (long long)num(f, "id"), shown(f, "path"),
 		       shown(f, "kept"));
+	json_array_foreach(json_object_get(r, "kept_open"), i, f)
+		printf("kept #%lld %s: open for writing through the mount\n",
+		       (long long)num(f, "id"), shown(f, "path"));
+	json_array_foreach(json_object_get(r, "unrecorded"), i, f)
+		printf("%sunrecorded%s #%lld %s: %s\n", RED, RESET, (long long)num(f, "id"),
+		       shown(f, "path"), shown(f, "error"));
 }
 
 static void print_files(const json_t *r, bool quarantine_view)

@@ -198,6 +198,42 @@ START_TEST(test_written_unknown_file_is_added)
 }
 END_TEST
 
+START_TEST(test_written_quarantined_file_is_recorded_on_its_row)
+{
+	apply(created("a.jpg", 10, 1000));
+	apply((struct catalog_event){ .kind = CATALOG_EVENT_QUARANTINED, .time_ms = 2000,
+				      .path = "a.jpg", .dev = 1, .ino = 10, .size = 3,
+				      .quarantine_name = "u1/a.jpg", .reason = "unlinked" });
+	/* Written through a descriptor opened before the unlink. */
+	apply((struct catalog_event){ .kind = CATALOG_EVENT_WRITTEN, .time_ms = 3000,
+				      .dev = 1, .ino = 10, .size = 4321, .mtime_ms = 2999 });
+	ck_assert_int_eq(count_sql("SELECT count(*) FROM files WHERE state = 'quarantined'"
+				   " AND size = 4321 AND last_written_ms = 3000"
+				   " AND state_changed_ms = 2000"), 1);
+	ck_assert_msg(!has_current("a.jpg", CATALOG_LIVE), "no live row appears");
+	ck_assert_int_eq(audit_count("a.jpg", "written"), 1);
+	ck_assert_int_eq(count_sql("SELECT count(*) FROM files"), 1);
+}
+END_TEST
+
+START_TEST(test_quarantine_of_a_row_another_file_took_is_refused)
+{
+	struct catalog_row row;
+
+	apply(created("a.jpg", 10, 1000));
+	ck_assert_int_eq(catalog_get_current(cat, "a.jpg", &row), 0);
+	/* The checker moved inode 10; a new file was created at the path
+	 * and its event applied before the move was recorded. */
+	apply(created("a.jpg", 11, 2000));
+	ck_assert_int_eq(catalog_set_quarantined(cat, row.id, 10, 2001, "unreferenced",
+						 "s1/a.jpg", 1), -ENOENT);
+	ck_assert_msg(has_current("a.jpg", CATALOG_LIVE), "the row stays with the new file");
+	ck_assert_int_eq(catalog_set_quarantined(cat, row.id, 11, 2002, "unreferenced",
+						 "s1/a.jpg", 1), 0);
+	catalog_row_clear(&row);
+}
+END_TEST
+
 START_TEST(test_link_and_symlink_add_rows)
 {
 	apply(created("a.jpg", 10, 1000));
@@ -646,6 +682,8 @@ static Suite *catalog_suite(void)
 	tcase_add_test(events, test_created_file_is_live_with_audit);
 	tcase_add_test(events, test_written_updates_by_inode);
 	tcase_add_test(events, test_written_unknown_file_is_added);
+	tcase_add_test(events, test_written_quarantined_file_is_recorded_on_its_row);
+	tcase_add_test(events, test_quarantine_of_a_row_another_file_took_is_refused);
 	tcase_add_test(events, test_link_and_symlink_add_rows);
 	tcase_add_test(events, test_rename_moves_row_and_replaces_target);
 	tcase_add_test(events, test_directory_rename_moves_every_descendant);

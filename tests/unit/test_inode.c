@@ -1,8 +1,12 @@
 /*
- * Unit tests for fs/inode.c: lookup counting, growth and forgetting.
+ * Unit tests for fs/inode.c: lookup counting, growth and forgetting, and
+ * the writers and the gate that keep the checker off files open for writing.
  */
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -99,6 +103,114 @@ START_TEST(test_many_inodes_survive_growth)
 }
 END_TEST
 
+static struct inode *acquire_fake(ino_t ino)
+{
+	struct stat st = fake_stat(ino);
+	int fd = open("/", O_PATH);
+	struct inode *inode = inode_table_acquire(&table, &st, &fd);
+
+	ck_assert_ptr_nonnull(inode);
+	return inode;
+}
+
+START_TEST(test_gate_is_refused_while_a_writer_is_open)
+{
+	struct inode *a = acquire_fake(200);
+	uint64_t moves;
+
+	inode_writer_begin(&table, a, INODE_UNCHECKED, &moves);
+	ck_assert_uint_eq(inode_table_writers(&table, 7, 200), 1);
+	ck_assert_int_eq(inode_gate_enter(&table, 7, 200), -EBUSY);
+	ck_assert_msg(inode_gate_enter(&table, 7, 201) == 0,
+		      "another inode, or one the table does not know, may move");
+	inode_gate_leave(&table, true);
+	inode_writer_end(&table, a);
+	ck_assert_uint_eq(inode_table_writers(&table, 7, 200), 0);
+	ck_assert_int_eq(inode_gate_enter(&table, 7, 200), 0);
+	inode_gate_leave(&table, false);
+}
+END_TEST
+
+START_TEST(test_writer_checks_after_a_move_and_once_only)
+{
+	struct inode *a = acquire_fake(210);
+	uint64_t moves;
+
+	ck_assert_msg(inode_writer_begin(&table, a, INODE_UNCHECKED, &moves) == 1,
+		      "a new entry is checked at its first writable open");
+	inode_writer_checked(&table, a, moves);
+	inode_writer_end(&table, a);
+	ck_assert_int_eq(inode_writer_begin(&table, a, INODE_UNCHECKED, &moves), 0);
+	inode_writer_end(&table, a);
+	ck_assert_int_eq(inode_gate_enter(&table, 7, 999), 0);
+	inode_gate_leave(&table, false);
+	ck_assert_msg(inode_writer_begin(&table, a, INODE_UNCHECKED, &moves) == 0,
+		      "a gate that moved nothing changes nothing");
+	inode_writer_end(&table, a);
+	ck_assert_int_eq(inode_gate_enter(&table, 7, 999), 0);
+	inode_gate_leave(&table, true);
+	ck_assert_msg(inode_writer_begin(&table, a, INODE_UNCHECKED, &moves) == 1,
+		      "after any move, the next writable open checks");
+	inode_writer_end(&table, a);
+}
+END_TEST
+
+START_TEST(test_writer_of_a_file_opened_before_nothing_moved_need_not_check)
+{
+	struct inode *a = acquire_fake(220);
+	uint64_t opened_at = inode_table_moves(&table), moves;
+
+	ck_assert_int_eq(inode_writer_begin(&table, a, opened_at, &moves), 0);
+	inode_writer_end(&table, a);
+	ck_assert_int_eq(inode_gate_enter(&table, 7, 220), 0);
+	inode_gate_leave(&table, true);
+	ck_assert_msg(inode_writer_begin(&table, a, opened_at, &moves) == 1,
+		      "opened before a move: the file may be where the move put it");
+	inode_writer_end(&table, a);
+}
+END_TEST
+
+struct opener {
+	struct inode *inode;
+	int result;
+	atomic_bool done;
+};
+
+static void *open_for_writing(void *arg)
+{
+	struct opener *o = arg;
+	uint64_t moves;
+
+	o->result = inode_writer_begin(&table, o->inode, INODE_UNCHECKED, &moves);
+	atomic_store(&o->done, true);
+	return NULL;
+}
+
+START_TEST(test_writable_open_waits_for_the_gate_of_its_inode)
+{
+	struct opener o = { .inode = acquire_fake(230) };
+	uint64_t moves;
+	pthread_t thread;
+
+	ck_assert_int_eq(inode_writer_begin(&table, o.inode, INODE_UNCHECKED, &moves), 1);
+	inode_writer_checked(&table, o.inode, moves);
+	inode_writer_end(&table, o.inode);
+	ck_assert_int_eq(inode_gate_enter(&table, 7, 230), 0);
+	ck_assert_int_eq(pthread_create(&thread, NULL, open_for_writing, &o), 0);
+	/* It cannot finish while the gate is held; give it time to try. */
+	for (int i = 0; i < 50; i++) {
+		ck_assert_msg(!atomic_load(&o.done), "the open waits while its file moves");
+		usleep(1000);
+	}
+	inode_gate_leave(&table, true);
+	pthread_join(thread, NULL);
+	ck_assert_msg(o.result == 1, "after the move it must check where its file is");
+	ck_assert_msg(inode_gate_enter(&table, 7, 230) == -EBUSY,
+		      "and the next move waits for it");
+	inode_writer_end(&table, o.inode);
+}
+END_TEST
+
 static Suite *inode_suite(void)
 {
 	Suite *s = suite_create("inode");
@@ -110,6 +222,10 @@ static Suite *inode_suite(void)
 	tcase_add_test(tc, test_forget_frees_at_zero);
 	tcase_add_test(tc, test_root_is_found_and_never_freed);
 	tcase_add_test(tc, test_many_inodes_survive_growth);
+	tcase_add_test(tc, test_gate_is_refused_while_a_writer_is_open);
+	tcase_add_test(tc, test_writer_checks_after_a_move_and_once_only);
+	tcase_add_test(tc, test_writer_of_a_file_opened_before_nothing_moved_need_not_check);
+	tcase_add_test(tc, test_writable_open_waits_for_the_gate_of_its_inode);
 	suite_add_tcase(s, tc);
 	return s;
 }
