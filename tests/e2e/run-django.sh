@@ -55,7 +55,7 @@ esac
 # makes the unmount fail.  Making the namespace needs root.
 if [ -z "${E2E_ISOLATED:-}" ]; then
 	if unshare --mount --propagation private true 2>/dev/null; then
-		E2E_ISOLATED=1 exec unshare --mount --propagation private -- "$0" "$@"
+		E2E_ISOLATED=1 exec unshare --mount --propagation private -- "$BASH" "$0" "$@"
 	fi
 	echo "note: no private mount namespace (not root?): a process that walks" \
 		"/tmp can look up the mount's directories and fail restore-in-removed-dir"
