@@ -10,7 +10,8 @@
 #   2. tools/django-columns writes the [source] section; its columns must
 #      be the ones this test expects, and mediafs --check-config accepts it
 #   3. mount MEDIA_ROOT over itself (BACKING = MOUNTPOINT, as a site adopts
-#      mediafs), keeping a descriptor of BACKING opened before the mount
+#      mediafs), keeping a descriptor of BACKING opened before the mount;
+#      as root, in a private mount namespace that no other process sees
 #   4. scenarios.py run: every scenario, scans with mediactl, checks
 #   5. unmount; the daemon must exit 0
 #
@@ -43,6 +44,22 @@ case $db in
 sqlite|postgresql) ;;
 *) echo "usage: run-django.sh sqlite|postgresql" >&2; exit 2 ;;
 esac
+
+# The mount is made in a private mount namespace: only this script and its
+# children see it.  Any other process that walks /tmp (stress-ng --getdent
+# reads /tmp recursively whatever its --temp-path says; updatedb, backups)
+# would list the mount's directories through FUSE, and a directory the
+# kernel has looked up is one the checker rightly keeps: the check that
+# scan 2 removed the directory it emptied (restore-in-removed-dir) would
+# fail although mediafs did right, and a walker holding a directory open
+# makes the unmount fail.  Making the namespace needs root.
+if [ -z "${E2E_ISOLATED:-}" ]; then
+	if unshare --mount --propagation private true 2>/dev/null; then
+		E2E_ISOLATED=1 exec unshare --mount --propagation private -- "$BASH" "$0" "$@"
+	fi
+	echo "note: no private mount namespace (not root?): a process that walks" \
+		"/tmp can look up the mount's directories and fail restore-in-removed-dir"
+fi
 
 # ---------------------------------------------------------------- skips
 
