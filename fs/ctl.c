@@ -186,6 +186,13 @@ void ctl_add_daemon_status(void *daemon, json_t *status)
 	json_object_set_new(status, "next_scan_ms", json_integer(checker.next_scan_ms));
 	json_object_set_new(status, "restores_by_access",
 			    json_integer((json_int_t)atomic_load(&fs->restores_by_access)));
+	const char *error_names[MEDIAFS_ERROR_KINDS];
+	uint64_t error_counts[MEDIAFS_ERROR_KINDS];
+	size_t kinds = ops_error_counts(fs, error_names, error_counts, MEDIAFS_ERROR_KINDS);
+	json_t *errors = json_object();
+	for (size_t k = 0; errors && k < kinds; k++)
+		json_object_set_new(errors, error_names[k], json_integer((json_int_t)error_counts[k]));
+	json_object_set_new(status, "data_path_errors", errors);
 	json_t *source;
 	size_t i;
 	json_array_foreach(json_object_get(status, "sources"), i, source)

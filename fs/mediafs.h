@@ -26,6 +26,9 @@ struct pathmap;
 struct reload;
 struct safekeep;
 
+/* Room for the kinds of fault the data path counts (ops.c). */
+enum { MEDIAFS_ERROR_KINDS = 16 };
+
 /* A link in the list of open file and directory handles. */
 struct handle_link {
 	struct handle_link *prev, *next;
@@ -67,6 +70,8 @@ struct mediafs {
 	 * an upload can never land in a directory removed under it. */
 	pthread_rwlock_t dir_lock;
 	atomic_uint_fast64_t restores_by_access;
+	/* Faults that requests through the mount met, by kind (ops.c). */
+	atomic_uint_fast64_t data_path_errors[MEDIAFS_ERROR_KINDS];
 	struct log_ratelimit quarantine_warning;
 	/* Handles the kernel has not released yet: an unmount can end the
 	 * session before their release requests arrive. */

@@ -228,6 +228,46 @@ static void fs_fill_entry_timeouts(struct mediafs *fs, struct fuse_entry_param *
 }
 
 /*
+ * Errors of the backing filesystem (or of the daemon's own resources) that
+ * requests through the mount met, counted for the status and the metrics:
+ * an upload failing on a full disk shows there, not only in the
+ * application's log.  ENOENT, EACCES and the like are answers, not faults.
+ */
+static const struct {
+	int errnum;
+	const char *name;
+} counted_errors[] = {
+	{ EIO, "EIO" }, { ENOSPC, "ENOSPC" }, { EDQUOT, "EDQUOT" }, { EROFS, "EROFS" },
+	{ EFBIG, "EFBIG" }, { EMFILE, "EMFILE" }, { ENFILE, "ENFILE" }, { ENOMEM, "ENOMEM" },
+};
+
+_Static_assert(sizeof(counted_errors) / sizeof(counted_errors[0]) <= MEDIAFS_ERROR_KINDS,
+	       "struct mediafs counts every kind");
+
+/* Reply errnum (0: success) and count it when it is a fault. */
+static void fs_reply_err(fuse_req_t req, int errnum)
+{
+	for (size_t i = 0; errnum && i < sizeof(counted_errors) / sizeof(counted_errors[0]); i++) {
+		if (counted_errors[i].errnum == errnum) {
+			atomic_fetch_add(&fs_from_req(req)->data_path_errors[i], 1);
+			break;
+		}
+	}
+	fuse_reply_err(req, errnum);
+}
+
+size_t ops_error_counts(struct mediafs *fs, const char **names, uint64_t *counts, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(counted_errors) / sizeof(counted_errors[0]) && n < max; i++) {
+		names[n] = counted_errors[i].name;
+		counts[n++] = atomic_load(&fs->data_path_errors[i]);
+	}
+	return n;
+}
+
+/*
  * How the kernel treats a file opened or created through the mount.
  *
  * keep_cache: every change reaches the file through this mount, where the
@@ -1025,7 +1065,7 @@ static void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	if (err)
-		fuse_reply_err(req, -err);
+		fs_reply_err(req, -err);
 	else
 		fuse_reply_entry(req, &e);
 }
@@ -1059,7 +1099,7 @@ static void fs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 	log_trace("getattr ino=%" PRIu64, ino);
 	err = fs_do_getattr(fs, fs_inode(fs, ino), fi, &st);
 	if (err)
-		fuse_reply_err(req, -err);
+		fs_reply_err(req, -err);
 	else
 		fuse_reply_attr(req, &st, fs->settings.attr_timeout_s);
 }
@@ -1074,7 +1114,7 @@ static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	log_trace("setattr ino=%" PRIu64 " to_set=%#x", ino, to_set);
 	err = fs_do_setattr(fs, inode, attr, to_set, fi);
 	if (err) {
-		fuse_reply_err(req, -err);
+		fs_reply_err(req, -err);
 		return;
 	}
 	fs_op_getattr(req, ino, fi);
@@ -1089,11 +1129,11 @@ static void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 	log_trace("readlink ino=%" PRIu64, ino);
 	len = fs_do_readlink(fs, fs_inode(fs, ino), target, sizeof(target));
 	if (len < 0) {
-		fuse_reply_err(req, (int)-len);
+		fs_reply_err(req, (int)-len);
 		return;
 	}
 	if ((size_t)len >= sizeof(target)) {
-		fuse_reply_err(req, ENAMETOOLONG);
+		fs_reply_err(req, ENAMETOOLONG);
 		return;
 	}
 	target[len] = '\0';
@@ -1104,7 +1144,7 @@ static void fs_reply_entry_or_err(fuse_req_t req, int err,
 				  const struct fuse_entry_param *e)
 {
 	if (err)
-		fuse_reply_err(req, -err);
+		fs_reply_err(req, -err);
 	else
 		fuse_reply_entry(req, e);
 }
@@ -1163,7 +1203,7 @@ static void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct mediafs *fs = fs_from_req(req);
 
 	log_trace("unlink parent=%" PRIu64 " name='%s'", parent, name);
-	fuse_reply_err(req, -fs_do_remove(fs, fs_inode(fs, parent), name, false));
+	fs_reply_err(req, -fs_do_remove(fs, fs_inode(fs, parent), name, false));
 }
 
 static void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -1171,7 +1211,7 @@ static void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct mediafs *fs = fs_from_req(req);
 
 	log_trace("rmdir parent=%" PRIu64 " name='%s'", parent, name);
-	fuse_reply_err(req, -fs_do_remove(fs, fs_inode(fs, parent), name, true));
+	fs_reply_err(req, -fs_do_remove(fs, fs_inode(fs, parent), name, true));
 }
 
 static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -1182,7 +1222,7 @@ static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 	log_trace("rename parent=%" PRIu64 " name='%s' new_parent=%" PRIu64
 		  " new_name='%s' flags=%#x", parent, name, new_parent, new_name, flags);
-	fuse_reply_err(req, -fs_do_rename(fs, fs_inode(fs, parent), name,
+	fs_reply_err(req, -fs_do_rename(fs, fs_inode(fs, parent), name,
 					  fs_inode(fs, new_parent), new_name, flags));
 }
 
@@ -1197,7 +1237,7 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		  parent, name, mode, fi->flags);
 	err = fs_do_create(req, fs_inode(fs, parent), name, mode, fi, &e);
 	if (err) {
-		fuse_reply_err(req, -err);
+		fs_reply_err(req, -err);
 		return;
 	}
 	fs_set_open_flags(fi);
@@ -1217,7 +1257,7 @@ static void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	log_trace("open ino=%" PRIu64 " flags=%#x", ino, fi->flags);
 	err = fs_do_open(fs, fs_inode(fs, ino), fi);
 	if (err) {
-		fuse_reply_err(req, -err);
+		fs_reply_err(req, -err);
 		return;
 	}
 	handle_register(fs, &fs_open_file(fi)->link);
@@ -1254,7 +1294,7 @@ static void fs_op_write_buf(fuse_req_t req, fuse_ino_t ino,
 	out.buf[0].pos = off;
 	res = fuse_buf_copy(&out, in, 0);
 	if (res < 0) {
-		fuse_reply_err(req, (int)-res);
+		fs_reply_err(req, (int)-res);
 		return;
 	}
 	atomic_store_explicit(&file->dirty, true, memory_order_relaxed);
@@ -1277,7 +1317,7 @@ static void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 {
 	log_trace("flush ino=%" PRIu64, ino);
 	fs_report_if_written(fs_from_req(req), fs_open_file(fi));
-	fuse_reply_err(req, 0);
+	fs_reply_err(req, 0);
 }
 
 static void fs_op_release(fuse_req_t req, fuse_ino_t ino,
@@ -1289,7 +1329,7 @@ static void fs_op_release(fuse_req_t req, fuse_ino_t ino,
 	fs_report_if_written(fs_from_req(req), file);
 	handle_unregister(fs_from_req(req), &file->link);
 	open_file_free(fs_from_req(req), file);
-	fuse_reply_err(req, 0);
+	fs_reply_err(req, 0);
 }
 
 static void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
@@ -1301,7 +1341,7 @@ static void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	log_trace("fsync ino=%" PRIu64 " datasync=%d", ino, datasync);
 	res = datasync ? fdatasync(fd) : fsync(fd);
 	fs_report_if_written(fs_from_req(req), fs_open_file(fi));
-	fuse_reply_err(req, res < 0 ? errno : 0);
+	fs_reply_err(req, res < 0 ? errno : 0);
 }
 
 static void fs_op_opendir(fuse_req_t req, fuse_ino_t ino,
@@ -1312,7 +1352,7 @@ static void fs_op_opendir(fuse_req_t req, fuse_ino_t ino,
 	log_trace("opendir ino=%" PRIu64, ino);
 	err = fs_do_opendir(fi);
 	if (err) {
-		fuse_reply_err(req, -err);
+		fs_reply_err(req, -err);
 		return;
 	}
 	handle_register(fs_from_req(req), &fs_dir_handle(fi)->link);
@@ -1332,13 +1372,13 @@ static void fs_reply_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 	log_trace("readdir%s ino=%" PRIu64 " size=%zu off=%jd", plus ? "plus" : "",
 		  ino, size, (intmax_t)off);
 	if (!reply) {
-		fuse_reply_err(req, ENOMEM);
+		fs_reply_err(req, ENOMEM);
 		return;
 	}
 	used = fs_do_readdir(req, fs_inode(fs, ino), fs_dir_handle(fi), reply,
 			     size, off, plus);
 	if (used < 0)
-		fuse_reply_err(req, (int)-used);
+		fs_reply_err(req, (int)-used);
 	else
 		fuse_reply_buf(req, reply, (size_t)used);
 	free(reply);
@@ -1364,7 +1404,7 @@ static void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
 	log_trace("releasedir ino=%" PRIu64, ino);
 	handle_unregister(fs_from_req(req), &dir->link);
 	dir_handle_free(dir);
-	fuse_reply_err(req, 0);
+	fs_reply_err(req, 0);
 }
 
 static void fs_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
@@ -1378,7 +1418,7 @@ static void fs_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 	err = fs_do_dir_open_backing(fs, fs_inode(fs, ino), dir);
 	if (!err && (datasync ? fdatasync(dir->fd) : fsync(dir->fd)) < 0)
 		err = -errno;
-	fuse_reply_err(req, -err);
+	fs_reply_err(req, -err);
 }
 
 static void fs_op_statfs(fuse_req_t req, fuse_ino_t ino)
@@ -1390,7 +1430,7 @@ static void fs_op_statfs(fuse_req_t req, fuse_ino_t ino)
 	log_trace("statfs ino=%" PRIu64, ino);
 	err = store_statfs(&fs->store, &st);
 	if (err)
-		fuse_reply_err(req, -err);
+		fs_reply_err(req, -err);
 	else
 		fuse_reply_statfs(req, &st);
 }
@@ -1402,7 +1442,7 @@ static void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	struct inode *inode = fs_inode(fs, ino);
 
 	log_trace("setxattr ino=%" PRIu64 " name='%s'", ino, name);
-	fuse_reply_err(req, -fs_do_xattr(fs, inode, &(struct fs_xattr_call){
+	fs_reply_err(req, -fs_do_xattr(fs, inode, &(struct fs_xattr_call){
 		.op = XATTR_SET, .name = name, .buf = (char *)value, .size = size,
 		.flags = flags, .req = req }));
 }
@@ -1412,7 +1452,7 @@ static void fs_reply_xattr_result(fuse_req_t req, char *buf, size_t size,
 				  ssize_t res)
 {
 	if (res < 0)
-		fuse_reply_err(req, (int)-res);
+		fs_reply_err(req, (int)-res);
 	else if (size == 0)
 		fuse_reply_xattr(req, (size_t)res);
 	else
@@ -1428,7 +1468,7 @@ static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 
 	log_trace("getxattr ino=%" PRIu64 " name='%s' size=%zu", ino, name, size);
 	if (size && !buf) {
-		fuse_reply_err(req, ENOMEM);
+		fs_reply_err(req, ENOMEM);
 		return;
 	}
 	fs_reply_xattr_result(req, buf, size,
@@ -1446,7 +1486,7 @@ static void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 	log_trace("listxattr ino=%" PRIu64 " size=%zu", ino, size);
 	if (size && !buf) {
-		fuse_reply_err(req, ENOMEM);
+		fs_reply_err(req, ENOMEM);
 		return;
 	}
 	fs_reply_xattr_result(req, buf, size,
@@ -1461,7 +1501,7 @@ static void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	struct inode *inode = fs_inode(fs, ino);
 
 	log_trace("removexattr ino=%" PRIu64 " name='%s'", ino, name);
-	fuse_reply_err(req, -fs_do_xattr(fs, inode, &(struct fs_xattr_call){
+	fs_reply_err(req, -fs_do_xattr(fs, inode, &(struct fs_xattr_call){
 		.op = XATTR_REMOVE, .name = name }));
 }
 
@@ -1478,7 +1518,7 @@ static void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 	} while (res < 0 && errno == EINTR);
 	if (res == 0)
 		atomic_store(&file->dirty, true);
-	fuse_reply_err(req, res < 0 ? errno : 0);
+	fs_reply_err(req, res < 0 ? errno : 0);
 }
 
 static void fs_op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
@@ -1495,7 +1535,7 @@ static void fs_op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 	res = copy_file_range(fs_open_file(fi_in)->fd, &off_in, out->fd, &off_out,
 			      len, (unsigned int)flags);
 	if (res < 0) {
-		fuse_reply_err(req, errno);
+		fs_reply_err(req, errno);
 		return;
 	}
 	atomic_store(&out->dirty, true);
@@ -1510,7 +1550,7 @@ static void fs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 	log_trace("lseek ino=%" PRIu64 " off=%jd whence=%d", ino, (intmax_t)off, whence);
 	res = lseek(fs_open_file(fi)->fd, off, whence);
 	if (res < 0)
-		fuse_reply_err(req, errno);
+		fs_reply_err(req, errno);
 	else
 		fuse_reply_lseek(req, res);
 }

@@ -23,6 +23,13 @@ void ops_invalidate_name(struct mediafs *fs, const char *rel);
  * made directories again, the kernel may hold negative entries for them. */
 void ops_invalidate_path(struct mediafs *fs, const char *rel);
 
+/*
+ * The faults requests through the mount met so far (EIO, ENOSPC, ...):
+ * fills up to max names (static strings) and counts, returns how many.
+ * Any thread.
+ */
+size_t ops_error_counts(struct mediafs *fs, const char **names, uint64_t *counts, size_t max);
+
 /* After the session loop has ended: report and close every handle whose
  * release request never came (an unmount can outrun them). */
 void ops_close_handles(struct mediafs *fs);

@@ -586,6 +586,18 @@ static void print_status(const json_t *r)
 		       num(r, "restores_by_access") ?
 			       " restores (a column may be missing from the configuration)" :
 			       " restores");
+	const char *error_name;
+	json_t *error_count;
+	bool any_error = false;
+	json_object_foreach(json_object_get(r, "data_path_errors"), error_name, error_count) {
+		if (!json_integer_value(error_count))
+			continue;
+		printf("%s %s %lld", any_error ? "," : "errors       requests failed with",
+		       error_name, (long long)json_integer_value(error_count));
+		any_error = true;
+	}
+	if (any_error)
+		printf("\n");
 	json_array_foreach(json_object_get(r, "alarms"), i, item) {
 		json_t *path;
 		size_t j;

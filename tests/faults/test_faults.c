@@ -435,6 +435,19 @@ static bool status_has_alarm(const char *kind, const char *needle)
 	return found;
 }
 
+/* How many requests through the mount failed with this error, by the status. */
+static long long data_path_errors(const char *name)
+{
+	struct ctl r = { 0 };
+	long long count;
+
+	CTL(&r, "status");
+	count = json_integer_value(json_object_get(json_object_get(r.json, "data_path_errors"),
+						   name));
+	ctl_clear(&r);
+	return count;
+}
+
 static void put(const char *rel, const char *content)
 {
 	int err = harness_write_file(harness_mount_path(&h, rel), content, strlen(content));
@@ -867,6 +880,8 @@ START_TEST(test_full_backing_gives_enospc_and_loses_nothing)
 	assert_intact(full_files, 3);
 	ck_assert_msg(status_has_alarm("backing", "full"),
 		      "mediactl status says that BACKING is full");
+	ck_assert_msg(data_path_errors("ENOSPC") >= 2,
+		      "the status counts the uploads that failed on the full disk");
 
 	CTL(&r, "scan");
 	ck_assert_msg(harness_log_contains(&h, "full: "), "the scan logs that BACKING is full");
