@@ -430,22 +430,32 @@ static json_t *unreferenced_files(struct admin_context *ctx, const char *prefix)
 	struct unreferenced u = { ctx, prefix, json_array() };
 	struct catalog_scan scan;
 	json_t *response;
+	int64_t *ids = NULL;
+	size_t count = 0;
 	int err;
 
-	if (!ctx->scan) {
+	if (!ctx->unreferenced) {
 		json_decref(u.files);
 		return failure("refused", "--unreferenced needs the running daemon (it asks the "
 			       "databases)");
 	}
-	err = ctx->scan(ctx->daemon, true, &scan);
-	if (!err)
-		err = catalog_scan_each_candidate(ctx->cat, scan.id, add_candidate_row, &u);
+	/* Asked as a scan would ask, but nothing is recorded: no scan
+	 * number, no candidates kept, no line in the log. */
+	err = ctx->unreferenced(ctx->daemon, &ids, &count, &scan);
+	if (!err && scan.status == CATALOG_SCAN_FAILED) {
+		json_decref(u.files);
+		return failure("failed", "%s", scan.message);
+	}
+	for (size_t i = 0; !err && i < count; i++)
+		err = add_candidate_row(&u, ids[i]);
+	free(ids);
 	if (err) {
 		json_decref(u.files);
-		return failure("failed", "the dry-run scan did not finish: %s", strerror(-err));
+		return failure("failed", "the databases could not be asked: %s", strerror(-err));
 	}
 	response = success();
-	json_object_set_new(response, "scan", scan_json(&scan));
+	json_object_set_new(response, "live", json_integer((json_int_t)scan.live));
+	json_object_set_new(response, "referenced", json_integer((json_int_t)scan.referenced));
 	json_object_set_new(response, "files", u.files);
 	return response;
 }

@@ -50,6 +50,10 @@ struct admin_context {
 	int (*purge_begin)(void *daemon, const struct stat *st);
 	void (*purge_end)(void *daemon, bool purged);
 	int (*scan)(void *daemon, bool dry_run, struct catalog_scan *out);
+	/* The ids of the live files no source references (and old enough),
+	 * found as a scan would without recording a scan; *ids is freed by
+	 * the caller. */
+	int (*unreferenced)(void *daemon, int64_t **ids, size_t *count, struct catalog_scan *out);
 	int (*decide)(void *daemon, int64_t scan_id, bool confirm, struct catalog_scan *out);
 	void (*add_status)(void *daemon, json_t *status);
 	/* Read the configuration file again and apply it; 0 or -errno, with

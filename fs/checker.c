@@ -44,6 +44,7 @@ enum request_kind {
 	REQUEST_CONFIRM,
 	REQUEST_REJECT,
 	REQUEST_RELOAD,
+	REQUEST_QUERY,
 };
 
 struct checker {
@@ -63,6 +64,8 @@ struct checker {
 	struct checker_status status;		/* guarded by lock */
 	uint64_t *source_references;		/* guarded by lock; per source, last scan */
 	struct config pending_config;		/* guarded by lock; for REQUEST_RELOAD */
+	int64_t *query_ids;			/* guarded by lock; REQUEST_QUERY's answer */
+	size_t query_count;			/* guarded by lock */
 	/* Checker thread only: */
 	struct catalog *cat;
 	struct source **sources;		/* NULL entries are not connected */
@@ -1205,8 +1208,39 @@ static void write_metrics(struct checker *checker)
 	json_decref(response);
 }
 
+/*
+ * A query's answer: the candidates, handed to the requester instead of
+ * being kept in the catalog under a scan number.
+ */
+static void answer_query(struct checker *checker, struct scan_work *work)
+{
+	int64_t *ids = malloc((work->quarantine.count + 1) * sizeof(*ids));
+
+	for (size_t i = 0; ids && i < work->quarantine.count; i++)
+		ids[i] = work->quarantine.items[i].id;
+	pthread_mutex_lock(&checker->lock);
+	free(checker->query_ids);
+	checker->query_ids = ids;
+	checker->query_count = ids ? work->quarantine.count : 0;
+	pthread_mutex_unlock(&checker->lock);
+}
+
+/*
+ * One scan: gather, decide, act, record.  A query (query set) is a dry
+ * run that records nothing: no scan number, no candidates kept, no line
+ * at info, no change to the status; it only answers what is unreferenced.
+ */
+static void run_scan_as(struct checker *checker, const char *trigger, bool dry_run,
+			int64_t confirmed_scan_id, bool query, struct catalog_scan *out);
+
 static void run_scan(struct checker *checker, const char *trigger, bool dry_run,
 		     int64_t confirmed_scan_id, struct catalog_scan *out)
+{
+	run_scan_as(checker, trigger, dry_run, confirmed_scan_id, false, out);
+}
+
+static void run_scan_as(struct checker *checker, const char *trigger, bool dry_run,
+			int64_t confirmed_scan_id, bool query, struct catalog_scan *out)
 {
 	size_t source_count = checker->config.source_count;
 	struct policy_source_outcome *outcomes = calloc(source_count + 1, sizeof(*outcomes));
@@ -1231,7 +1265,7 @@ static void run_scan(struct checker *checker, const char *trigger, bool dry_run,
 			work.record.decided_ms = held.decided_ms;
 			memcpy(work.record.trigger, held.trigger, sizeof(work.record.trigger));
 		}
-	} else if (!err) {
+	} else if (!err && !query) {
 		err = catalog_scan_begin(checker->cat, clock_now_ms(), trigger, &work.record.id);
 	}
 	if (err) {
@@ -1268,6 +1302,17 @@ static void run_scan(struct checker *checker, const char *trigger, bool dry_run,
 		snprintf(decision.reason, sizeof(decision.reason),
 			 "the confirmation failed, nothing is moved");
 	}
+	if (query) {
+		describe_scan(&work, &decision);
+		work.record.finished_ms = clock_now_ms();
+		answer_query(checker, &work);
+		log_debug("query: %llu live, %llu unreferenced and old enough",
+			  (unsigned long long)work.record.live,
+			  (unsigned long long)work.record.candidates);
+		if (out)
+			*out = work.record;
+		goto out_quiet;
+	}
 	if (work.record.status == CATALOG_SCAN_HELD)
 		hold(&work, &decision);
 	else if (work.record.status == CATALOG_SCAN_DRY_RUN)
@@ -1299,6 +1344,7 @@ out_free:
 	pthread_mutex_unlock(&checker->lock);
 	if (checker->config.settings.metrics_file[0])
 		write_metrics(checker);
+out_quiet:
 	free_work(&work);
 	free(outcomes);
 	/* A scan of a million files frees a hundred megabytes in pieces;
@@ -1467,6 +1513,9 @@ static void *checker_main(void *arg)
 			run_scan(checker, "interval", false, 0, &scan);
 			due = clock_monotonic_ms() + checker->config.settings.interval_ms;
 			break;
+		case REQUEST_QUERY:
+			run_scan_as(checker, "query", true, 0, true, &scan);
+			break;
 		case REQUEST_RELOAD:
 			result = apply_reload(checker);
 			/* A changed interval counts from now. */
@@ -1547,6 +1596,24 @@ uint64_t checker_source_references(struct checker *checker, size_t i)
 	return references;
 }
 
+int checker_list_unreferenced(struct checker *checker, int64_t timeout_ms, int64_t **ids,
+			      size_t *count, struct catalog_scan *result)
+{
+	int err = request(checker, REQUEST_QUERY, 0, timeout_ms, result);
+
+	*ids = NULL;
+	*count = 0;
+	if (err)
+		return err;
+	pthread_mutex_lock(&checker->lock);
+	*ids = checker->query_ids;
+	*count = checker->query_count;
+	checker->query_ids = NULL;
+	checker->query_count = 0;
+	pthread_mutex_unlock(&checker->lock);
+	return *ids || result->status == CATALOG_SCAN_FAILED ? 0 : -ENOMEM;
+}
+
 int checker_reload(struct checker *checker, const struct config *cfg, int64_t timeout_ms)
 {
 	struct config copy;
@@ -1556,6 +1623,7 @@ int checker_reload(struct checker *checker, const struct config *cfg, int64_t ti
 		return err;
 	pthread_mutex_lock(&checker->lock);
 	config_free(&checker->pending_config);
+	free(checker->query_ids);
 	checker->pending_config = copy;
 	pthread_mutex_unlock(&checker->lock);
 	return request(checker, REQUEST_RELOAD, 0, timeout_ms, NULL);

@@ -63,6 +63,17 @@ int checker_decide(struct checker *checker, int64_t scan_id, bool confirm,
 		   int64_t timeout_ms, struct catalog_scan *result);
 
 /*
+ * The live files that no source references and that are old enough, as a
+ * scan would find them, without a scan: nothing is recorded (no scan
+ * number, no line at info).  *ids (freed by the caller) and *count receive
+ * their catalog ids; *result the counts (status failed when a source
+ * failed, then *ids is NULL).  Returns 0, -ETIMEDOUT, -ESHUTDOWN or
+ * -ENOMEM.
+ */
+int checker_list_unreferenced(struct checker *checker, int64_t timeout_ms, int64_t **ids,
+			      size_t *count, struct catalog_scan *result);
+
+/*
  * Take new settings and sources (cfg is copied) for the next scans, after
  * the scan in progress.  Returns 0 once the checker thread applied them,
  * -ETIMEDOUT when it was busy for timeout_ms (they apply when it is free),

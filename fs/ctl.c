@@ -375,6 +375,14 @@ int ctl_set_config(struct ctl *ctl, const struct config *cfg)
 	return 0;
 }
 
+static int hook_unreferenced(void *daemon, int64_t **ids, size_t *count,
+			     struct catalog_scan *out)
+{
+	struct mediafs *fs = daemon;
+
+	return checker_list_unreferenced(fs->checker, SCAN_TIMEOUT_MS, ids, count, out);
+}
+
 static int hook_reload(void *daemon, char *message, size_t size)
 {
 	struct mediafs *fs = daemon;
@@ -411,6 +419,7 @@ static void serve(struct ctl *ctl, int fd)
 		.quarantine = &ctl->fs->quarantine,
 		.daemon = ctl->fs,
 		.reload = hook_reload,
+		.unreferenced = hook_unreferenced,
 		.sync = hook_sync,
 		.on_restored = hook_restored,
 		.on_purged = hook_purged,

@@ -870,7 +870,7 @@ static const struct command commands[] = {
 	  "by state, a held scan, alarms, restores by access.", NULL, VALUE_NONE, false, NULL,
 	  { { 0 } } },
 	{ "ls", "ls [prefix] [--state s] [--older-than d] [--larger-than n] [--unreferenced] "
-	  "[--limit n]", "Tracked files under prefix.  --unreferenced runs a dry-run scan and "
+	  "[--limit n]", "Tracked files under prefix.  --unreferenced asks the databases as a scan would and "
 	  "lists the live files no source references (and older than min_age).", "prefix",
 	  VALUE_PATH, false, "asking the databases",
 	  { { "--state", "state", VALUE_STRING }, { "--older-than", "older_than_ms", VALUE_DURATION },

@@ -567,9 +567,20 @@ START_TEST(test_dry_run_moves_nothing)
 	ck_assert_int_eq(scan_number(r, "quarantined"), 0);
 	json_decref(r);
 	ck_assert(exists_backing("orphan.jpg"));
+	ck_assert_int_eq(mediactl(&r, "status", NULL), 0);
+	long long last = json_integer_value(json_object_get(json_object_get(r, "last_scan"), "id"));
+	json_decref(r);
 	ck_assert_int_eq(mediactl(&r, "ls", "--unreferenced", NULL), 0);
 	ck_assert_int_eq(json_array_size(json_object_get(r, "files")), 1);
 	json_decref(r);
+	/* Listing is a question, not a scan: no number taken, nothing logged. */
+	ck_assert_int_eq(mediactl(&r, "status", NULL), 0);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r, "last_scan"), "id")),
+			 last);
+	json_decref(r);
+	char line[64];
+	snprintf(line, sizeof(line), "scan %lld (", last + 1);
+	ck_assert_msg(!harness_log_contains(&h, line), "ls --unreferenced logged a scan");
 	ck_assert(exists_backing("orphan.jpg"));
 	ck_assert_int_eq(harness_unmount(&h), 0);
 }
