@@ -194,6 +194,13 @@ int harness_mount(struct mount_harness *h, const char *const args[])
 	return harness_mount_at(h, h->backing, h->mountpoint, args);
 }
 
+/* Which processes have a directory or a file of the mount open. */
+static void print_users(struct mount_harness *h)
+{
+	harness_sh("ls -l /proc/[0-9]*/cwd /proc/[0-9]*/fd/* 2>/dev/null | grep -F '%s/' | "
+		   "head -n 10 >&2", h->mountpoint);
+}
+
 int harness_unmount(struct mount_harness *h)
 {
 	long deadline = now_ms() + UNMOUNT_WAIT_MS;
@@ -201,7 +208,12 @@ int harness_unmount(struct mount_harness *h)
 
 	if (h->pid <= 0)
 		return 0;
-	harness_sh("fusermount3 -u '%s' 2>/dev/null", h->mountpoint);
+	/* A busy mount (a process with a directory of it open) cannot be
+	 * unmounted: say so, since the daemon then rightly goes on. */
+	if (harness_sh("fusermount3 -u '%s'", h->mountpoint) != 0) {
+		fprintf(stderr, "fusermount3 -u '%s' failed; processes using it:\n", h->mountpoint);
+		print_users(h);
+	}
 	while (now_ms() < deadline) {
 		if (waitpid(h->pid, &status, WNOHANG) == h->pid) {
 			h->pid = 0;
@@ -210,7 +222,10 @@ int harness_unmount(struct mount_harness *h)
 		}
 		sleep_ms(POLL_MS);
 	}
-	fprintf(stderr, "mediafs did not exit after unmount; killing it\n");
+	fprintf(stderr, "mediafs did not exit after unmount; its threads, then its log:\n");
+	harness_sh("command -v gdb >/dev/null && gdb -p %d -batch -ex 'thread apply all bt' "
+		   "2>/dev/null | grep -E '^(#|Thread)' | head -60 >&2", (int)h->pid);
+	harness_sh("tail -n 5 '%s' >&2", h->log_path);
 	harness_kill(h);
 	return -1;
 }
