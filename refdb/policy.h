@@ -69,6 +69,14 @@ struct policy_judgement policy_judge_file(const struct policy_settings *settings
 					  int64_t now_ms, const struct refset *referenced,
 					  const struct policy_file *file);
 
+/*
+ * The same, when the caller already knows whether the file is referenced
+ * (the checker, which also looked through links and other spellings).
+ */
+struct policy_judgement policy_judge_known(const struct policy_settings *settings,
+					   int64_t now_ms, bool referenced,
+					   const struct policy_file *file);
+
 /* True when path matches one of the globs. */
 bool policy_matches_any(char *const *globs, size_t count, const char *path);
 
