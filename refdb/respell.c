@@ -237,9 +237,11 @@ struct respell_index *respell_index_new(void)
 /* Copy bytes into the arena; *at gets their offset. */
 static int arena_put(struct respell_index *index, const char *s, size_t len, size_t *at)
 {
-	if (index->used + len > index->capacity) {
+	/* Allocated at the first entry, even an empty one: keys are compared
+	 * in it, and memcmp wants a pointer. */
+	if (!index->arena || index->used + len > index->capacity) {
 		size_t capacity = index->capacity ? index->capacity : INITIAL_ARENA_BYTES;
-		while (capacity < index->used + len)
+		while (capacity < index->used + len || capacity == index->capacity)
 			capacity *= 2;
 		char *arena = realloc(index->arena, capacity);
 		if (!arena)
@@ -333,10 +335,13 @@ static int compare_entries(const void *x, const void *y, void *arena)
 
 void respell_index_finish(struct respell_index *index)
 {
-	qsort_r(index->certain.items, index->certain.count, sizeof(struct key_entry),
-		compare_entries, index->arena);
-	qsort_r(index->near.items, index->near.count, sizeof(struct key_entry), compare_entries,
-		index->arena);
+	/* An empty list has no array to give qsort. */
+	if (index->certain.count)
+		qsort_r(index->certain.items, index->certain.count, sizeof(struct key_entry),
+			compare_entries, index->arena);
+	if (index->near.count)
+		qsort_r(index->near.items, index->near.count, sizeof(struct key_entry),
+			compare_entries, index->arena);
 	index->finished = true;
 }
 
