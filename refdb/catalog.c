@@ -1578,7 +1578,8 @@ int catalog_scan_end(struct catalog *cat, const struct catalog_scan *scan)
 		"UPDATE scans SET finished_ms = ?2, status = ?3, live = ?4, referenced = ?5,"
 		" candidates = ?6, quarantined = ?7, restored = ?8, purged = ?9, conflicts = ?10,"
 		" hostile = ?11, message = ?12, decided_ms = nullif(?13, 0),"
-		" hostile_examples = nullif(?14, '') WHERE id = ?1",
+		" hostile_examples = nullif(?14, ''), respelled = ?15, near_misses = ?16,"
+		" near_miss_examples = nullif(?17, '') WHERE id = ?1",
 		-1, &st, NULL);
 
 	if (rc != SQLITE_OK)
@@ -1597,6 +1598,9 @@ int catalog_scan_end(struct catalog *cat, const struct catalog_scan *scan)
 	sqlite3_bind_text(st, 12, scan->message, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 13, scan->decided_ms);
 	sqlite3_bind_text(st, 14, scan->hostile_examples, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 15, (int64_t)scan->respelled);
+	sqlite3_bind_int64(st, 16, (int64_t)scan->near_misses);
+	sqlite3_bind_text(st, 17, scan->near_miss_examples, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : fail(cat, rc, "record a scan");
@@ -1635,7 +1639,8 @@ int catalog_scan_keep_candidates(struct catalog *cat, int64_t scan_id,
 #define SCAN_COLUMNS \
 	"id, started_ms, coalesce(finished_ms, 0), coalesce(decided_ms, 0), trigger, status," \
 	" live, referenced, candidates, quarantined, restored, purged, conflicts, hostile," \
-	" coalesce(message, ''), coalesce(hostile_examples, '')"
+	" coalesce(message, ''), coalesce(hostile_examples, ''), respelled, near_misses," \
+	" coalesce(near_miss_examples, '')"
 
 static void read_scan(sqlite3_stmt *st, struct catalog_scan *scan)
 {
@@ -1659,6 +1664,10 @@ static void read_scan(sqlite3_stmt *st, struct catalog_scan *scan)
 		 (const char *)sqlite3_column_text(st, 14));
 	snprintf(scan->hostile_examples, sizeof(scan->hostile_examples), "%s",
 		 (const char *)sqlite3_column_text(st, 15));
+	scan->respelled = (uint64_t)sqlite3_column_int64(st, 16);
+	scan->near_misses = (uint64_t)sqlite3_column_int64(st, 17);
+	snprintf(scan->near_miss_examples, sizeof(scan->near_miss_examples), "%s",
+		 (const char *)sqlite3_column_text(st, 18));
 }
 
 static int scan_query_one(struct catalog *cat, const char *sql, int64_t id,
@@ -2040,7 +2049,7 @@ int catalog_each_scan_row(struct catalog *cat, enum catalog_state state,
 	rc = sqlite3_prepare_v2(cat->db, "SELECT id, path, ino,"
 				" min(first_seen_ms, coalesce(last_written_ms, first_seen_ms)),"
 				" activity_ms, state_changed_ms, coalesce(last_referenced_ms, 0),"
-				" quarantine_name"
+				" quarantine_name, kind = 'symlink'"
 				" FROM files WHERE +state = ?1", -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return fail(cat, rc, "read rows");
@@ -2058,6 +2067,7 @@ int catalog_each_scan_row(struct catalog *cat, enum catalog_state state,
 			.last_referenced_ms = sqlite3_column_int64(st, 6),
 			.quarantine_name = sqlite3_column_type(st, 7) == SQLITE_NULL ? NULL :
 					   (const char *)sqlite3_column_text(st, 7),
+			.kind = sqlite3_column_int(st, 8) ? CATALOG_SYMLINK : CATALOG_FILE,
 		};
 		/* A path is bytes without NUL; the blob is not terminated. */
 		char stack[512], *path = row.path_len < sizeof(stack) ? stack :

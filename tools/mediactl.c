@@ -33,6 +33,7 @@
 #include "log.h"
 #include "quarantine.h"
 #include "store.h"
+#include "termesc.h"
 
 enum {
 	EXIT_OK = 0,
@@ -408,6 +409,34 @@ out_config:
 /* Formatting responses                                                 */
 /* ------------------------------------------------------------------ */
 
+/* Example lines of a scan (values and names), escaped for the terminal. */
+static void print_examples(const json_t *examples)
+{
+	json_t *example;
+	size_t i;
+
+	json_array_foreach(examples, i, example) {
+		char *shown = termesc_dup(json_string_value(example));
+		printf("%-12s   %s\n", "", shown ? shown : "(out of memory)");
+		free(shown);
+	}
+}
+
+/* Files kept through a link or another spelling, and near misses. */
+static void print_spellings(const json_t *scan)
+{
+	if (num(scan, "respelled"))
+		printf("%-12s %lld files kept through a symbolic link or under another spelling\n",
+		       "", (long long)num(scan, "respelled"));
+	if (num(scan, "near_misses")) {
+		printf("%-12s %s%lld files kept because a value nearly names them (another case, "
+		       "whitespace or form)%s%s\n", "", RED, (long long)num(scan, "near_misses"),
+		       RESET, json_array_size(json_object_get(scan, "near_miss_examples")) ?
+				      ", e.g. value ~ file:" : "");
+		print_examples(json_object_get(scan, "near_miss_examples"));
+	}
+}
+
 static void print_scan(const char *label, const json_t *scan)
 {
 	char when[64];
@@ -435,6 +464,7 @@ static void print_scan(const char *label, const json_t *scan)
 		json_array_foreach(json_object_get(scan, "hostile_examples"), i, example)
 			printf("%-12s   %s\n", "", json_string_value(example));
 	}
+	print_spellings(scan);
 }
 
 static void print_status(const json_t *r)
@@ -584,6 +614,15 @@ static void print_check(const json_t *r)
 		       json_is_true(json_object_get(item, "ok")) ? GREEN : RED,
 		       json_is_true(json_object_get(item, "ok")) ? "read" : str(item, "error"),
 		       RESET);
+	if (num(r, "respelled_count"))
+		printf("%lld references name a file through a symbolic link or under another "
+		       "spelling\n", (long long)num(r, "respelled_count"));
+	if (json_object_get(r, "near_miss_scan")) {
+		printf("%lld files kept by near misses in the last scan (#%lld)%s\n",
+		       (long long)num(r, "near_misses"), (long long)num(r, "near_miss_scan"),
+		       num(r, "near_misses") ? ", value ~ file:" : "");
+		print_examples(json_object_get(r, "near_miss_examples"));
+	}
 	printf("%lld references name no file%s\n", (long long)num(r, "dangling_count"),
 	       num(r, "dangling_count") ? ":" : "");
 	json_array_foreach(json_object_get(r, "dangling"), i, item)
