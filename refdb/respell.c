@@ -146,27 +146,33 @@ int respell_near_key(const char *s, size_t len, char *out, size_t size, size_t *
 struct spellings {
 	const char *value;
 	size_t len;
-	char seen[4][PATHNORM_MAX_BYTES];
-	size_t seen_len[4];
+	/* At most five: NFC and NFD of the value, the decoded value and its
+	 * NFC and NFD forms. */
+	char seen[5][PATHNORM_MAX_BYTES];
+	size_t seen_len[5];
 	size_t count;
 };
 
-/* Offer s unless it is the value, empty of sense, or offered already. */
+/* Offer s unless it is the value, no usable path, or offered already. */
 static int offer(struct spellings *sp, const char *s, size_t len,
 		 int (*fn)(void *ctx, const char *spelling, size_t len), void *ctx)
 {
-	if (len >= PATHNORM_MAX_BYTES || (len == sp->len && memcmp(s, sp->value, len) == 0))
+	char path[PATHNORM_MAX_BYTES];
+	size_t path_len;
+
+	if (len == sp->len && memcmp(s, sp->value, len) == 0)
+		return 0;
+	/* A spelling is a path as pathnorm makes them, whatever the value. */
+	if (pathnorm_normalise(s, len, NULL, path, sizeof(path), &path_len) != PATHNORM_OK ||
+	    path_len != len || memcmp(path, s, len) != 0)
 		return 0;
 	for (size_t i = 0; i < sp->count; i++)
 		if (sp->seen_len[i] == len && memcmp(sp->seen[i], s, len) == 0)
 			return 0;
-	if (sp->count < sizeof(sp->seen) / sizeof(sp->seen[0])) {
-		memcpy(sp->seen[sp->count], s, len);
-		sp->seen[sp->count][len] = '\0';
-		sp->seen_len[sp->count] = len;
-		s = sp->seen[sp->count++];
-	}
-	return fn(ctx, s, len);
+	assert(sp->count < sizeof(sp->seen) / sizeof(sp->seen[0]));
+	memcpy(sp->seen[sp->count], path, len + 1);
+	sp->seen_len[sp->count] = len;
+	return fn(ctx, sp->seen[sp->count++], len);
 }
 
 /* The NFC and NFD forms of s. */

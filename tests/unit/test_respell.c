@@ -178,6 +178,22 @@ START_TEST(test_spellings_of_a_value_for_a_lookup_by_name)
 }
 END_TEST
 
+/* Found by fuzz_respell: the fifth spelling was passed unterminated. */
+START_TEST(test_all_five_spellings_are_terminated_paths)
+{
+	static const char value[] = "caf%C3%A9/caf" NFD_E "/caf" NFC_E ".jpg";
+	struct collected c = { .count = 0 };
+
+	ck_assert_int_eq(respell_each_spelling(value, strlen(value), collect, &c), 0);
+	ck_assert_int_eq(c.count, 5);
+	ck_assert_msg(collected_has(&c, "caf" NFC_E "/caf" NFC_E "/caf" NFC_E ".jpg"),
+		      "the decoded NFC form");
+	c.count = 0;
+	ck_assert_int_eq(respell_each_spelling("a\0b" NFD_E, 5, collect, &c), 0);
+	ck_assert_msg(c.count == 0, "a value with a NUL has no spelling");
+}
+END_TEST
+
 static Suite *respell_suite(void)
 {
 	Suite *s = suite_create("respell");
@@ -193,6 +209,7 @@ static Suite *respell_suite(void)
 	tcase_add_test(tc, test_percent_decoding_renormalises);
 	tcase_add_test(tc, test_near_keys_fold_case_and_trim_segments);
 	tcase_add_test(tc, test_spellings_of_a_value_for_a_lookup_by_name);
+	tcase_add_test(tc, test_all_five_spellings_are_terminated_paths);
 	suite_add_tcase(s, tc);
 	return s;
 }
