@@ -1005,25 +1005,31 @@ static int finish_step(struct catalog *cat, const char *sql, int64_t now_ms,
 	".path OR (g.is_dir AND " alias ".path > CAST(g.path || X'2f' AS BLOB)" \
 	" AND " alias ".path < CAST(g.path || X'30' AS BLOB)))"
 
+/* The kind of a file the walk found: a path that was a file and is a
+ * link now (replaced while unmounted) is tracked as a link, since the
+ * checker resolves what a link leads to. */
+#define ADOPTED_KIND "CASE s.kind WHEN 1 THEN 'symlink' ELSE 'file' END"
+
 static const char *const finish_sql[] = {
 	/* Missing rows whose file is back. */
 	"INSERT INTO audit (time_ms, file_id, path, from_state, to_state, reason)"
 	" SELECT ?1, f.id, f.path, 'missing', 'live', 'reappeared' FROM files f"
 	" JOIN temp.adopt_seen s ON s.path = f.path WHERE f.state = 'missing'",
 	"UPDATE files SET state = 'live', state_changed_ms = ?1, state_reason = 'reappeared',"
-	" activity_ms = ?1, dev = s.dev, ino = s.ino, size = s.size, mtime_ms = s.mtime_ms"
+	" activity_ms = ?1, dev = s.dev, ino = s.ino, size = s.size, mtime_ms = s.mtime_ms,"
+	" kind = " ADOPTED_KIND
 	" FROM temp.adopt_seen s WHERE files.path = s.path AND files.state = 'missing'",
 	/* Live rows whose file changed behind the daemon's back: another inode,
 	 * or (when the walk knew them) another size or mtime. */
 	"UPDATE files SET dev = s.dev, ino = s.ino, size = s.size, mtime_ms = s.mtime_ms,"
-	" last_written_ms = ?1, activity_ms = ?1 FROM temp.adopt_seen s"
+	" last_written_ms = ?1, activity_ms = ?1, kind = " ADOPTED_KIND " FROM temp.adopt_seen s"
 	" WHERE files.path = s.path AND files.state = 'live' AND files.activity_ms < ?2"
 	" AND (files.ino != s.ino OR (s.size >= 0 AND"
 	" (files.size != s.size OR files.mtime_ms != s.mtime_ms)))",
 	/* Files the catalog does not know. */
 	"INSERT INTO files (path, kind, dev, ino, size, mtime_ms, first_seen_ms,"
 	" last_written_ms, activity_ms, state, state_changed_ms, state_reason)"
-	" SELECT s.path, CASE s.kind WHEN 1 THEN 'symlink' ELSE 'file' END, s.dev, s.ino,"
+	" SELECT s.path, " ADOPTED_KIND ", s.dev, s.ino,"
 	" s.size, s.mtime_ms, ?1, s.mtime_ms, ?1, 'live', ?1, 'adopted'"
 	" FROM temp.adopt_seen s WHERE NOT EXISTS (SELECT 1 FROM files f"
 	" WHERE f.path = s.path AND f.state IN ('live', 'missing')) AND" NOT_GONE("s"),
