@@ -14,17 +14,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "events.h"
-#include "linkwalk.h"
 #include "log.h"
 #include "ops.h"
 #include "pathmap.h"
 #include "policy.h"
+#include "refmatch.h"
 #include "refset.h"
 #include "respell.h"
 #include "safekeep.h"
@@ -94,21 +93,6 @@ struct unreferenced {
 	size_t count, capacity;
 };
 
-/*
- * What the values that name no tracked file exactly still protect:
- * through symbolic links, and under other spellings (refdb/respell.h).
- */
-struct matcher {
-	struct scan_work *work;
-	struct refset *kept;		/* paths kept through a link or a spelling */
-	struct respell_index *spellings; /* values that name nothing on disk */
-	struct refset *plain_dirs;	/* parents that exist, no link on the way */
-	struct refset *missing_dirs;	/* parents that do not exist */
-	uint64_t linked;		/* values that resolved through a link */
-	uint64_t escaped;		/* values whose link leads out of BACKING */
-	char escape_example[TERMESC_BYTES(128)];
-};
-
 struct scan_work {
 	struct checker *checker;
 	struct catalog_scan record;
@@ -122,7 +106,7 @@ struct scan_work {
 	struct candidates others;	/* restores and purges */
 	struct unreferenced unreferenced; /* live rows no value names exactly */
 	uint64_t matched;		/* values that name a live file exactly */
-	struct matcher match;		/* for the values that do not */
+	struct refmatch match;		/* for the values that do not */
 	bool unresolved;		/* the matching failed: nothing may move */
 	int64_t *held_ids;		/* a confirmed scan: its candidates, sorted */
 	size_t held_count;
@@ -246,8 +230,6 @@ static void free_candidates(struct candidates *list)
 	memset(list, 0, sizeof(*list));
 }
 
-static void matcher_free(struct matcher *m);
-
 static void free_work(struct scan_work *work)
 {
 	free_candidates(&work->quarantine);
@@ -260,7 +242,7 @@ static void free_work(struct scan_work *work)
 	free(work->emptied_dirs);
 	free(work->held_ids);
 	free(work->unreferenced.items);
-	matcher_free(&work->match);
+	refmatch_clear(&work->match);
 	refset_free(work->referenced);
 }
 
@@ -460,7 +442,7 @@ static int judge_live(struct judge_sink *sink, const struct live_pool *pool, siz
 	return judge_known(sink, &row, is_referenced);
 }
 
-static bool matcher_keeps(struct matcher *m, const char *path, size_t len);
+static bool matcher_keeps(struct scan_work *work, const char *path, size_t len);
 
 /* A quarantined row, on the checker thread, after the matching. */
 static int judge_quarantined(void *ctx, const struct catalog_scan_row *row)
@@ -468,7 +450,7 @@ static int judge_quarantined(void *ctx, const struct catalog_scan_row *row)
 	struct judge_sink *sink = ctx;
 	struct scan_work *work = sink->work;
 	bool referenced = refset_contains(work->referenced, row->path, row->path_len) ||
-			  matcher_keeps(&work->match, row->path, row->path_len);
+			  matcher_keeps(work, row->path, row->path_len);
 
 	return judge_known(sink, row, referenced);
 }
@@ -476,123 +458,6 @@ static int judge_quarantined(void *ctx, const struct catalog_scan_row *row)
 /* ------------------------------------------------------------------ */
 /* Values that name no tracked file exactly: links and other spellings  */
 /* ------------------------------------------------------------------ */
-
-static int matcher_init(struct matcher *m, struct scan_work *work)
-{
-	*m = (struct matcher){
-		.work = work,
-		.kept = refset_new(),
-		.spellings = respell_index_new(),
-		.plain_dirs = refset_new(),
-		.missing_dirs = refset_new(),
-	};
-	return m->kept && m->spellings && m->plain_dirs && m->missing_dirs ? 0 : -ENOMEM;
-}
-
-static void matcher_free(struct matcher *m)
-{
-	refset_free(m->kept);
-	respell_index_free(m->spellings);
-	refset_free(m->plain_dirs);
-	refset_free(m->missing_dirs);
-	memset(m, 0, sizeof(*m));
-}
-
-/* A link on the way of a value: kept with what it leads to. */
-static int keep_link(void *ctx, const char *link)
-{
-	struct matcher *m = ctx;
-
-	return refset_add(m->kept, link, strlen(link));
-}
-
-/* The whole walk of path: keep its links and what it resolves to. */
-static int matcher_walk(struct matcher *m, const char *path, size_t len)
-{
-	struct linkwalk_result res;
-	int err = linkwalk_resolve(&m->work->checker->fs->store, path, keep_link, m, &res);
-
-	if (err)
-		return err;
-	switch (res.outcome) {
-	case LINKWALK_PLAIN:
-		return 0;
-	case LINKWALK_MISSING:
-		return respell_index_add(m->spellings, path, len);
-	case LINKWALK_RESOLVED:
-		m->linked++;
-		return refset_add(m->kept, res.target, strlen(res.target));
-	case LINKWALK_ESCAPES:
-	case LINKWALK_LOOP:
-		if (m->escaped++ == 0)
-			termesc(path, m->escape_example, sizeof(m->escape_example));
-		return 0;
-	case LINKWALK_DANGLING:
-		return 0;
-	}
-	return 0;
-}
-
-/*
- * One value that names no tracked regular file exactly (refset_each_unmarked):
- * through links it keeps the links and their target; naming nothing on
- * disk, it goes to the spellings.  Most such values are dangling (their
- * file was deleted long ago), so the parent directory's answer is kept:
- * one walk per directory, then one stat per value, and none at all under
- * a directory that does not exist.
- */
-static int matcher_take(void *ctx, const char *value, size_t len)
-{
-	struct matcher *m = ctx;
-	char path[PATHNORM_MAX_BYTES];
-	const char *slash;
-	size_t parent_len;
-	struct stat sb;
-	int err;
-
-	if (len >= sizeof(path))
-		return 0;	/* pathnorm makes none: nothing could reach it */
-	memcpy(path, value, len);
-	path[len] = '\0';
-	slash = memrchr(path, '/', len);
-	parent_len = slash ? (size_t)(slash - path) : 0;
-	if (parent_len && refset_contains(m->missing_dirs, path, parent_len))
-		return respell_index_add(m->spellings, path, len);
-	if (parent_len && !refset_contains(m->plain_dirs, path, parent_len)) {
-		struct linkwalk_result res;
-
-		path[parent_len] = '\0';
-		err = linkwalk_resolve(&m->work->checker->fs->store, path, keep_link, m, &res);
-		path[parent_len] = '/';
-		if (err)
-			return err;
-		if (res.outcome == LINKWALK_MISSING) {
-			err = refset_add(m->missing_dirs, path, parent_len);
-			return err ? err : respell_index_add(m->spellings, path, len);
-		}
-		if (res.outcome != LINKWALK_PLAIN || !S_ISDIR(res.mode))
-			return matcher_walk(m, path, len);
-		err = refset_add(m->plain_dirs, path, parent_len);
-		if (err)
-			return err;
-	}
-	err = store_stat_beneath(&m->work->checker->fs->store, path, &sb);
-	if (err == -ENOENT || err == -ENOTDIR)
-		return respell_index_add(m->spellings, path, len);
-	if (!err && !S_ISLNK(sb.st_mode))
-		return 0;	/* a directory, or a file the catalog does not track */
-	return matcher_walk(m, path, len);
-}
-
-/* Resolve every value in values (all but the marked ones). */
-static int matcher_take_all(struct matcher *m, const struct refset *values)
-{
-	int err = refset_each_unmarked(values, matcher_take, m);
-
-	if (!err)
-		respell_index_finish(m->spellings);
-	return err;
-}
 
 /* Count one file kept under another spelling; keep a near miss's pair. */
 static void note_spelling(struct scan_work *work, enum respell_match match, const char *value,
@@ -621,22 +486,23 @@ static void note_spelling(struct scan_work *work, enum respell_match match, cons
  * Is path (a quarantined row, or a live one no value names exactly) kept
  * through a link or by another spelling?  Counts it when it is.
  */
-static bool matcher_keeps(struct matcher *m, const char *path, size_t len)
+static bool matcher_keeps(struct scan_work *work, const char *path, size_t len)
 {
+	struct refmatch *m = &work->match;
 	const char *value;
 	size_t value_len;
 	enum respell_match match;
 
-	if (!m->kept)
+	if (!refmatch_is_active(m))
 		return false;	/* every value named a live file exactly */
-	if (refset_contains(m->kept, path, len))
+	if (refmatch_is_kept(m, path, len))
 		return true;
-	match = respell_index_match(m->spellings, path, len, &value, &value_len);
+	match = refmatch_spelling(m, path, len, &value, &value_len);
 	if (match == RESPELL_NONE)
 		return false;
-	note_spelling(m->work, match, value, value_len, path, len);
+	note_spelling(work, match, value, value_len, path, len);
 	/* Once is enough: a failure to remember costs a second count only. */
-	(void)refset_add(m->kept, path, len);
+	(void)refmatch_keep(m, path, len);
 	return true;
 }
 
@@ -647,7 +513,7 @@ static void drop_kept_candidates(struct scan_work *work)
 
 	for (size_t i = 0; i < work->quarantine.count; i++) {
 		struct candidate *c = &work->quarantine.items[i];
-		if (refset_contains(work->match.kept, c->path, strlen(c->path))) {
+		if (refmatch_is_kept(&work->match, c->path, strlen(c->path))) {
 			free(c->path);
 			free(c->quarantine_name);
 			work->counts.candidates--;
@@ -661,7 +527,7 @@ static void drop_kept_candidates(struct scan_work *work)
 /* Say once per scan what the matching found. */
 static void report_matching(struct scan_work *work)
 {
-	const struct matcher *m = &work->match;
+	const struct refmatch *m = &work->match;
 	char listed[sizeof(work->record.near_miss_examples)];
 
 	if (work->record.near_misses) {
@@ -693,14 +559,14 @@ static void report_matching(struct scan_work *work)
  */
 static int protect_unmatched(struct scan_work *work, const struct live_pool *pool)
 {
-	struct matcher *m = &work->match;
+	struct refmatch *m = &work->match;
 	int err;
 
 	if (work->matched == refset_count(work->referenced))
 		return 0;	/* every value names a live file: the usual case */
-	err = matcher_init(m, work);
+	err = refmatch_init(m, &work->checker->fs->store);
 	if (!err)
-		err = matcher_take_all(m, work->referenced);
+		err = refmatch_take_all(m, work->referenced);
 	if (err) {
 		log_error("scan %lld: cannot resolve the references in BACKING: %s; nothing "
 			  "is moved", (long long)work->record.id, strerror(-err));
@@ -708,19 +574,17 @@ static int protect_unmatched(struct scan_work *work, const struct live_pool *poo
 	}
 	work->record.respelled += m->linked;
 	for (size_t i = 0; i < work->unreferenced.count; i++) {
-		const char *path = pool->paths + pool->entries[work->unreferenced.items[i]].path_offset;
-		size_t len = strlen(path);
-
-		const char *value;
-		size_t value_len;
+		const struct live_entry *entry = &pool->entries[work->unreferenced.items[i]];
+		const char *path = pool->paths + entry->path_offset, *value;
+		size_t len = strlen(path), value_len;
 		enum respell_match match;
 
-		if (refset_contains(m->kept, path, len))
+		if (refmatch_is_kept(m, path, len))
 			continue;
-		match = respell_index_match(m->spellings, path, len, &value, &value_len);
+		match = refmatch_spelling(m, path, len, &value, &value_len);
 		if (match == RESPELL_NONE)
 			continue;
-		err = refset_add(m->kept, path, len);
+		err = refmatch_keep(m, path, len);
 		if (err)
 			return err;
 		note_spelling(work, match, value, value_len, path, len);
@@ -795,15 +659,14 @@ static int note_if_candidate(void *ctx, const char *path, size_t len)
 }
 
 /* Is candidate path kept by the values read again? */
-static bool confirmation_keeps(const struct confirmation *conf, const struct matcher *m,
+static bool confirmation_keeps(const struct confirmation *conf, const struct refmatch *m,
 			       const char *path)
 {
 	size_t len = strlen(path);
 
-	if (refset_contains(conf->now_referenced, path, len))
-		return true;
-	return m->kept && (refset_contains(m->kept, path, len) ||
-			   respell_index_match(m->spellings, path, len, NULL, NULL) != RESPELL_NONE);
+	return refset_contains(conf->now_referenced, path, len) ||
+	       refmatch_is_kept(m, path, len) ||
+	       refmatch_spelling(m, path, len, NULL, NULL) != RESPELL_NONE;
 }
 
 /* Show a failed source in the status until a scan succeeds again. */
@@ -826,7 +689,7 @@ static int confirm_candidates(struct scan_work *work)
 	struct confirmation conf = {
 		refset_new(), refset_new(), work->referenced, refset_new(),
 	};
-	struct matcher m = { 0 };
+	struct refmatch m = { 0 };
 	char error[ERROR_BYTES] = "out of memory";
 	char shown[TERMESC_BYTES(256)];
 	size_t kept = 0;
@@ -844,9 +707,9 @@ static int confirm_candidates(struct scan_work *work)
 	}
 	/* The same matching as the scan's, for the values it needs. */
 	if (!err && refset_count(conf.others) > 0) {
-		err = matcher_init(&m, work);
+		err = refmatch_init(&m, &checker->fs->store);
 		if (!err)
-			err = matcher_take_all(&m, conf.others);
+			err = refmatch_take_all(&m, conf.others);
 		if (err)
 			snprintf(error, sizeof(error), "cannot resolve the references in BACKING: %s",
 				 strerror(-err));
@@ -871,7 +734,7 @@ static int confirm_candidates(struct scan_work *work)
 	}
 	if (!err)
 		work->quarantine.count = kept;
-	matcher_free(&m);
+	refmatch_clear(&m);
 	refset_free(conf.candidates);
 	refset_free(conf.now_referenced);
 	refset_free(conf.others);
