@@ -151,10 +151,11 @@ static int step(const struct store *st, struct walk *w, const char *name, size_t
 		return fd;
 	err = store_stat(fd, &sb);
 	if (!err && S_ISLNK(sb.st_mode)) {
-		if (++out->links > LINKWALK_MAX_LINKS) {
+		if (out->links == LINKWALK_MAX_LINKS) {
 			out->outcome = LINKWALK_LOOP;
 			err = 1;
 		} else {
+			out->links++;
 			err = on_link(ctx, w->resolved);
 		}
 		/* The target resolves against the link's directory. */
