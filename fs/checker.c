@@ -528,12 +528,21 @@ static void drop_kept_candidates(struct scan_work *work)
 static void report_matching(struct scan_work *work)
 {
 	const struct refmatch *m = &work->match;
-	char listed[sizeof(work->record.near_miss_examples)];
+	char listed[sizeof(work->record.near_miss_examples) + 64];
 
 	if (work->record.near_misses) {
-		snprintf(listed, sizeof(listed), "%s", work->record.near_miss_examples);
-		for (char *nl = strchr(listed, '\n'); nl; nl = strchr(nl, '\n'))
-			*nl = ';';
+		const char *line = work->record.near_miss_examples;
+		size_t used = 0;
+
+		/* One log line: the examples (escaped already), "; " between. */
+		listed[0] = '\0';
+		while (*line && used < sizeof(listed)) {
+			size_t len = strcspn(line, "\n");
+			int n = snprintf(listed + used, sizeof(listed) - used, "%s%.*s",
+					 used ? "; " : "", (int)len, line);
+			used += n > 0 ? (size_t)n : 0;
+			line += len + (line[len] == '\n');
+		}
 		log_warn("scan %lld: %llu files are kept because a value nearly names them "
 			 "(another case, whitespace or form; fix the value or the name): %s",
 			 (long long)work->record.id, (unsigned long long)work->record.near_misses,

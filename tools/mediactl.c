@@ -409,15 +409,25 @@ out_config:
 /* Formatting responses                                                 */
 /* ------------------------------------------------------------------ */
 
-/* Example lines of a scan (values and names), escaped for the terminal. */
+/*
+ * Example lines of a scan (values and names).  The daemon escaped each
+ * value and name with termesc() when it recorded them, and escaping
+ * again would double every backslash; a line that is not plain anyway
+ * (not written by a daemon of this version) is escaped here.
+ */
 static void print_examples(const json_t *examples)
 {
 	json_t *example;
 	size_t i;
 
 	json_array_foreach(examples, i, example) {
-		char *shown = termesc_dup(json_string_value(example));
-		printf("%-12s   %s\n", "", shown ? shown : "(out of memory)");
+		const char *line = json_string_value(example);
+		bool plain = line && !strpbrk(line, "\x01\x02\x03\x04\x05\x06\x07\x08\t\n\v\f\r"
+						   "\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17"
+						   "\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f");
+		char *shown = plain ? NULL : termesc_dup(line);
+
+		printf("%-12s   %s\n", "", plain ? line : shown ? shown : "(out of memory)");
 		free(shown);
 	}
 }
