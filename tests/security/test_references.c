@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mount_harness.h"
@@ -82,9 +83,9 @@ static void teardown(void)
 	harness_destroy(&h);
 }
 
-/* Mount with min_age 0 (files are candidates at once) and wait for the
- * startup scan. */
-static void mount_now(void)
+/* Mount with min_age 0 (files are candidates at once), the source read
+ * as source_lines say, and wait for the startup scan. */
+static void mount_reading(const char *source_lines)
 {
 	char option[700], url[1024];
 	const char *args[] = { "-o", option, NULL };
@@ -99,12 +100,17 @@ static void mount_now(void)
 	f = fopen(config_path, "w");
 	ck_assert_ptr_nonnull(f);
 	fprintf(f, "[mediafs]\ninterval = 1h\nmin_age = 0s\ngrace = 1h\nmax_fraction = 1\n"
-		"temp_max_age = 0s\n\n[source app]\nurl = %s\ncolumns = photo.image\n", url);
+		"temp_max_age = 0s\n\n[source app]\nurl = %s\n%s\n", url, source_lines);
 	fclose(f);
 	snprintf(option, sizeof(option), "config=%s", config_path);
 	harness_clear_log(&h);
 	ck_assert_int_eq(harness_mount(&h, args), 0);
 	ck_assert_msg(harness_wait_log(&h, "(startup)", WAIT_MS), "the startup scan runs");
+}
+
+static void mount_now(void)
+{
+	mount_reading("columns = photo.image");
 }
 
 /* Run mediactl --json --mount MNT args...; returns its exit status. */
@@ -355,6 +361,89 @@ START_TEST(test_other_spellings_keep_the_file_and_near_misses_are_reported)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ */
+/* The confirmation before each move                                    */
+/* ------------------------------------------------------------------ */
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* SQL that counts to n, and how many steps make about seconds of it. */
+#define SPIN_SQL "SELECT count(*) FROM (WITH RECURSIVE c(x) AS (SELECT 1\n" \
+		 "  UNION ALL SELECT x + 1 FROM c WHERE x < %ld) SELECT x FROM c)"
+
+static long spin_steps_for(double seconds)
+{
+	char sql[256];
+	sqlite3 *db;
+	long steps = 1000000;
+	double took;
+
+	ck_assert_int_eq(sqlite3_open(":memory:", &db), SQLITE_OK);
+	for (;;) {
+		double start = now_s();
+		snprintf(sql, sizeof(sql), SPIN_SQL, steps);
+		ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+		took = now_s() - start;
+		if (took > 0.2)
+			break;
+		steps *= 4;
+	}
+	sqlite3_close(db);
+	return (long)((double)steps * seconds / took);
+}
+
+/*
+ * The value through a link appears between the scan's fetch and the
+ * confirmation's: the source's query yields it only once the time in
+ * the table gate has passed, and spends about two seconds after that
+ * test in every fetch, so the scan's fetch asks before the gate opens
+ * and the confirmation's after.  The candidate must stay, and the log
+ * must say the confirmation kept it.
+ */
+START_TEST(test_the_confirmation_applies_the_same_matching)
+{
+	char source[1024], sql[256];
+	json_t *whole;
+	double spin = 2.0;
+
+	app_exec("CREATE TABLE gate (t real); INSERT INTO gate VALUES (1e9)");
+	snprintf(source, sizeof(source),
+		 "query = SELECT image FROM photo\n"
+		 "  UNION ALL SELECT 'photos/current/late.jpg' FROM gate\n"
+		 "  WHERE julianday('now') > gate.t\n"
+		 "  UNION ALL SELECT NULL FROM (\n  " SPIN_SQL ")", spin_steps_for(spin));
+	mount_reading(source);
+	ck_assert_int_eq(mkdir(harness_mount_path(&h, "photos"), 0755), 0);
+	ck_assert_int_eq(mkdir(harness_mount_path(&h, "photos/2024"), 0755), 0);
+	put("photos/2024/late.jpg");
+	link_to("2024", "photos/current");
+	put("orphan.jpg");
+	put("kept.jpg");
+	reference("kept.jpg");
+	/* The gate opens halfway through the scan's fetch. */
+	snprintf(sql, sizeof(sql), "UPDATE gate SET t = julianday('now') + %f / 86400.0",
+		 spin / 2);
+	app_exec(sql);
+
+	json_t *s = scan(&whole);
+	ck_assert_msg(number(s, "candidates") >= 2, "the scan did not see the late value");
+	ck_assert_int_eq(number(s, "quarantined"), 1);
+	json_decref(whole);
+	ck_assert_msg(!in_backing("orphan.jpg"), "the orphan goes: the checker ran");
+	ck_assert_msg(in_backing("photos/2024/late.jpg"),
+		      "a value through a link read at the confirmation keeps the file");
+	ck_assert_msg(harness_log_contains(&h, "'photos/2024/late.jpg' is referenced now"),
+		      "the confirmation kept it");
+	ck_assert_int_eq(harness_unmount(&h), 0);
+}
+END_TEST
+
 static Suite *references_suite(const char *name, bool all)
 {
 	Suite *s = suite_create(name);
@@ -365,6 +454,7 @@ static Suite *references_suite(const char *name, bool all)
 	if (all) {
 		tcase_add_test(tc, test_links_keep_their_targets_and_themselves);
 		tcase_add_test(tc, test_links_out_of_backing_are_never_followed);
+		tcase_add_test(tc, test_the_confirmation_applies_the_same_matching);
 	}
 	tcase_add_test(tc, test_other_spellings_keep_the_file_and_near_misses_are_reported);
 	suite_add_tcase(s, tc);
