@@ -401,7 +401,7 @@ static long spin_steps_for(double seconds)
 /*
  * The value through a link appears between the scan's fetch and the
  * confirmation's: the source's query yields it only once the time in
- * the table gate has passed, and spends about two seconds after that
+ * the table gate has passed, and spends about three seconds after that
  * test in every fetch, so the scan's fetch asks before the gate opens
  * and the confirmation's after.  The candidate must stay, and the log
  * must say the confirmation kept it.
@@ -410,7 +410,7 @@ START_TEST(test_the_confirmation_applies_the_same_matching)
 {
 	char source[1024], sql[256];
 	json_t *whole;
-	double spin = 2.0;
+	double spin = 3.0;
 
 	app_exec("CREATE TABLE gate (t real); INSERT INTO gate VALUES (1e9)");
 	snprintf(source, sizeof(source),
