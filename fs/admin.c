@@ -16,11 +16,13 @@
 
 #include "adopt.h"
 #include "clock.h"
+#include "linkwalk.h"
 #include "log.h"
 #include "metrics.h"
 #include "pathnorm.h"
 #include "policy.h"
 #include "refset.h"
+#include "respell.h"
 #include "source.h"
 
 enum {
@@ -220,10 +222,14 @@ static json_t *scan_json(const struct catalog_scan *scan)
 				"conflicts", (json_int_t)scan->conflicts,
 				"hostile", (json_int_t)scan->hostile, "message", scan->message);
 
-	if (obj)
+	if (obj) {
 		json_object_set_new(obj, "hostile_examples", examples_json(scan->hostile_examples));
-	if (obj)
 		json_object_set_new(obj, "kept_open", json_integer((json_int_t)scan->kept_open));
+		json_object_set_new(obj, "respelled", json_integer((json_int_t)scan->respelled));
+		json_object_set_new(obj, "near_misses", json_integer((json_int_t)scan->near_misses));
+		json_object_set_new(obj, "near_miss_examples",
+				    examples_json(scan->near_miss_examples));
+	}
 	return obj;
 }
 
@@ -1123,7 +1129,35 @@ struct check {
 	uint64_t untracked_count;
 	json_t *missing;	/* live rows without a file */
 	uint64_t missing_count;
+	uint64_t respelled_count;	/* through a link or another spelling */
 };
+
+static int keep_nothing(void *ctx, const char *link)
+{
+	(void)ctx;
+	(void)link;
+	return 0;
+}
+
+static int spelling_exists(void *ctx, const char *spelling, size_t len)
+{
+	struct stat st;
+
+	(void)len;
+	return store_stat_beneath(ctx, spelling, &st) == 0;
+}
+
+/* Does a value that names nothing exactly name a file as the checker
+ * reads it: through a link, or under another certain spelling? */
+static bool check_respelled(const struct store *store, const char *path)
+{
+	struct linkwalk_result res;
+
+	if (linkwalk_resolve(store, path, keep_nothing, NULL, &res) == 0 &&
+	    res.outcome == LINKWALK_RESOLVED)
+		return true;
+	return respell_each_spelling(path, strlen(path), spelling_exists, (void *)store) > 0;
+}
 
 static int check_reference(void *arg, const char *path, size_t len)
 {
@@ -1133,8 +1167,12 @@ static int check_reference(void *arg, const char *path, size_t len)
 
 	(void)len;
 	snprintf(copy, sizeof(copy), "%s", path);
-	if (store_stat_beneath(check->ctx->store, copy, &st) == 0)
+	if (store_stat_beneath(check->ctx->store, copy, &st) == 0 && !S_ISLNK(st.st_mode))
 		return 0;
+	if (check_respelled(check->ctx->store, copy)) {
+		check->respelled_count++;
+		return 0;
+	}
 	if (check->dangling_count++ < CHECK_EXAMPLES) {
 		struct catalog_filter filter = { .state = CATALOG_QUARANTINED, .path = copy };
 		struct selection sel = { check->ctx, NULL, json_array() };
@@ -1183,9 +1221,22 @@ static int check_live_row(void *arg, const struct catalog_row *row)
 	return 0;
 }
 
+/* The near misses of the last scan: only a scan sees the files that no
+ * value names exactly, so check shows what the last one found. */
+static void check_near_misses(struct admin_context *ctx, json_t *response)
+{
+	struct catalog_scan scan;
+
+	if (catalog_scan_get(ctx->cat, 0, &scan) != 0)
+		return;
+	json_object_set_new(response, "near_miss_scan", json_integer((json_int_t)scan.id));
+	json_object_set_new(response, "near_misses", json_integer((json_int_t)scan.near_misses));
+	json_object_set_new(response, "near_miss_examples", examples_json(scan.near_miss_examples));
+}
+
 static json_t *cmd_check(struct admin_context *ctx, const json_t *request)
 {
-	struct check check = { ctx, json_array(), 0, json_array(), 0, json_array(), 0 };
+	struct check check = { ctx, json_array(), 0, json_array(), 0, json_array(), 0, 0 };
 	struct catalog_filter live = { .state = CATALOG_LIVE };
 	struct adopt_walk *walk = NULL;
 	json_t *response, *sources = json_array();
@@ -1225,6 +1276,9 @@ static json_t *cmd_check(struct admin_context *ctx, const json_t *request)
 	json_object_set_new(response, "untracked_count", json_integer((json_int_t)check.untracked_count));
 	json_object_set_new(response, "missing", check.missing);
 	json_object_set_new(response, "missing_count", json_integer((json_int_t)check.missing_count));
+	json_object_set_new(response, "respelled_count",
+			    json_integer((json_int_t)check.respelled_count));
+	check_near_misses(ctx, response);
 	if (ctx->config->source_count == 0)
 		json_object_set_new(response, "note", json_string(
 			"no source is configured: no reference was checked (give --config FILE)"));

@@ -26,9 +26,12 @@
 #include "ops.h"
 #include "pathmap.h"
 #include "policy.h"
+#include "refmatch.h"
 #include "refset.h"
+#include "respell.h"
 #include "safekeep.h"
 #include "source.h"
+#include "termesc.h"
 
 enum {
 	ERROR_BYTES = 1024,
@@ -93,6 +96,12 @@ struct candidates {
 	size_t count, capacity;
 };
 
+/* Indexes into the live pool: the live rows no value names exactly. */
+struct unreferenced {
+	size_t *items;
+	size_t count, capacity;
+};
+
 struct scan_work {
 	struct checker *checker;
 	struct catalog_scan record;
@@ -104,6 +113,10 @@ struct scan_work {
 	struct policy_scan_counts counts;
 	struct candidates quarantine;	/* live files to move */
 	struct candidates others;	/* restores and purges */
+	struct unreferenced unreferenced; /* live rows no value names exactly */
+	uint64_t matched;		/* values that name a live file exactly */
+	struct refmatch match;		/* for the values that do not */
+	bool unresolved;		/* the matching failed: nothing may move */
 	int64_t *held_ids;		/* a confirmed scan: its candidates, sorted */
 	size_t held_count;
 	char **emptied_dirs;		/* parents of moved files */
@@ -123,8 +136,18 @@ struct live_entry {
 	ino_t ino;
 	int64_t born_ms;
 	int64_t activity_ms;
-	size_t path_offset;	/* into live_pool.paths, NUL-terminated */
+	/* The offset of the path in live_pool.paths (NUL-terminated) times
+	 * two, plus one for a symbolic link: a million rows would spend 8 MB
+	 * of padding on a field of its own (see entry_path, entry_kind). */
+	size_t path_and_kind;
 };
+
+_Static_assert(sizeof(struct live_entry) == 40, "a live row costs 40 bytes");
+
+static enum catalog_kind entry_kind(const struct live_entry *entry)
+{
+	return entry->path_and_kind & 1 ? CATALOG_SYMLINK : CATALOG_FILE;
+}
 
 struct live_pool {
 	struct live_entry *entries;
@@ -132,6 +155,11 @@ struct live_pool {
 	char *paths;
 	size_t paths_used, paths_capacity;
 };
+
+static const char *entry_path(const struct live_pool *pool, const struct live_entry *entry)
+{
+	return pool->paths + (entry->path_and_kind >> 1);
+}
 
 static int pool_add(void *ctx, const struct catalog_scan_row *row)
 {
@@ -161,7 +189,7 @@ static int pool_add(void *ctx, const struct catalog_scan_row *row)
 		.ino = row->ino,
 		.born_ms = row->born_ms,
 		.activity_ms = row->activity_ms,
-		.path_offset = pool->paths_used,
+		.path_and_kind = pool->paths_used << 1 | (row->kind == CATALOG_SYMLINK),
 	};
 	pool->paths_used += row->path_len + 1;
 	return 0;
@@ -235,6 +263,8 @@ static void free_work(struct scan_work *work)
 		free(work->emptied_dirs[i]);
 	free(work->emptied_dirs);
 	free(work->held_ids);
+	free(work->unreferenced.items);
+	refmatch_clear(&work->match);
 	refset_free(work->referenced);
 }
 
@@ -332,34 +362,19 @@ static void fetch_references(struct scan_work *work, struct policy_source_outcom
 	}
 }
 
-struct judge_sink;
-static int judge_row(void *ctx, const struct catalog_scan_row *row);
-
-static int judge_live(struct judge_sink *sink, const struct live_entry *entry, const char *path)
-{
-	struct catalog_scan_row row = {
-		.id = entry->id,
-		.path = path,
-		.state = CATALOG_LIVE,
-		.ino = entry->ino,
-		.born_ms = entry->born_ms,
-		.activity_ms = entry->activity_ms,
-	};
-
-	return judge_row(sink, &row);
-}
-
 /* Where judgements go: one per judging thread, merged afterwards. */
 struct judge_sink {
 	struct scan_work *work;
 	struct policy_scan_counts counts;
 	struct candidates quarantine;
 	struct candidates others;
+	struct unreferenced unreferenced;
+	uint64_t matched;
 };
 
-static int judge_row(void *ctx, const struct catalog_scan_row *row)
+static int judge_known(struct judge_sink *sink, const struct catalog_scan_row *row,
+		       bool referenced)
 {
-	struct judge_sink *sink = ctx;
 	struct scan_work *work = sink->work;
 	struct policy_file file = {
 		.path = row->path,
@@ -369,7 +384,7 @@ static int judge_row(void *ctx, const struct catalog_scan_row *row)
 		.last_referenced_ms = row->last_referenced_ms,
 	};
 	struct policy_judgement judgement =
-		policy_judge_file(&work->settings, work->now_ms, work->referenced, &file);
+		policy_judge_known(&work->settings, work->now_ms, referenced, &file);
 	struct mediafs *fs = work->checker->fs;
 
 	if (row->state == CATALOG_LIVE) {
@@ -394,6 +409,218 @@ static int judge_row(void *ctx, const struct catalog_scan_row *row)
 	case POLICY_KEEP:
 		break;
 	}
+	return 0;
+}
+
+static int push_unreferenced(struct unreferenced *list, size_t index)
+{
+	if (list->count == list->capacity) {
+		size_t capacity = list->capacity ? 2 * list->capacity : 256;
+		size_t *items = realloc(list->items, capacity * sizeof(*items));
+		if (!items)
+			return -ENOMEM;
+		list->items = items;
+		list->capacity = capacity;
+	}
+	list->items[list->count++] = index;
+	return 0;
+}
+
+/*
+ * A live row, on a judging thread.  A value that names a regular file
+ * exactly is marked in the referenced set: the values left unmarked are
+ * the only ones that may reach a file some other way (protect_unmatched).
+ * A value that names a symbolic link keeps the link and stays unmarked,
+ * since what the link resolves to needs keeping too.
+ */
+static int judge_live(struct judge_sink *sink, const struct live_pool *pool, size_t index)
+{
+	const struct live_entry *entry = &pool->entries[index];
+	const char *path = entry_path(pool, entry);
+	size_t len = strlen(path);
+	struct refset *referenced = sink->work->referenced;
+	bool is_file = entry_kind(entry) == CATALOG_FILE;
+	bool is_referenced = is_file ? refset_mark(referenced, path, len) :
+				       refset_contains(referenced, path, len);
+	struct catalog_scan_row row = {
+		.id = entry->id,
+		.path = path,
+		.path_len = len,
+		.state = CATALOG_LIVE,
+		.kind = entry_kind(entry),
+		.ino = entry->ino,
+		.born_ms = entry->born_ms,
+		.activity_ms = entry->activity_ms,
+	};
+	int err;
+
+	if (is_referenced && is_file)
+		sink->matched++;
+	if (!is_referenced) {
+		err = push_unreferenced(&sink->unreferenced, index);
+		if (err)
+			return err;
+	}
+	return judge_known(sink, &row, is_referenced);
+}
+
+static bool matcher_keeps(struct scan_work *work, const char *path, size_t len);
+
+/* A quarantined row, on the checker thread, after the matching. */
+static int judge_quarantined(void *ctx, const struct catalog_scan_row *row)
+{
+	struct judge_sink *sink = ctx;
+	struct scan_work *work = sink->work;
+	bool referenced = refset_contains(work->referenced, row->path, row->path_len) ||
+			  matcher_keeps(work, row->path, row->path_len);
+
+	return judge_known(sink, row, referenced);
+}
+
+/* ------------------------------------------------------------------ */
+/* Values that name no tracked file exactly: links and other spellings  */
+/* ------------------------------------------------------------------ */
+
+/* Count one file kept under another spelling; keep a near miss's pair. */
+static void note_spelling(struct scan_work *work, enum respell_match match, const char *value,
+			  size_t value_len, const char *path, size_t path_len)
+{
+	char *kept = work->record.near_miss_examples;
+	size_t used = strlen(kept), room = sizeof(work->record.near_miss_examples);
+	char shown_value[TERMESC_BYTES(96)], shown_path[TERMESC_BYTES(96)];
+	int n;
+
+	if (match == RESPELL_CERTAIN) {
+		work->record.respelled++;
+		return;
+	}
+	work->record.near_misses++;
+	termesc_n(value, value_len < 96 ? value_len : 96, shown_value, sizeof(shown_value));
+	termesc_n(path, path_len < 96 ? path_len : 96, shown_path, sizeof(shown_path));
+	/* One line each; a pair that does not fit is left out whole. */
+	n = snprintf(kept + used, room - used, "%s'%s' ~ '%s'", used ? "\n" : "", shown_value,
+		     shown_path);
+	if (n < 0 || (size_t)n >= room - used)
+		kept[used] = '\0';
+}
+
+/*
+ * Is path (a quarantined row, or a live one no value names exactly) kept
+ * through a link or by another spelling?  Counts it when it is.
+ */
+static bool matcher_keeps(struct scan_work *work, const char *path, size_t len)
+{
+	struct refmatch *m = &work->match;
+	const char *value;
+	size_t value_len;
+	enum respell_match match;
+
+	if (!refmatch_is_active(m))
+		return false;	/* every value named a live file exactly */
+	if (refmatch_is_kept(m, path, len))
+		return true;
+	match = refmatch_spelling(m, path, len, &value, &value_len);
+	if (match == RESPELL_NONE)
+		return false;
+	note_spelling(work, match, value, value_len, path, len);
+	/* Once is enough: a failure to remember costs a second count only. */
+	(void)refmatch_keep(m, path, len);
+	return true;
+}
+
+/* Drop the candidates that the matching keeps. */
+static void drop_kept_candidates(struct scan_work *work)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < work->quarantine.count; i++) {
+		struct candidate *c = &work->quarantine.items[i];
+		if (refmatch_is_kept(&work->match, c->path, strlen(c->path))) {
+			free(c->path);
+			free(c->quarantine_name);
+			work->counts.candidates--;
+		} else {
+			work->quarantine.items[kept++] = *c;
+		}
+	}
+	work->quarantine.count = kept;
+}
+
+/* Say once per scan what the matching found. */
+static void report_matching(struct scan_work *work)
+{
+	const struct refmatch *m = &work->match;
+	char listed[sizeof(work->record.near_miss_examples) + 64];
+
+	if (work->record.near_misses) {
+		const char *line = work->record.near_miss_examples;
+		size_t used = 0;
+
+		/* One log line: the examples (escaped already), "; " between. */
+		listed[0] = '\0';
+		while (*line && used < sizeof(listed)) {
+			size_t len = strcspn(line, "\n");
+			int n = snprintf(listed + used, sizeof(listed) - used, "%s%.*s",
+					 used ? "; " : "", (int)len, line);
+			used += n > 0 ? (size_t)n : 0;
+			line += len + (line[len] == '\n');
+		}
+		log_warn("scan %lld: %llu files are kept because a value nearly names them "
+			 "(another case, whitespace or form; fix the value or the name): %s",
+			 (long long)work->record.id, (unsigned long long)work->record.near_misses,
+			 listed);
+	}
+	if (work->record.respelled)
+		log_info("scan %lld: %llu files are kept through a symbolic link or under "
+			 "another spelling", (long long)work->record.id,
+			 (unsigned long long)work->record.respelled);
+	if (m->escaped)
+		log_warn("scan %lld: %llu values go through a link that leads out of BACKING "
+			 "or loops, e.g. '%s'; it is not followed and the link is kept",
+			 (long long)work->record.id, (unsigned long long)m->escaped,
+			 m->escape_example);
+}
+
+/*
+ * After the live rows are judged: the values left unmarked, resolved
+ * through links and matched under other spellings against the live rows
+ * that no value names exactly.  Candidates so kept are dropped.  Returns
+ * 0 or -errno (then the scan moves nothing: a value not looked at may be
+ * the one that keeps a file).
+ */
+static int protect_unmatched(struct scan_work *work, const struct live_pool *pool)
+{
+	struct refmatch *m = &work->match;
+	int err;
+
+	if (work->matched == refset_count(work->referenced))
+		return 0;	/* every value names a live file: the usual case */
+	err = refmatch_init(m, &work->checker->fs->store);
+	if (!err)
+		err = refmatch_take_all(m, work->referenced);
+	if (err) {
+		log_error("scan %lld: cannot resolve the references in BACKING: %s; nothing "
+			  "is moved", (long long)work->record.id, strerror(-err));
+		return err;
+	}
+	work->record.respelled += m->linked;
+	for (size_t i = 0; i < work->unreferenced.count; i++) {
+		const struct live_entry *entry = &pool->entries[work->unreferenced.items[i]];
+		const char *path = entry_path(pool, entry), *value;
+		size_t len = strlen(path), value_len;
+		enum respell_match match;
+
+		if (refmatch_is_kept(m, path, len))
+			continue;
+		match = refmatch_spelling(m, path, len, &value, &value_len);
+		if (match == RESPELL_NONE)
+			continue;
+		err = refmatch_keep(m, path, len);
+		if (err)
+			return err;
+		note_spelling(work, match, value, value_len, path, len);
+	}
+	drop_kept_candidates(work);
 	return 0;
 }
 
@@ -442,15 +669,35 @@ static void keep_held_candidates(struct scan_work *work)
 struct confirmation {
 	struct refset *candidates;	/* paths still to move */
 	struct refset *now_referenced;	/* candidates found referenced again */
+	const struct refset *scanned;	/* the scan's values, marked when exact */
+	struct refset *others;		/* values to resolve and respell */
 };
 
+/*
+ * A value read again.  One that named a live regular file exactly at the
+ * scan can keep no candidate but that file; any other may reach one
+ * through a link or another spelling, and is looked at after the fetch.
+ */
 static int note_if_candidate(void *ctx, const char *path, size_t len)
 {
 	struct confirmation *conf = ctx;
 
 	if (refset_contains(conf->candidates, path, len))
 		return refset_add(conf->now_referenced, path, len);
-	return 0;
+	if (refset_is_marked(conf->scanned, path, len))
+		return 0;
+	return refset_add(conf->others, path, len);
+}
+
+/* Is candidate path kept by the values read again? */
+static bool confirmation_keeps(const struct confirmation *conf, const struct refmatch *m,
+			       const char *path)
+{
+	size_t len = strlen(path);
+
+	return refset_contains(conf->now_referenced, path, len) ||
+	       refmatch_is_kept(m, path, len) ||
+	       refmatch_spelling(m, path, len, NULL, NULL) != RESPELL_NONE;
 }
 
 /* Show a failed source in the status until a scan succeeds again. */
@@ -470,10 +717,14 @@ static void publish_source_errors(struct checker *checker, const char *errors)
 static int confirm_candidates(struct scan_work *work)
 {
 	struct checker *checker = work->checker;
-	struct confirmation conf = { refset_new(), refset_new() };
+	struct confirmation conf = {
+		refset_new(), refset_new(), work->referenced, refset_new(),
+	};
+	struct refmatch m = { 0 };
 	char error[ERROR_BYTES] = "out of memory";
+	char shown[TERMESC_BYTES(256)];
 	size_t kept = 0;
-	int err = conf.candidates && conf.now_referenced ? 0 : -ENOMEM;
+	int err = conf.candidates && conf.now_referenced && conf.others ? 0 : -ENOMEM;
 
 	for (size_t i = 0; !err && i < work->quarantine.count; i++)
 		err = refset_add(conf.candidates, work->quarantine.items[i].path,
@@ -485,6 +736,15 @@ static int confirm_candidates(struct scan_work *work)
 			err = source_fetch(checker->sources[i], note_if_candidate, &conf, &report,
 					   error, sizeof(error));
 	}
+	/* The same matching as the scan's, for the values it needs. */
+	if (!err && refset_count(conf.others) > 0) {
+		err = refmatch_init(&m, &checker->fs->store);
+		if (!err)
+			err = refmatch_take_all(&m, conf.others);
+		if (err)
+			snprintf(error, sizeof(error), "cannot resolve the references in BACKING: %s",
+				 strerror(-err));
+	}
 	if (err) {
 		log_error("scan %lld: confirmation failed, nothing is moved: %s",
 			  (long long)work->record.id, error);
@@ -494,9 +754,9 @@ static int confirm_candidates(struct scan_work *work)
 	}
 	for (size_t i = 0; !err && i < work->quarantine.count; i++) {
 		struct candidate *c = &work->quarantine.items[i];
-		if (refset_contains(conf.now_referenced, c->path, strlen(c->path))) {
+		if (confirmation_keeps(&conf, &m, c->path)) {
 			log_info("scan %lld: '%s' is referenced now; it stays",
-				 (long long)work->record.id, c->path);
+				 (long long)work->record.id, termesc(c->path, shown, sizeof(shown)));
 			free(c->path);
 			free(c->quarantine_name);
 		} else {
@@ -505,8 +765,10 @@ static int confirm_candidates(struct scan_work *work)
 	}
 	if (!err)
 		work->quarantine.count = kept;
+	refmatch_clear(&m);
 	refset_free(conf.candidates);
 	refset_free(conf.now_referenced);
+	refset_free(conf.others);
 	return err;
 }
 
@@ -923,6 +1185,9 @@ static int merge_sink(struct scan_work *work, struct judge_sink *sink)
 
 	if (!err)
 		err = append_candidates(&work->others, &sink->others);
+	for (size_t i = 0; !err && i < sink->unreferenced.count; i++)
+		err = push_unreferenced(&work->unreferenced, sink->unreferenced.items[i]);
+	work->matched += sink->matched;
 	work->counts.live += sink->counts.live;
 	work->counts.candidates += sink->counts.candidates;
 	return err;
@@ -945,12 +1210,11 @@ static void *judge_main(void *arg)
 	for (size_t i = job->begin; !job->err && i < job->end; i++) {
 		/* Each lookup is a cache miss: start one a few rows ahead. */
 		if (i + PREFETCH_ROWS_AHEAD < job->end) {
-			const char *ahead = pool->paths +
-					    pool->entries[i + PREFETCH_ROWS_AHEAD].path_offset;
+			const char *ahead = entry_path(pool,
+						       &pool->entries[i + PREFETCH_ROWS_AHEAD]);
 			refset_prefetch(referenced, ahead, strlen(ahead));
 		}
-		job->err = judge_live(&job->sink, &pool->entries[i],
-				      pool->paths + pool->entries[i].path_offset);
+		job->err = judge_live(&job->sink, pool, i);
 	}
 	return NULL;
 }
@@ -979,6 +1243,7 @@ static int judge_pool(struct scan_work *work, const struct live_pool *pool)
 			err = merge_sink(work, &jobs[i].sink);
 		free_candidates(&jobs[i].sink.quarantine);
 		free_candidates(&jobs[i].sink.others);
+		free(jobs[i].sink.unreferenced.items);
 	}
 	return err;
 }
@@ -1049,16 +1314,29 @@ static int gather(struct scan_work *work, struct policy_source_outcome *outcomes
 		checker->last_live = pool.count;
 		checker->last_path_bytes = pool.paths_used;
 		err = judge_pool(work, &pool);
+		if (!err) {
+			int64_t judged = clock_monotonic_ms();
+			err = protect_unmatched(work, &pool);
+			work->unresolved = err != 0;
+			log_debug("scan %lld: live rows judged in %lld ms, %llu values that name no "
+				  "live file exactly looked at in %lld ms",
+				  (long long)work->record.id, (long long)(judged - started),
+				  (unsigned long long)(refset_count(work->referenced) - work->matched),
+				  (long long)(clock_monotonic_ms() - judged));
+		}
 	}
 	pool_free(&pool);
 	if (!err) {
 		struct judge_sink sink = { .work = work };
-		err = catalog_each_scan_row(cat, CATALOG_QUARANTINED, judge_row, &sink);
+		err = catalog_each_scan_row(cat, CATALOG_QUARANTINED, judge_quarantined, &sink);
 		if (!err)
 			err = merge_sink(work, &sink);
 		free(sink.quarantine.items);
 		free(sink.others.items);
+		free(sink.unreferenced.items);
 	}
+	if (!err)
+		report_matching(work);
 	if (!err && confirmed_scan_id)
 		err = catalog_scan_each_candidate(cat, confirmed_scan_id, collect_held_id, work);
 	if (!err && confirmed_scan_id)
@@ -1284,10 +1562,14 @@ static void run_scan_as(struct checker *checker, const char *trigger, bool dry_r
 	}
 	err = gather(&work, outcomes, confirmed_scan_id);
 	if (err) {
-		log_error("scan %lld: cannot read the catalog: %s", (long long)work.record.id,
-			  catalog_last_error(checker->cat));
+		/* protect_unmatched() said why already. */
+		if (!work.unresolved)
+			log_error("scan %lld: cannot read the catalog: %s", (long long)work.record.id,
+				  catalog_last_error(checker->cat));
 		decision.verdict = POLICY_SOURCE_FAILED;
-		snprintf(decision.reason, sizeof(decision.reason), "the catalog could not be read");
+		snprintf(decision.reason, sizeof(decision.reason), "%s",
+			 work.unresolved ? "the references could not be resolved in BACKING" :
+					   "the catalog could not be read");
 	} else {
 		policy_decide_scan(&work.settings, outcomes, source_count, &work.counts,
 				   confirmed_scan_id != 0, dry_run, &decision);

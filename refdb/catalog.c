@@ -1139,25 +1139,31 @@ static int finish_step(struct catalog *cat, const char *sql, int64_t now_ms,
 	".path OR (g.is_dir AND " alias ".path > CAST(g.path || X'2f' AS BLOB)" \
 	" AND " alias ".path < CAST(g.path || X'30' AS BLOB)))"
 
+/* The kind of a file the walk found: a path that was a file and is a
+ * link now (replaced while unmounted) is tracked as a link, since the
+ * checker resolves what a link leads to. */
+#define ADOPTED_KIND "CASE s.kind WHEN 1 THEN 'symlink' ELSE 'file' END"
+
 static const char *const finish_sql[] = {
 	/* Missing rows whose file is back. */
 	"INSERT INTO audit (time_ms, file_id, path, from_state, to_state, reason)"
 	" SELECT ?1, f.id, f.path, 'missing', 'live', 'reappeared' FROM files f"
 	" JOIN temp.adopt_seen s ON s.path = f.path WHERE f.state = 'missing'",
 	"UPDATE files SET state = 'live', state_changed_ms = ?1, state_reason = 'reappeared',"
-	" activity_ms = ?1, dev = s.dev, ino = s.ino, size = s.size, mtime_ms = s.mtime_ms"
+	" activity_ms = ?1, dev = s.dev, ino = s.ino, size = s.size, mtime_ms = s.mtime_ms,"
+	" kind = " ADOPTED_KIND
 	" FROM temp.adopt_seen s WHERE files.path = s.path AND files.state = 'missing'",
 	/* Live rows whose file changed behind the daemon's back: another inode,
 	 * or (when the walk knew them) another size or mtime. */
 	"UPDATE files SET dev = s.dev, ino = s.ino, size = s.size, mtime_ms = s.mtime_ms,"
-	" last_written_ms = ?1, activity_ms = ?1 FROM temp.adopt_seen s"
+	" last_written_ms = ?1, activity_ms = ?1, kind = " ADOPTED_KIND " FROM temp.adopt_seen s"
 	" WHERE files.path = s.path AND files.state = 'live' AND files.activity_ms < ?2"
 	" AND (files.ino != s.ino OR (s.size >= 0 AND"
 	" (files.size != s.size OR files.mtime_ms != s.mtime_ms)))",
 	/* Files the catalog does not know. */
 	"INSERT INTO files (path, kind, dev, ino, size, mtime_ms, first_seen_ms,"
 	" last_written_ms, activity_ms, state, state_changed_ms, state_reason)"
-	" SELECT s.path, CASE s.kind WHEN 1 THEN 'symlink' ELSE 'file' END, s.dev, s.ino,"
+	" SELECT s.path, " ADOPTED_KIND ", s.dev, s.ino,"
 	" s.size, s.mtime_ms, ?1, s.mtime_ms, ?1, 'live', ?1, 'adopted'"
 	" FROM temp.adopt_seen s WHERE NOT EXISTS (SELECT 1 FROM files f"
 	" WHERE f.path = s.path AND f.state IN ('live', 'missing')) AND" NOT_GONE("s"),
@@ -1768,7 +1774,8 @@ int catalog_scan_end(struct catalog *cat, const struct catalog_scan *scan)
 		"UPDATE scans SET finished_ms = ?2, status = ?3, live = ?4, referenced = ?5,"
 		" candidates = ?6, quarantined = ?7, restored = ?8, purged = ?9, conflicts = ?10,"
 		" hostile = ?11, message = ?12, decided_ms = nullif(?13, 0),"
-		" hostile_examples = nullif(?14, ''), kept_open = ?15 WHERE id = ?1",
+		" hostile_examples = nullif(?14, ''), kept_open = ?15, respelled = ?16,"
+		" near_misses = ?17, near_miss_examples = nullif(?18, '') WHERE id = ?1",
 		-1, &st, NULL);
 
 	if (rc != SQLITE_OK)
@@ -1788,6 +1795,9 @@ int catalog_scan_end(struct catalog *cat, const struct catalog_scan *scan)
 	sqlite3_bind_int64(st, 13, scan->decided_ms);
 	sqlite3_bind_text(st, 14, scan->hostile_examples, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 15, (int64_t)scan->kept_open);
+	sqlite3_bind_int64(st, 16, (int64_t)scan->respelled);
+	sqlite3_bind_int64(st, 17, (int64_t)scan->near_misses);
+	sqlite3_bind_text(st, 18, scan->near_miss_examples, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : fail(cat, rc, "record a scan");
@@ -1826,7 +1836,8 @@ int catalog_scan_keep_candidates(struct catalog *cat, int64_t scan_id,
 #define SCAN_COLUMNS \
 	"id, started_ms, coalesce(finished_ms, 0), coalesce(decided_ms, 0), trigger, status," \
 	" live, referenced, candidates, quarantined, restored, purged, conflicts, hostile," \
-	" coalesce(message, ''), coalesce(hostile_examples, ''), kept_open"
+	" coalesce(message, ''), coalesce(hostile_examples, ''), kept_open, respelled, near_misses," \
+	" coalesce(near_miss_examples, '')"
 
 static void read_scan(sqlite3_stmt *st, struct catalog_scan *scan)
 {
@@ -1851,6 +1862,10 @@ static void read_scan(sqlite3_stmt *st, struct catalog_scan *scan)
 	snprintf(scan->hostile_examples, sizeof(scan->hostile_examples), "%s",
 		 (const char *)sqlite3_column_text(st, 15));
 	scan->kept_open = (uint64_t)sqlite3_column_int64(st, 16);
+	scan->respelled = (uint64_t)sqlite3_column_int64(st, 17);
+	scan->near_misses = (uint64_t)sqlite3_column_int64(st, 18);
+	snprintf(scan->near_miss_examples, sizeof(scan->near_miss_examples), "%s",
+		 (const char *)sqlite3_column_text(st, 19));
 }
 
 static int scan_query_one(struct catalog *cat, const char *sql, int64_t id,
@@ -2228,7 +2243,7 @@ int catalog_each_scan_row(struct catalog *cat, enum catalog_state state,
 	rc = sqlite3_prepare_v2(cat->db, "SELECT id, path, ino,"
 				" min(first_seen_ms, coalesce(last_written_ms, first_seen_ms)),"
 				" activity_ms, state_changed_ms, coalesce(last_referenced_ms, 0),"
-				" quarantine_name"
+				" quarantine_name, kind = 'symlink'"
 				" FROM files WHERE +state = ?1", -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return fail(cat, rc, "read rows");
@@ -2246,6 +2261,7 @@ int catalog_each_scan_row(struct catalog *cat, enum catalog_state state,
 			.last_referenced_ms = sqlite3_column_int64(st, 6),
 			.quarantine_name = sqlite3_column_type(st, 7) == SQLITE_NULL ? NULL :
 					   (const char *)sqlite3_column_text(st, 7),
+			.kind = sqlite3_column_int(st, 8) ? CATALOG_SYMLINK : CATALOG_FILE,
 		};
 		/* A path is bytes without NUL; the blob is not terminated. */
 		char stack[512], *path = row.path_len < sizeof(stack) ? stack :

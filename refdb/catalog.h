@@ -224,6 +224,7 @@ struct catalog_scan_row {
 	const char *path;
 	size_t path_len;
 	enum catalog_state state;
+	enum catalog_kind kind;
 	ino_t ino;
 	/* The earliest the file can have been made: when the catalog first
 	 * saw it, or its modification time if that is older (adopted). */
@@ -369,6 +370,13 @@ struct catalog_scan {
 	uint64_t kept_open;	/* moves and purges left: open for writing */
 	/* A few of them, one per line: "source 'app': ../x (dotdot)". */
 	char hostile_examples[CATALOG_SCAN_EXAMPLES_BYTES];
+	/* Files kept because a value names them through a symbolic link or
+	 * under another spelling (percent-encoded, another normal form). */
+	uint64_t respelled;
+	/* Files kept because a value nearly names them (case, whitespace);
+	 * a few pairs, one per line, escaped: "'A.jpg' ~ 'a.jpg'". */
+	uint64_t near_misses;
+	char near_miss_examples[CATALOG_SCAN_EXAMPLES_BYTES];
 	char message[512];
 };
 

@@ -59,8 +59,15 @@ struct policy_judgement policy_judge_file(const struct policy_settings *settings
 					  int64_t now_ms, const struct refset *referenced,
 					  const struct policy_file *file)
 {
-	bool is_referenced = refset_contains(referenced, file->path, strlen(file->path));
+	return policy_judge_known(settings, now_ms,
+				  refset_contains(referenced, file->path, strlen(file->path)),
+				  file);
+}
 
+struct policy_judgement policy_judge_known(const struct policy_settings *settings,
+					   int64_t now_ms, bool is_referenced,
+					   const struct policy_file *file)
+{
 	switch (file->state) {
 	case CATALOG_LIVE:
 		return judge_live(settings, now_ms, is_referenced, file);

@@ -91,6 +91,14 @@ enum policy_access_action {
 
 enum policy_access_action policy_judge_access(const struct policy_access *access);
 
+/*
+ * policy_judge_file(), when the caller already knows whether the file is referenced
+ * (the checker, which also looked through links and other spellings).
+ */
+struct policy_judgement policy_judge_known(const struct policy_settings *settings,
+					   int64_t now_ms, bool referenced,
+					   const struct policy_file *file);
+
 /* True when path matches one of the globs. */
 bool policy_matches_any(char *const *globs, size_t count, const char *path);
 

@@ -44,9 +44,15 @@ _Static_assert((size_t)REFSET_MAX_PATH_BYTES < (size_t)ARENA_CHUNK_BYTES, "a pat
 
 struct refset_slot {
 	const char *str;	/* NULL: the slot is free */
-	uint32_t len;
 	uint32_t tag;		/* upper half of the hash */
+	uint16_t len;
+	/* Set by refset_mark(); a byte of its own, so that threads marking
+	 * different slots never write what another thread's probe reads. */
+	uint8_t marked;
 };
+
+_Static_assert(REFSET_MAX_PATH_BYTES <= UINT16_MAX, "a length fits in a slot");
+_Static_assert(sizeof(struct refset_slot) == 16, "a slot is 16 bytes");
 
 struct arena_chunk {
 	struct arena_chunk *next;
@@ -264,8 +270,9 @@ int refset_add(struct refset *set, const char *path, size_t len)
 	if (!copy)
 		return -ENOMEM;
 	slot->str = copy;
-	slot->len = (uint32_t)len;
+	slot->len = (uint16_t)len;
 	slot->tag = tag;
+	slot->marked = 0;
 	set->count++;
 	return 0;
 }
@@ -276,6 +283,44 @@ bool refset_contains(const struct refset *set, const char *path, size_t len)
 		return false;
 	return find_slot(set->slots, set->slot_count, path_tag(set, path, len), path,
 			 len)->str != NULL;
+}
+
+bool refset_mark(struct refset *set, const char *path, size_t len)
+{
+	struct refset_slot *slot;
+
+	if (len > REFSET_MAX_PATH_BYTES)
+		return false;
+	slot = find_slot(set->slots, set->slot_count, path_tag(set, path, len), path, len);
+	if (!slot->str)
+		return false;
+	if (!slot->marked)
+		slot->marked = 1;
+	return true;
+}
+
+bool refset_is_marked(const struct refset *set, const char *path, size_t len)
+{
+	if (len > REFSET_MAX_PATH_BYTES)
+		return false;
+	return find_slot(set->slots, set->slot_count, path_tag(set, path, len), path,
+			 len)->marked;
+}
+
+int refset_each_unmarked(const struct refset *set,
+			 int (*fn)(void *ctx, const char *path, size_t len), void *ctx)
+{
+	for (size_t i = 0; i < set->slot_count; i++) {
+		const struct refset_slot *slot = &set->slots[i];
+		int err;
+
+		if (!slot->str || slot->marked)
+			continue;
+		err = fn(ctx, slot->str, slot->len);
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 void refset_prefetch(const struct refset *set, const char *path, size_t len)

@@ -8,8 +8,13 @@
  * keyed with a per-set random seed, so values chosen by users (upload
  * names) cannot be crafted to collide.
  *
+ * A path in the set can be marked (refset_mark): the checker marks the
+ * references that name a tracked file exactly, and looks at the others,
+ * which may go through a symbolic link or spell a name another way.
+ *
  * Threads: a set has no lock.  One thread fills it; after that any number
- * of threads may call the const functions at the same time.
+ * of threads may call the const functions and refset_mark() at the same
+ * time (a mark is a byte of its own, which no lookup reads).
  */
 #ifndef MEDIAFS_REFSET_H
 #define MEDIAFS_REFSET_H
@@ -38,6 +43,20 @@ int refset_add(struct refset *set, const char *path, size_t len);
 
 /* True when path (len bytes) is in the set. */
 bool refset_contains(const struct refset *set, const char *path, size_t len);
+
+/* True when path (len bytes) is in the set, and then mark it. */
+bool refset_mark(struct refset *set, const char *path, size_t len);
+
+/* True when path is in the set and marked. */
+bool refset_is_marked(const struct refset *set, const char *path, size_t len);
+
+/*
+ * Call fn with each path not marked (not NUL-terminated), in no particular
+ * order, until it returns non-zero.  Returns 0 or fn's value.  The set
+ * must not change meanwhile.
+ */
+int refset_each_unmarked(const struct refset *set,
+			 int (*fn)(void *ctx, const char *path, size_t len), void *ctx);
 
 /* Start loading the slot where path would be: a caller that tests many
  * paths prefetches a few ahead, so that their cache misses overlap. */

@@ -502,6 +502,44 @@ out_config:
 /* Formatting responses                                                 */
 /* ------------------------------------------------------------------ */
 
+/*
+ * Example lines of a scan (values and names).  The daemon escaped each
+ * value and name with termesc() when it recorded them, and escaping
+ * again would double every backslash; a line that is not plain anyway
+ * (not written by a daemon of this version) is escaped here.
+ */
+static void print_examples(const json_t *examples)
+{
+	json_t *example;
+	size_t i;
+
+	json_array_foreach(examples, i, example) {
+		const char *line = json_string_value(example);
+		bool plain = line && !strpbrk(line, "\x01\x02\x03\x04\x05\x06\x07\x08\t\n\v\f\r"
+						   "\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17"
+						   "\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f");
+		char *shown = plain ? NULL : termesc_dup(line);
+
+		printf("%-12s   %s\n", "", plain ? line : shown ? shown : "(out of memory)");
+		free(shown);
+	}
+}
+
+/* Files kept through a link or another spelling, and near misses. */
+static void print_spellings(const json_t *scan)
+{
+	if (num(scan, "respelled"))
+		printf("%-12s %lld files kept through a symbolic link or under another spelling\n",
+		       "", (long long)num(scan, "respelled"));
+	if (num(scan, "near_misses")) {
+		printf("%-12s %s%lld files kept because a value nearly names them (another case, "
+		       "whitespace or form)%s%s\n", "", RED, (long long)num(scan, "near_misses"),
+		       RESET, json_array_size(json_object_get(scan, "near_miss_examples")) ?
+				      ", e.g. value ~ file:" : "");
+		print_examples(json_object_get(scan, "near_miss_examples"));
+	}
+}
+
 static void print_scan(const char *label, const json_t *scan)
 {
 	char when[64];
@@ -532,6 +570,7 @@ static void print_scan(const char *label, const json_t *scan)
 		json_array_foreach(json_object_get(scan, "hostile_examples"), i, example)
 			printf("%-12s   %s\n", "", esc_unless_printable(json_string_value(example)));
 	}
+	print_spellings(scan);
 }
 
 static void print_status(const json_t *r)
@@ -754,6 +793,15 @@ static void print_check(const json_t *r)
 		       json_is_true(json_object_get(item, "ok")) ? GREEN : RED,
 		       json_is_true(json_object_get(item, "ok")) ? "read" : shown(item, "error"),
 		       RESET);
+	if (num(r, "respelled_count"))
+		printf("%lld references name a file through a symbolic link or under another "
+		       "spelling\n", (long long)num(r, "respelled_count"));
+	if (json_object_get(r, "near_miss_scan")) {
+		printf("%lld files kept by near misses in the last scan (#%lld)%s\n",
+		       (long long)num(r, "near_misses"), (long long)num(r, "near_miss_scan"),
+		       num(r, "near_misses") ? ", value ~ file:" : "");
+		print_examples(json_object_get(r, "near_miss_examples"));
+	}
 	printf("%lld references name no file%s\n", (long long)num(r, "dangling_count"),
 	       num(r, "dangling_count") ? ":" : "");
 	json_array_foreach(json_object_get(r, "dangling"), i, item)

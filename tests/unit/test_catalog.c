@@ -124,6 +124,22 @@ START_TEST(test_version_zero_database_is_migrated)
 }
 END_TEST
 
+START_TEST(test_scan_record_keeps_its_spellings_and_near_misses)
+{
+	struct catalog_scan scan = { .status = CATALOG_SCAN_DONE, .respelled = 3,
+				     .near_misses = 2 }, read;
+
+	ck_assert_int_eq(catalog_scan_begin(cat, 100, "manual", &scan.id), 0);
+	snprintf(scan.near_miss_examples, sizeof(scan.near_miss_examples),
+		 "'case.jpg' ~ 'Case.JPG'\n' a.jpg' ~ 'a.jpg'");
+	ck_assert_int_eq(catalog_scan_end(cat, &scan), 0);
+	ck_assert_int_eq(catalog_scan_get(cat, scan.id, &read), 0);
+	ck_assert_uint_eq(read.respelled, 3);
+	ck_assert_uint_eq(read.near_misses, 2);
+	ck_assert_str_eq(read.near_miss_examples, scan.near_miss_examples);
+}
+END_TEST
+
 START_TEST(test_scan_record_keeps_its_hostile_examples)
 {
 	struct catalog_scan scan = { .status = CATALOG_SCAN_DONE, .hostile = 2 }, read;
@@ -491,6 +507,36 @@ START_TEST(test_adoption_revives_missing_and_notices_changes)
 }
 END_TEST
 
+/* A file replaced by a symbolic link while unmounted is a link now. */
+START_TEST(test_adoption_tracks_a_file_that_became_a_link_as_a_link)
+{
+	struct catalog_adopt_result result;
+	struct catalog_row row;
+	struct catalog_found link = { .path = "logo.png", .kind = CATALOG_SYMLINK, .dev = 1,
+				      .ino = 31, .size = 12 };
+	struct catalog_found gone_link = { .path = "old.png", .kind = CATALOG_SYMLINK, .dev = 1,
+					   .ino = 41, .size = 9 };
+
+	apply(created("logo.png", 30, 1000));
+	apply(created("old.png", 40, 1000));
+	ck_assert_int_eq(catalog_adopt_begin(cat, 5000), 0);
+	found("logo.png", 30, 0);
+	ck_assert_int_eq(catalog_adopt_finish(cat, 6000, &result), 0);
+	ck_assert(has_current("old.png", CATALOG_MISSING));
+	ck_assert_int_eq(catalog_adopt_begin(cat, 7000), 0);
+	ck_assert_int_eq(catalog_adopt_add(cat, &link), 0);
+	ck_assert_int_eq(catalog_adopt_add(cat, &gone_link), 0);
+	ck_assert_int_eq(catalog_adopt_finish(cat, 8000, &result), 0);
+	ck_assert_int_eq(catalog_get_current(cat, "logo.png", &row), 0);
+	ck_assert_msg(row.kind == CATALOG_SYMLINK, "a changed file that is a link now is one");
+	catalog_row_clear(&row);
+	ck_assert_int_eq(catalog_get_current(cat, "old.png", &row), 0);
+	ck_assert_msg(row.state == CATALOG_LIVE && row.kind == CATALOG_SYMLINK,
+		      "a missing file back as a link is one");
+	catalog_row_clear(&row);
+}
+END_TEST
+
 START_TEST(test_adoption_respects_events_during_the_walk)
 {
 	struct catalog_adopt_result result;
@@ -676,6 +722,7 @@ static Suite *catalog_suite(void)
 	tcase_add_test(schema, test_version_zero_database_is_migrated);
 	tcase_add_test(schema, test_newer_schema_is_refused);
 	tcase_add_test(schema, test_scan_record_keeps_its_hostile_examples);
+	tcase_add_test(schema, test_scan_record_keeps_its_spellings_and_near_misses);
 	suite_add_tcase(s, schema);
 
 	tcase_add_checked_fixture(events, setup, teardown);
@@ -699,6 +746,7 @@ static Suite *catalog_suite(void)
 	tcase_set_timeout(adoption, 60);
 	tcase_add_test(adoption, test_adoption_adds_unknown_and_marks_missing);
 	tcase_add_test(adoption, test_adoption_revives_missing_and_notices_changes);
+	tcase_add_test(adoption, test_adoption_tracks_a_file_that_became_a_link_as_a_link);
 	tcase_add_test(adoption, test_adoption_respects_events_during_the_walk);
 	tcase_add_test(adoption, test_adoption_of_many_files_is_one_pass);
 	tcase_add_test(adoption, test_restore_recorded_twice_after_an_adoption_keeps_the_row);

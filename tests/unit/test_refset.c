@@ -165,6 +165,42 @@ START_TEST(test_a_presized_set_holds_what_it_was_sized_for_and_more)
 }
 END_TEST
 
+static int collect_unmarked(void *ctx, const char *path, size_t len)
+{
+	char *seen = ctx;
+
+	ck_assert_uint_eq(len, 1);
+	seen[path[0] - 'a'] = 1;
+	return 0;
+}
+
+START_TEST(test_marks_leave_the_unmarked_paths_to_visit)
+{
+	struct refset *set = refset_new();
+	char seen[4] = { 0 };
+
+	for (char c = 'a'; c <= 'd'; c++)
+		ck_assert_int_eq(refset_add(set, &c, 1), 0);
+	ck_assert(refset_mark(set, "b", 1));
+	ck_assert(refset_mark(set, "b", 1));
+	ck_assert(!refset_mark(set, "z", 1));
+	ck_assert(refset_is_marked(set, "b", 1));
+	ck_assert(!refset_is_marked(set, "a", 1));
+	ck_assert(refset_contains(set, "b", 1));
+	/* Growing the table keeps the marks. */
+	for (int i = 0; i < 5000; i++) {
+		char path[16];
+		int len = snprintf(path, sizeof(path), "p%d", i);
+		ck_assert_int_eq(refset_add(set, path, (size_t)len), 0);
+		ck_assert(refset_mark(set, path, (size_t)len));
+	}
+	ck_assert(refset_is_marked(set, "b", 1));
+	ck_assert_int_eq(refset_each_unmarked(set, collect_unmarked, seen), 0);
+	ck_assert(seen[0] && !seen[1] && seen[2] && seen[3]);
+	refset_free(set);
+}
+END_TEST
+
 START_TEST(test_free_accepts_null)
 {
 	refset_free(NULL);
@@ -186,6 +222,7 @@ static Suite *refset_suite(void)
 	tcase_add_test(tc, test_a_million_paths_with_duplicates_are_all_found);
 	tcase_add_test(tc, test_memory_follows_distinct_paths_not_values_added);
 	tcase_add_test(tc, test_a_presized_set_holds_what_it_was_sized_for_and_more);
+	tcase_add_test(tc, test_marks_leave_the_unmarked_paths_to_visit);
 	tcase_add_test(tc, test_free_accepts_null);
 	suite_add_tcase(s, tc);
 	return s;

@@ -1,0 +1,491 @@
+/*
+ * Security tests of promise 1: a reference protects what it resolves to
+ * inside BACKING.  On a real mount with a real application database (a
+ * SQLite file; the spellings again on PostgreSQL), each test references
+ * files through symbolic links, under other spellings and by near misses,
+ * runs a scan with mediactl and checks BACKING: what is referenced stays,
+ * and one true orphan in each test goes to the quarantine, which proves
+ * that the checker ran and moved what it should.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mount_harness.h"
+#include "pg_harness.h"
+
+enum { WAIT_MS = 10000 };
+
+static bool use_pg;
+static struct pg_harness pg;
+static struct mount_harness h;
+static char app_path[600];
+static char config_path[600];
+
+/* ------------------------------------------------------------------ */
+/* The application database and the mount                               */
+/* ------------------------------------------------------------------ */
+
+static void app_exec(const char *sql)
+{
+	sqlite3 *db;
+	char *error = NULL;
+
+	if (use_pg) {
+		ck_assert_msg(pg_harness_exec(&pg, "app", sql) == 0, "pg: %s", sql);
+		return;
+	}
+	ck_assert_int_eq(sqlite3_open(app_path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &error) == SQLITE_OK, "sqlite: %s: %s",
+		      sql, error ? error : "");
+	sqlite3_close(db);
+}
+
+/* One row whose image column holds value (no quote in it). */
+static void reference(const char *value)
+{
+	char sql[1024];
+
+	snprintf(sql, sizeof(sql), "INSERT INTO photo (image) VALUES ('%s')", value);
+	app_exec(sql);
+}
+
+static void setup(void)
+{
+	char runtime[600];
+
+	ck_assert_int_eq(harness_init(&h, use_pg ? "references-pg" : "references"), 0);
+	snprintf(runtime, sizeof(runtime), "%s/run", h.dir);
+	setenv("MEDIAFS_RUNTIME_DIR", runtime, 1);
+	if (use_pg) {
+		pg_harness_exec(&pg, NULL, "DROP DATABASE IF EXISTS app");
+		ck_assert_int_eq(pg_harness_exec(&pg, NULL, "CREATE DATABASE app"), 0);
+		app_exec("CREATE TABLE photo (id serial primary key, image text)");
+	} else {
+		snprintf(app_path, sizeof(app_path), "%s/app.db", h.dir);
+		app_exec("CREATE TABLE photo (id integer primary key, image text)");
+	}
+}
+
+static void teardown(void)
+{
+	harness_destroy(&h);
+}
+
+/* Mount with min_age 0 (files are candidates at once), the source read
+ * as source_lines say, and wait for the startup scan. */
+static void mount_reading(const char *source_lines)
+{
+	char option[700], url[1024];
+	const char *args[] = { "-o", option, NULL };
+	FILE *f;
+
+	if (use_pg)
+		snprintf(url, sizeof(url), "postgresql:///app?host=%s&user=%s", pg.dir,
+			 PG_HARNESS_SUPERUSER);
+	else
+		snprintf(url, sizeof(url), "sqlite:///%s", app_path);
+	snprintf(config_path, sizeof(config_path), "%s/mediafs.ini", h.dir);
+	f = fopen(config_path, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "[mediafs]\ninterval = 1h\nmin_age = 0s\ngrace = 1h\nmax_fraction = 1\n"
+		"temp_max_age = 0s\n\n[source app]\nurl = %s\n%s\n", url, source_lines);
+	fclose(f);
+	snprintf(option, sizeof(option), "config=%s", config_path);
+	harness_clear_log(&h);
+	ck_assert_int_eq(harness_mount(&h, args), 0);
+	ck_assert_msg(harness_wait_log(&h, "(startup)", WAIT_MS), "the startup scan runs");
+}
+
+static void mount_now(void)
+{
+	mount_reading("columns = photo.image");
+}
+
+/* Run mediactl --json --mount MNT args...; returns its exit status. */
+static int mediactl(json_t **out, const char *first, ...)
+{
+	const char *argv[32] = { getenv("MEDIACTL_BIN"), "--json", "--mount", h.mountpoint };
+	int argc = 4, pipe_fds[2], status;
+	char buf[1 << 16];
+	size_t len = 0;
+	ssize_t n;
+	va_list ap;
+
+	va_start(ap, first);
+	for (const char *arg = first; arg && argc < 31; arg = va_arg(ap, const char *))
+		argv[argc++] = arg;
+	va_end(ap);
+	argv[argc] = NULL;
+	ck_assert_int_eq(pipe(pipe_fds), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(pipe_fds[1], STDOUT_FILENO);
+		close(pipe_fds[0]);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(pipe_fds[1]);
+	while ((n = read(pipe_fds[0], buf + len, sizeof(buf) - len - 1)) > 0)
+		len += (size_t)n;
+	close(pipe_fds[0]);
+	buf[len] = '\0';
+	waitpid(pid, &status, 0);
+	if (out)
+		*out = json_loads(buf, 0, NULL);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Run a scan; returns its "scan" object (the caller decrefs *whole). */
+static json_t *scan(json_t **whole)
+{
+	int status = mediactl(whole, "scan", NULL);
+
+	ck_assert_msg(*whole != NULL, "scan answers in JSON");
+	ck_assert_msg(status == 0, "scan exits 0 (%d)", status);
+	json_t *s = json_object_get(*whole, "scan");
+	ck_assert_str_eq(json_string_value(json_object_get(s, "status")), "done");
+	return s;
+}
+
+static long long number(json_t *obj, const char *key)
+{
+	return json_integer_value(json_object_get(obj, key));
+}
+
+/* Presence in BACKING, without following a final link (through the
+ * mount, a lookup could restore a quarantined path). */
+static bool in_backing(const char *rel)
+{
+	struct stat st;
+
+	return lstat(harness_backing_path(&h, rel), &st) == 0;
+}
+
+static void put(const char *rel)
+{
+	ck_assert_msg(harness_write_file(harness_mount_path(&h, rel), rel, strlen(rel)) == 0,
+		      "write '%s'", rel);
+}
+
+static void link_to(const char *target, const char *rel)
+{
+	ck_assert_msg(symlink(target, harness_mount_path(&h, rel)) == 0, "symlink '%s': %s", rel,
+		      strerror(errno));
+}
+
+/* The kind the catalog gives path ("file" or "symlink"). */
+static void assert_kind(const char *rel, const char *kind)
+{
+	json_t *r;
+
+	ck_assert_int_eq(mediactl(&r, "show", rel, NULL), 0);
+	json_t *file = json_array_get(json_object_get(r, "files"), 0);
+	ck_assert_msg(file && json_string_value(json_object_get(file, "kind")) &&
+		      strcmp(json_string_value(json_object_get(file, "kind")), kind) == 0,
+		      "'%s' is tracked as a %s", rel, kind);
+	json_decref(r);
+}
+
+/* Does one of the strings of array contain needle? */
+static bool array_mentions(json_t *array, const char *needle)
+{
+	json_t *item;
+	size_t i;
+
+	json_array_foreach(array, i, item)
+		if (json_string_value(item) && strstr(json_string_value(item), needle))
+			return true;
+	return false;
+}
+
+/* ------------------------------------------------------------------ */
+/* Symbolic links                                                       */
+/* ------------------------------------------------------------------ */
+
+START_TEST(test_links_keep_their_targets_and_themselves)
+{
+	char absolute[1024];
+	json_t *whole;
+
+	/* An adopted link: made in BACKING before the mount. */
+	ck_assert_int_eq(harness_sh("mkdir -p '%s/old' && echo old > '%s/old/banner.png' && "
+				    "ln -s banner.png '%s/old/current.png'", h.backing, h.backing,
+				    h.backing), 0);
+	mount_now();
+	ck_assert_int_eq(mkdir(harness_mount_path(&h, "photos"), 0755), 0);
+	ck_assert_int_eq(mkdir(harness_mount_path(&h, "photos/2024"), 0755), 0);
+	put("photos/2024/a.jpg");
+	link_to("2024", "photos/current");		/* a directory link */
+	put("logo-2024.png");
+	link_to("logo-2024.png", "logo.png");		/* a file link */
+	put("chain-end.jpg");
+	link_to("chain-end.jpg", "chain-2.jpg");	/* a chain of two */
+	link_to("chain-2.jpg", "chain-1.jpg");
+	put("abs-target.jpg");
+	snprintf(absolute, sizeof(absolute), "%s/abs-target.jpg", h.backing);
+	link_to(absolute, "abs.jpg");			/* absolute, inside BACKING */
+	put("orphan.jpg");
+	reference("photos/current/a.jpg");
+	reference("logo.png");
+	reference("chain-1.jpg");
+	reference("abs.jpg");
+	reference("old/current.png");
+
+	json_t *s = scan(&whole);
+	ck_assert_int_eq(number(s, "quarantined"), 1);
+	ck_assert_msg(number(s, "respelled") >= 5, "the scan counts the values through links");
+	json_decref(whole);
+	ck_assert_msg(!in_backing("orphan.jpg"), "the orphan goes: the checker ran");
+	ck_assert_msg(in_backing("photos/2024/a.jpg"), "a directory link keeps the file");
+	ck_assert_msg(in_backing("photos/current"), "and the link itself");
+	ck_assert_msg(in_backing("logo-2024.png") && in_backing("logo.png"),
+		      "a file link keeps its target and itself");
+	ck_assert_msg(in_backing("chain-end.jpg") && in_backing("chain-2.jpg") &&
+		      in_backing("chain-1.jpg"), "a chain keeps every link and the end");
+	ck_assert_msg(in_backing("abs-target.jpg") && in_backing("abs.jpg"),
+		      "an absolute link inside BACKING is followed");
+	ck_assert_msg(in_backing("old/banner.png") && in_backing("old/current.png"),
+		      "an adopted link keeps its target");
+	assert_kind("logo.png", "symlink");
+	assert_kind("photos/current", "symlink");
+	assert_kind("old/current.png", "symlink");
+	assert_kind("logo-2024.png", "file");
+	ck_assert_int_eq(harness_unmount(&h), 0);
+}
+END_TEST
+
+START_TEST(test_links_out_of_backing_are_never_followed)
+{
+	char outside[600], absolute[1024], content[64] = "";
+	size_t len = 0;
+	json_t *whole;
+
+	/* A canary outside BACKING, next to it. */
+	snprintf(outside, sizeof(outside), "%s/outside", h.dir);
+	ck_assert_int_eq(mkdir(outside, 0755), 0);
+	ck_assert_int_eq(harness_sh("echo canary > '%s/canary.jpg'", outside), 0);
+	mount_now();
+	snprintf(absolute, sizeof(absolute), "%s/canary.jpg", outside);
+	link_to(absolute, "escape.jpg");		/* absolute, outside */
+	link_to("../outside/canary.jpg", "up.jpg");	/* ".." above the root */
+	link_to(outside, "ext");			/* a directory outside */
+	link_to("loop-2", "loop-1");			/* a loop */
+	link_to("loop-1", "loop-2");
+	put("orphan.jpg");
+	reference("escape.jpg");
+	reference("up.jpg");
+	reference("ext/canary.jpg");
+	reference("loop-1/a.jpg");
+
+	json_t *s = scan(&whole);
+	ck_assert_int_eq(number(s, "quarantined"), 1);
+	json_decref(whole);
+	ck_assert_msg(!in_backing("orphan.jpg"), "the orphan goes: the checker ran");
+	ck_assert_msg(in_backing("escape.jpg") && in_backing("up.jpg") && in_backing("ext"),
+		      "a link out of BACKING stays, unfollowed");
+	ck_assert_msg(in_backing("loop-1") && in_backing("loop-2"),
+		      "every link of a loop stays");
+	ck_assert_int_eq(harness_read_file(absolute, content, sizeof(content) - 1, &len), 0);
+	content[len] = '\0';
+	ck_assert_msg(strcmp(content, "canary\n") == 0, "nothing outside BACKING is touched");
+	ck_assert_msg(harness_log_contains(&h, "not followed"), "the log says so");
+	ck_assert_int_eq(harness_unmount(&h), 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Other spellings and near misses                                      */
+/* ------------------------------------------------------------------ */
+
+#define NFC_E "\xc3\xa9"		/* U+00E9 */
+#define NFD_E "e\xcc\x81"		/* e, U+0301 */
+#define NFC_I "\xc3\xaf"		/* U+00EF */
+#define NFD_I "i\xcc\x88"		/* i, U+0308 */
+
+START_TEST(test_other_spellings_keep_the_file_and_near_misses_are_reported)
+{
+	json_t *whole, *r;
+
+	mount_now();
+	put("my photo.jpg");
+	put("caf" NFD_E ".jpg");		/* NFD on disk, as macOS copies */
+	put("na" NFC_I "ve.jpg");		/* NFC on disk */
+	put("Case.JPG");
+	put("space.jpg");
+	put("orphan.jpg");
+	reference("my%20photo.jpg");
+	reference("caf" NFC_E ".jpg");		/* NFC in the database */
+	reference("na" NFD_I "ve.jpg");		/* NFD in the database */
+	reference("case.jpg");			/* a near miss: case */
+	reference(" space.jpg ");		/* a near miss: whitespace */
+
+	json_t *s = scan(&whole);
+	ck_assert_int_eq(number(s, "quarantined"), 1);
+	ck_assert_int_eq(number(s, "respelled"), 3);
+	ck_assert_int_eq(number(s, "near_misses"), 2);
+	ck_assert_msg(array_mentions(json_object_get(s, "near_miss_examples"), "'case.jpg' ~ 'Case.JPG'"),
+		      "the case near miss is listed");
+	ck_assert_msg(array_mentions(json_object_get(s, "near_miss_examples"),
+				     "' space.jpg ' ~ 'space.jpg'"),
+		      "the whitespace near miss is listed");
+	json_decref(whole);
+	ck_assert_msg(!in_backing("orphan.jpg"), "the orphan goes: the checker ran");
+	ck_assert_msg(in_backing("my photo.jpg"), "a percent-encoded value keeps its file");
+	ck_assert_msg(in_backing("caf" NFD_E ".jpg"), "an NFC value keeps an NFD file");
+	ck_assert_msg(in_backing("na" NFC_I "ve.jpg"), "an NFD value keeps an NFC file");
+	ck_assert_msg(in_backing("Case.JPG") && in_backing("space.jpg"),
+		      "near misses protect");
+	ck_assert_msg(harness_log_contains(&h, "nearly names"), "the log reports near misses");
+
+	ck_assert_int_eq(mediactl(&r, "check", NULL), 0);
+	ck_assert_msg(r != NULL, "check answers in JSON");
+	ck_assert_int_eq(number(r, "near_misses"), 2);
+	ck_assert_msg(array_mentions(json_object_get(r, "near_miss_examples"), "Case.JPG"),
+		      "check lists the near misses");
+	ck_assert_msg(number(r, "respelled_count") >= 3,
+		      "check does not call the other spellings dangling");
+	json_decref(r);
+	ck_assert_int_eq(harness_unmount(&h), 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* The confirmation before each move                                    */
+/* ------------------------------------------------------------------ */
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* SQL that counts to n, and how many steps make about seconds of it. */
+#define SPIN_SQL "SELECT count(*) FROM (WITH RECURSIVE c(x) AS (SELECT 1\n" \
+		 "  UNION ALL SELECT x + 1 FROM c WHERE x < %ld) SELECT x FROM c)"
+
+static long spin_steps_for(double seconds)
+{
+	char sql[256];
+	sqlite3 *db;
+	long steps = 1000000;
+	double took;
+
+	ck_assert_int_eq(sqlite3_open(":memory:", &db), SQLITE_OK);
+	for (;;) {
+		double start = now_s();
+		snprintf(sql, sizeof(sql), SPIN_SQL, steps);
+		ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+		took = now_s() - start;
+		if (took > 0.2)
+			break;
+		steps *= 4;
+	}
+	sqlite3_close(db);
+	return (long)((double)steps * seconds / took);
+}
+
+/*
+ * The value through a link appears between the scan's fetch and the
+ * confirmation's: the source's query yields it only once the time in
+ * the table gate has passed, and spends about three seconds after that
+ * test in every fetch, so the scan's fetch asks before the gate opens
+ * and the confirmation's after.  The candidate must stay, and the log
+ * must say the confirmation kept it.
+ */
+START_TEST(test_the_confirmation_applies_the_same_matching)
+{
+	char source[1024], sql[256];
+	json_t *whole;
+	double spin = 3.0;
+
+	app_exec("CREATE TABLE gate (t real); INSERT INTO gate VALUES (1e9)");
+	snprintf(source, sizeof(source),
+		 "query = SELECT image FROM photo\n"
+		 "  UNION ALL SELECT 'photos/current/late.jpg' FROM gate\n"
+		 "  WHERE julianday('now') > gate.t\n"
+		 "  UNION ALL SELECT NULL FROM (\n  " SPIN_SQL ")", spin_steps_for(spin));
+	mount_reading(source);
+	ck_assert_int_eq(mkdir(harness_mount_path(&h, "photos"), 0755), 0);
+	ck_assert_int_eq(mkdir(harness_mount_path(&h, "photos/2024"), 0755), 0);
+	put("photos/2024/late.jpg");
+	link_to("2024", "photos/current");
+	put("orphan.jpg");
+	put("kept.jpg");
+	reference("kept.jpg");
+	/* The gate opens halfway through the scan's fetch. */
+	snprintf(sql, sizeof(sql), "UPDATE gate SET t = julianday('now') + %f / 86400.0",
+		 spin / 2);
+	app_exec(sql);
+
+	json_t *s = scan(&whole);
+	ck_assert_msg(number(s, "candidates") >= 2, "the scan did not see the late value");
+	ck_assert_int_eq(number(s, "quarantined"), 1);
+	json_decref(whole);
+	ck_assert_msg(!in_backing("orphan.jpg"), "the orphan goes: the checker ran");
+	ck_assert_msg(in_backing("photos/2024/late.jpg"),
+		      "a value through a link read at the confirmation keeps the file");
+	ck_assert_msg(harness_log_contains(&h, "'photos/2024/late.jpg' is referenced now"),
+		      "the confirmation kept it");
+	ck_assert_int_eq(harness_unmount(&h), 0);
+}
+END_TEST
+
+static Suite *references_suite(const char *name, bool all)
+{
+	Suite *s = suite_create(name);
+	TCase *tc = tcase_create("promise 1");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	if (all) {
+		tcase_add_test(tc, test_links_keep_their_targets_and_themselves);
+		tcase_add_test(tc, test_links_out_of_backing_are_never_followed);
+		tcase_add_test(tc, test_the_confirmation_applies_the_same_matching);
+	}
+	tcase_add_test(tc, test_other_spellings_keep_the_file_and_near_misses_are_reported);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	int failed = 0;
+	SRunner *runner;
+
+	harness_require_fuse();
+	if (!getenv("MEDIACTL_BIN")) {
+		printf("skip: $MEDIACTL_BIN is not set\n");
+		return HARNESS_EXIT_SKIP;
+	}
+	use_pg = false;
+	runner = srunner_create(references_suite("references-sqlite", true));
+	srunner_run_all(runner, CK_NORMAL);
+	failed += srunner_ntests_failed(runner);
+	srunner_free(runner);
+
+	if (pg_harness_start(&pg) != 0) {
+		printf("PostgreSQL is not available here: its half of the tests is skipped\n");
+		return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	}
+	use_pg = true;
+	runner = srunner_create(references_suite("references-postgresql", false));
+	srunner_run_all(runner, CK_NORMAL);
+	failed += srunner_ntests_failed(runner);
+	srunner_free(runner);
+	pg_harness_destroy(&pg);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
