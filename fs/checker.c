@@ -648,10 +648,11 @@ static void keep_held_candidates(struct scan_work *work)
 {
 	size_t kept = 0;
 
-	qsort(work->held_ids, work->held_count, sizeof(int64_t), compare_ids);
+	if (work->held_count)
+		qsort(work->held_ids, work->held_count, sizeof(int64_t), compare_ids);
 	for (size_t i = 0; i < work->quarantine.count; i++) {
 		struct candidate *c = &work->quarantine.items[i];
-		if (bsearch(&c->id, work->held_ids, work->held_count, sizeof(int64_t),
+		if (work->held_count && bsearch(&c->id, work->held_ids, work->held_count, sizeof(int64_t),
 			    compare_ids)) {
 			work->quarantine.items[kept++] = *c;
 		} else {
@@ -1023,7 +1024,9 @@ static bool remove_if_empty(struct scan_work *work, const char *dir)
 
 static void remove_emptied_dirs(struct scan_work *work)
 {
-	qsort(work->emptied_dirs, work->emptied_count, sizeof(char *), compare_depth_desc);
+	/* No array at all when no moved file had a parent directory. */
+	if (work->emptied_count)
+		qsort(work->emptied_dirs, work->emptied_count, sizeof(char *), compare_depth_desc);
 	for (size_t i = 0; i < work->emptied_count; i++) {
 		char *dir = work->emptied_dirs[i];
 		char *slash;

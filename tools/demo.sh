@@ -21,7 +21,7 @@ fi
 dir=${1:-/tmp/mediafs-demo}
 
 packages=(meson ninja-build pkg-config gcc libfuse3-dev fuse3 libsqlite3-dev sqlite3
-	libpq-dev libinih-dev libjansson-dev check)
+	libpq-dev libinih-dev libjansson-dev libutf8proc-dev check)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
