@@ -561,6 +561,65 @@ START_TEST(test_descriptors_stay_bounded_and_files_stay_reachable)
 }
 END_TEST
 
+/*
+ * A file deleted while the kernel still holds its node, after the daemon
+ * closed its descriptor: the backing filesystem gives its inode number to
+ * the next file, which must not inherit the old node (the kernel would
+ * serve the old symbolic link's cached target, the daemon would answer
+ * ESTALE).  stress-ng's symlink stressor hit this about once in ten runs.
+ */
+START_TEST(test_reused_inode_number_is_a_new_file)
+{
+	enum { TRIES = 1000 };
+	char path[PATH_MAX], target[64], got[64];
+	struct stat old_st, st;
+	ssize_t len;
+	int held, i;
+
+	if (geteuid() != 0)
+		return;	/* reopening by handle needs CAP_DAC_READ_SEARCH */
+	ck_assert_int_eq(mkdir(harness_mount_path(&bounded, "reuse"), 0755), 0);
+	ck_assert_int_eq(symlink("target-old", harness_mount_path(&bounded, "reuse/old")), 0);
+	len = readlink(harness_mount_path(&bounded, "reuse/old"), got, sizeof(got));
+	ck_assert_int_eq(len, (ssize_t)strlen("target-old"));
+	ck_assert_int_eq(lstat(harness_backing_path(&bounded, "reuse/old"), &old_st), 0);
+	/* The kernel keeps the node while this descriptor is open. */
+	held = open(harness_mount_path(&bounded, "reuse/old"), O_PATH | O_NOFOLLOW);
+	ck_assert_int_ge(held, 0);
+	/* More inodes than inode_fds=16: the daemon closes the old one's. */
+	for (i = 0; i < 48; i++) {
+		snprintf(path, sizeof(path), "%s/reuse/f%d", bounded.mountpoint, i);
+		ck_assert_int_eq(harness_write_file(path, "x", 1), 0);
+		ck_assert_int_eq(lstat(path, &st), 0);
+	}
+	ck_assert_int_eq(unlink(harness_mount_path(&bounded, "reuse/old")), 0);
+	for (i = 0; i < TRIES; i++) {
+		snprintf(path, sizeof(path), "reuse/new%d", i);
+		snprintf(target, sizeof(target), "target-new%d", i);
+		ck_assert_int_eq(symlink(target, harness_mount_path(&bounded, path)), 0);
+		ck_assert_int_eq(lstat(harness_backing_path(&bounded, path), &st), 0);
+		if (st.st_ino == old_st.st_ino && st.st_dev == old_st.st_dev)
+			break;
+	}
+	if (i == TRIES) {
+		fprintf(stderr, "skip: BACKING's filesystem gave no inode number "
+			"again in %d files\n", TRIES);
+		close(held);
+		return;
+	}
+	len = readlink(harness_mount_path(&bounded, path), got, sizeof(got) - 1);
+	ck_assert_msg(len >= 0, "readlink of the file with the reused number: %s",
+		      strerror(errno));
+	got[len] = '\0';
+	ck_assert_msg(strcmp(got, target) == 0,
+		      "the file with the reused number reads its own target "
+		      "'%s', not '%s'", target, got);
+	ck_assert_int_eq(lstat(harness_mount_path(&bounded, path), &st), 0);
+	ck_assert_msg(S_ISLNK(st.st_mode), "the new file is a symbolic link");
+	ck_assert_int_eq(close(held), 0);
+}
+END_TEST
+
 static Suite *passthrough_suite(void)
 {
 	Suite *s = suite_create("passthrough");
@@ -593,6 +652,7 @@ static Suite *passthrough_suite(void)
 	tcase_add_unchecked_fixture(fds, mount_bounded, unmount_bounded);
 	tcase_set_timeout(fds, 60);
 	tcase_add_test(fds, test_descriptors_stay_bounded_and_files_stay_reachable);
+	tcase_add_test(fds, test_reused_inode_number_is_a_new_file);
 	suite_add_tcase(s, fds);
 	return s;
 }
