@@ -52,6 +52,7 @@ int inode_table_init(struct inode_table *table, int root_fd,
 	table->bucket_count = INITIAL_BUCKETS;
 	table->count = 0;
 	table->open_fds = 0;
+	table->retired = NULL;
 	table->mount_fd = max_open_fds && root_fd >= 0 ? store_open_dir(root_fd) : -1;
 	if (table->mount_fd >= 0 && !can_open_by_handle(table->mount_fd, root_fd)) {
 		close(table->mount_fd);
@@ -80,16 +81,22 @@ static void free_entry(struct inode *inode)
 	free(inode);
 }
 
+static void free_chain(struct inode *inode)
+{
+	while (inode) {
+		struct inode *next = inode->next_in_bucket;
+		free_entry(inode);
+		inode = next;
+	}
+}
+
 void inode_table_destroy(struct inode_table *table)
 {
-	for (size_t i = 0; i < table->bucket_count; i++) {
-		struct inode *inode = table->buckets[i];
-		while (inode) {
-			struct inode *next = inode->next_in_bucket;
-			free_entry(inode);
-			inode = next;
-		}
-	}
+	for (size_t i = 0; i < table->bucket_count; i++)
+		free_chain(table->buckets[i]);
+	/* The kernel sends no forget at unmount. */
+	free_chain(table->retired);
+	table->retired = NULL;
 	free(table->buckets);
 	table->buckets = NULL;
 	if (table->mount_fd >= 0)
@@ -247,17 +254,28 @@ static bool closed_entry_is_locked(const struct inode *inode, int fd)
 	return same;
 }
 
-/* Take inode out of its bucket; caller holds table->lock.  Forgetting it
- * later finds it in no bucket. */
+/* Take inode out of its chain (its bucket, or the retired list); caller
+ * holds table->lock. */
 static void unhash_locked(struct inode_table *table, struct inode *inode)
 {
-	struct inode **link = &table->buckets[bucket_of(table, inode->dev, inode->ino)];
+	struct inode **link = inode->retired ? &table->retired :
+		&table->buckets[bucket_of(table, inode->dev, inode->ino)];
 
 	while (*link && *link != inode)
 		link = &(*link)->next_in_bucket;
 	if (*link)
 		*link = inode->next_in_bucket;
 	inode->next_in_bucket = NULL;
+}
+
+/* Move inode from its bucket to the retired list, where no lookup finds
+ * it; caller holds table->lock. */
+static void retire_locked(struct inode_table *table, struct inode *inode)
+{
+	unhash_locked(table, inode);
+	inode->retired = true;
+	inode->next_in_bucket = table->retired;
+	table->retired = inode;
 }
 
 struct inode *inode_table_acquire(struct inode_table *table,
@@ -283,7 +301,7 @@ struct inode *inode_table_acquire(struct inode_table *table,
 			 * number to fd's file.  The kernel may still use the
 			 * old entry (and reach ESTALE through it); the new file
 			 * gets an entry, and so a node id, of its own. */
-			unhash_locked(table, inode);
+			retire_locked(table, inode);
 			inode = NULL;
 		}
 	}

@@ -53,7 +53,9 @@ struct inode {
 	int fd;				/* O_PATH, -1 while closed; guarded by table->lock */
 	unsigned int holders;		/* requests using fd; guarded by table->lock */
 	struct file_handle *handle;	/* to reopen fd; guarded by table->lock */
-	struct inode *next_in_bucket;	/* guarded by table->lock */
+	struct inode *next_in_bucket;	/* or in table->retired; guarded by table->lock */
+	bool retired;			/* its number went to another file;
+					 * guarded by table->lock */
 	struct inode *lru_prev;		/* closable descriptors, oldest first; */
 	struct inode *lru_next;		/* guarded by table->lock */
 };
@@ -61,6 +63,8 @@ struct inode {
 struct inode_table {
 	pthread_mutex_t lock;
 	struct inode **buckets;		/* guarded by lock */
+	struct inode *retired;		/* entries no lookup finds, until the
+					 * kernel forgets them; guarded by lock */
 	size_t bucket_count;		/* guarded by lock; a power of two */
 	size_t count;			/* guarded by lock; excludes the root */
 	size_t open_fds;		/* guarded by lock; descriptors held */
