@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 enum {
@@ -62,6 +63,7 @@ int inode_table_init(struct inode_table *table, int root_fd,
 	table->bucket_count = INITIAL_BUCKETS;
 	table->count = 0;
 	table->open_fds = 0;
+	table->retired = NULL;
 	table->mount_fd = max_open_fds && root_fd >= 0 ? store_open_dir(root_fd) : -1;
 	if (table->mount_fd >= 0 && !can_open_by_handle(table->mount_fd, root_fd)) {
 		close(table->mount_fd);
@@ -91,16 +93,22 @@ static void free_entry(struct inode *inode)
 	free(inode);
 }
 
+static void free_chain(struct inode *inode)
+{
+	while (inode) {
+		struct inode *next = inode->next_in_bucket;
+		free_entry(inode);
+		inode = next;
+	}
+}
+
 void inode_table_destroy(struct inode_table *table)
 {
-	for (size_t i = 0; i < table->bucket_count; i++) {
-		struct inode *inode = table->buckets[i];
-		while (inode) {
-			struct inode *next = inode->next_in_bucket;
-			free_entry(inode);
-			inode = next;
-		}
-	}
+	for (size_t i = 0; i < table->bucket_count; i++)
+		free_chain(table->buckets[i]);
+	/* The kernel sends no forget at unmount. */
+	free_chain(table->retired);
+	table->retired = NULL;
 	free(table->buckets);
 	table->buckets = NULL;
 	if (table->mount_fd >= 0)
@@ -151,6 +159,13 @@ static void grow_locked(struct inode_table *table)
 		}
 	}
 	free(old);
+}
+
+/* Closed entries are the only ones whose number the backing filesystem
+ * may have given to another file; the root is never closed. */
+static bool is_closed(const struct inode_table *table, const struct inode *inode)
+{
+	return inode != &table->root && inode->fd < 0;
 }
 
 /* LRU list helpers; caller holds table->lock. */
@@ -221,10 +236,61 @@ struct inode *inode_table_find(struct inode_table *table, const struct stat *st)
 
 	pthread_mutex_lock(&table->lock);
 	inode = find_locked(table, st->st_dev, st->st_ino);
+	/* A closed entry's number may name another file by now: only
+	 * inode_table_acquire(), with a descriptor, can tell. */
+	if (inode && is_closed(table, inode))
+		inode = NULL;
 	if (inode)
 		inode->nlookup++;
 	pthread_mutex_unlock(&table->lock);
 	return inode;
+}
+
+/* Are a and b handles of the same inode? */
+static bool same_handle(const struct file_handle *a, const struct file_handle *b)
+{
+	return a->handle_type == b->handle_type &&
+	       a->handle_bytes == b->handle_bytes &&
+	       memcmp(a->f_handle, b->f_handle, a->handle_bytes) == 0;
+}
+
+/*
+ * Is the closed entry inode the file that fd refers to?  Caller holds
+ * table->lock; the one system call is taken under it, as in
+ * close_one_locked(), since this happens only when a closed entry's number
+ * comes back.  No handle for fd means no.
+ */
+static bool closed_entry_is_locked(const struct inode *inode, int fd)
+{
+	struct file_handle *handle = store_handle_of(fd);
+	bool same = handle && same_handle(handle, inode->handle);
+
+	free(handle);
+	return same;
+}
+
+/* Take inode out of its chain (its bucket, or the retired list); caller
+ * holds table->lock. */
+static void unhash_locked(struct inode_table *table, struct inode *inode)
+{
+	struct inode **link = inode->retired ? &table->retired :
+		&table->buckets[bucket_of(table, inode->dev, inode->ino)];
+
+	while (*link && *link != inode)
+		link = &(*link)->next_in_bucket;
+	if (*link)
+		*link = inode->next_in_bucket;
+	inode->next_in_bucket = NULL;
+}
+
+/* Move inode from its bucket to the retired list, where no lookup finds
+ * it; caller holds table->lock. */
+static void retire_locked(struct inode_table *table, struct inode *inode)
+{
+	unhash_locked(table, inode);
+	inode->retired = true;
+	inode->next_in_bucket = table->retired;
+	table->retired = inode;
 }
 
 struct inode *inode_table_acquire(struct inode_table *table,
@@ -236,6 +302,24 @@ struct inode *inode_table_acquire(struct inode_table *table,
 
 	pthread_mutex_lock(&table->lock);
 	inode = find_locked(table, st->st_dev, st->st_ino);
+	if (inode && is_closed(table, inode)) {
+		if (closed_entry_is_locked(inode, *fd)) {
+			/* The same file: keep the caller's descriptor, which
+			 * spares the reopening by handle. */
+			inode->fd = *fd;
+			*fd = -1;
+			table->open_fds++;
+			lru_touch(table, inode);
+			evict_locked(table);
+		} else {
+			/* The file is gone and the backing filesystem gave its
+			 * number to fd's file.  The kernel may still use the
+			 * old entry (and reach ESTALE through it); the new file
+			 * gets an entry, and so a node id, of its own. */
+			retire_locked(table, inode);
+			inode = NULL;
+		}
+	}
 	if (inode) {
 		inode->nlookup++;
 		pthread_mutex_unlock(&table->lock);
@@ -282,11 +366,7 @@ void inode_table_forget(struct inode_table *table, struct inode *inode,
 		pthread_mutex_unlock(&table->lock);
 		return;
 	}
-	struct inode **link = &table->buckets[bucket_of(table, inode->dev, inode->ino)];
-	while (*link && *link != inode)
-		link = &(*link)->next_in_bucket;
-	if (*link)
-		*link = inode->next_in_bucket;
+	unhash_locked(table, inode);
 	table->count--;
 	if (inode->fd >= 0)
 		table->open_fds--;

@@ -4,7 +4,7 @@
  *
  * Each entry holds an O_PATH descriptor on the backing inode, so the inode
  * stays valid (and its number is not reused) while the kernel may still ask
- * about it, whatever happens to its names.  The FUSE node id of an entry is
+ * about it, whatever happens to its names; but see "Numbers come back".  The FUSE node id of an entry is
  * its address; the root is the table's embedded entry.
  *
  * The kernel may cache more inodes than the process may hold descriptors.
@@ -26,6 +26,14 @@
  * lookup that raced with the move.  So a write can never reach a file the
  * checker moved without somebody looking first, and the data path pays a
  * mutex and, after each scan that moved something, one check per inode.
+ * Numbers come back: a closed entry no longer pins its inode, so once the
+ * file is deleted the backing filesystem may give its number to a new file
+ * while the kernel still uses the old entry.  The new file must not get the
+ * old entry (the kernel would serve it the old one's cached data, such as a
+ * symbolic link's target, and the daemon would reopen the dead file): a
+ * closed entry is only matched through a descriptor whose file handle is
+ * compared with the saved one, and a mismatch leaves the old entry to the
+ * kernel under its node id and gives the new file an entry of its own.
  *
  * Lifetime: an entry lives while its lookup count (the kernel's references)
  * is above zero.  The kernel never sends a request for a node id it has
@@ -68,7 +76,9 @@ struct inode {
 					 * found outside the quarantine, or
 					 * INODE_UNCHECKED; guarded by table->lock */
 	struct file_handle *handle;	/* to reopen fd; guarded by table->lock */
-	struct inode *next_in_bucket;	/* guarded by table->lock */
+	struct inode *next_in_bucket;	/* or in table->retired; guarded by table->lock */
+	bool retired;			/* its number went to another file;
+					 * guarded by table->lock */
 	struct inode *lru_prev;		/* closable descriptors, oldest first; */
 	struct inode *lru_next;		/* guarded by table->lock */
 };
@@ -76,6 +86,8 @@ struct inode {
 struct inode_table {
 	pthread_mutex_t lock;
 	struct inode **buckets;		/* guarded by lock */
+	struct inode *retired;		/* entries no lookup finds, until the
+					 * kernel forgets them; guarded by lock */
 	size_t bucket_count;		/* guarded by lock; a power of two */
 	size_t count;			/* guarded by lock; excludes the root */
 	size_t open_fds;		/* guarded by lock; descriptors held */
@@ -110,15 +122,19 @@ bool inode_table_bounds_fds(const struct inode_table *table);
 
 /*
  * Find the entry for st and add one lookup.  Returns NULL when there is
- * none; never allocates.
+ * none, or when its descriptor is closed (the number may belong to another
+ * file by now: open st's file and use inode_table_acquire()); never
+ * allocates.
  */
 struct inode *inode_table_find(struct inode_table *table, const struct stat *st);
 
 /*
  * Find or insert the entry for st and add one lookup.  When a new entry is
- * inserted it takes *fd (an O_PATH descriptor on st's inode) and *fd is set
- * to -1; otherwise *fd is left for the caller to close.  Returns NULL only
- * when memory runs out.
+ * inserted, or a closed entry proves to be *fd's file, the entry takes *fd
+ * (an O_PATH descriptor on st's inode) and *fd is set to -1; otherwise *fd
+ * is left for the caller to close.  A closed entry of another file (its
+ * number reused) is left to the kernel's forget and a new entry inserted.
+ * Returns NULL only when memory runs out.
  */
 struct inode *inode_table_acquire(struct inode_table *table,
 				  const struct stat *st, int *fd);

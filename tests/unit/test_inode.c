@@ -1,13 +1,17 @@
 /*
  * Unit tests for fs/inode.c: lookup counting, growth and forgetting, and
- * the writers and the gate that keep the checker off files open for writing.
+ * the writers and the gate that keep the checker off files open for writing,
+ * and inode numbers that the backing filesystem gives again.
  */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "inode.h"
@@ -211,6 +215,146 @@ START_TEST(test_writable_open_waits_for_the_gate_of_its_inode)
 }
 END_TEST
 
+/*
+ * A table over a real directory that keeps one descriptor open, so that
+ * entries get closed; the rest reopen by handle.
+ */
+struct real_table {
+	char dir[PATH_MAX];
+	int dir_fd;
+	struct inode_table table;
+};
+
+/* Returns false (and says why) when this process cannot close entries. */
+static bool real_table_init(struct real_table *rt)
+{
+	const char *tmp = getenv("TMPDIR");
+	struct stat st;
+
+	snprintf(rt->dir, sizeof(rt->dir), "%s/test_inode-XXXXXX", tmp ? tmp : "/tmp");
+	ck_assert_ptr_nonnull(mkdtemp(rt->dir));
+	rt->dir_fd = open(rt->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_int_ge(rt->dir_fd, 0);
+	ck_assert_int_eq(fstat(rt->dir_fd, &st), 0);
+	ck_assert_int_eq(inode_table_init(&rt->table, rt->dir_fd, &st, 1), 0);
+	if (!inode_table_bounds_fds(&rt->table)) {
+		fprintf(stderr, "skip: cannot reopen files by handle in %s "
+			"(needs CAP_DAC_READ_SEARCH and file handles)\n", rt->dir);
+		return false;
+	}
+	return true;
+}
+
+static void real_table_destroy(struct real_table *rt)
+{
+	char cmd[PATH_MAX + 16];
+
+	inode_table_destroy(&rt->table);
+	close(rt->dir_fd);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", rt->dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Create the symbolic link name -> target and acquire its entry. */
+static struct inode *acquire_new_symlink(struct real_table *rt, const char *name,
+					 const char *target, struct stat *st)
+{
+	int fd;
+	struct inode *inode;
+
+	ck_assert_int_eq(symlinkat(target, rt->dir_fd, name), 0);
+	fd = openat(rt->dir_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fstat(fd, st), 0);
+	inode = inode_table_acquire(&rt->table, st, &fd);
+	ck_assert_ptr_nonnull(inode);
+	if (fd >= 0)
+		close(fd);
+	return inode;
+}
+
+START_TEST(test_closed_entry_of_the_same_file_is_found_again)
+{
+	struct real_table rt;
+	struct stat st, other_st;
+
+	if (!real_table_init(&rt))
+		return;
+	struct inode *a = acquire_new_symlink(&rt, "a", "target-a", &st);
+	acquire_new_symlink(&rt, "b", "target-b", &other_st);
+	ck_assert_msg(a->fd < 0, "a second entry closes the first (bound 1)");
+	ck_assert_msg(inode_table_find(&rt.table, &st) == NULL,
+		      "find does not vouch for a closed entry");
+
+	int fd = openat(rt.dir_fd, "a", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_ptr_eq(inode_table_acquire(&rt.table, &st, &fd), a);
+	ck_assert_msg(fd == -1, "the closed entry takes the descriptor of its own file");
+	ck_assert_uint_eq(a->nlookup, 2);
+	ck_assert_uint_eq(inode_table_count(&rt.table), 2);
+	real_table_destroy(&rt);
+}
+END_TEST
+
+START_TEST(test_reused_number_gets_an_entry_of_its_own)
+{
+	enum { TRIES = 1000 };
+	struct real_table rt;
+	struct stat old_st, st;
+	char name[32], target[PATH_MAX];
+	int i, fd;
+
+	if (!real_table_init(&rt))
+		return;
+	struct inode *old = acquire_new_symlink(&rt, "old", "target-old", &old_st);
+	acquire_new_symlink(&rt, "other", "target-other", &st);
+	ck_assert_msg(old->fd < 0, "a second entry closes the first (bound 1)");
+	/* The kernel still holds old's node id; the file goes. */
+	ck_assert_int_eq(unlinkat(rt.dir_fd, "old", 0), 0);
+	for (i = 0; i < TRIES; i++) {
+		snprintf(name, sizeof(name), "new%d", i);
+		ck_assert_int_eq(symlinkat("target-new", rt.dir_fd, name), 0);
+		ck_assert_int_eq(fstatat(rt.dir_fd, name, &st, AT_SYMLINK_NOFOLLOW), 0);
+		if (st.st_ino == old_st.st_ino && st.st_dev == old_st.st_dev)
+			break;
+	}
+	if (i == TRIES) {
+		fprintf(stderr, "skip: the filesystem of %s gave no inode number "
+			"again in %d files\n", rt.dir, TRIES);
+		real_table_destroy(&rt);
+		return;
+	}
+	ck_assert_msg(inode_table_find(&rt.table, &st) == NULL,
+		      "find does not give the dead file's entry to the new one");
+	fd = openat(rt.dir_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	struct inode *fresh = inode_table_acquire(&rt.table, &st, &fd);
+	ck_assert_ptr_nonnull(fresh);
+	ck_assert_msg(fresh != old, "a reused inode number gets a new entry, "
+		      "so a new node id");
+	ck_assert_int_eq(fd, -1);
+
+	int held = inode_hold_fd(&rt.table, fresh);
+	ck_assert_int_ge(held, 0);
+	ssize_t len = readlinkat(held, "", target, sizeof(target));
+	ck_assert_int_eq(len, (ssize_t)strlen("target-new"));
+	ck_assert_msg(memcmp(target, "target-new", (size_t)len) == 0,
+		      "the new entry reads the new file");
+	inode_release_fd(&rt.table, fresh);
+	ck_assert_int_eq(inode_hold_fd(&rt.table, old), -ESTALE);
+	inode_release_fd(&rt.table, old);
+
+	ck_assert_uint_eq(inode_table_node_id(&rt.table, st.st_dev, st.st_ino),
+			  (uint64_t)(uintptr_t)fresh);
+	inode_table_forget(&rt.table, old, 1);
+	ck_assert_msg(inode_table_node_id(&rt.table, st.st_dev, st.st_ino) ==
+		      (uint64_t)(uintptr_t)fresh,
+		      "forgetting the old entry leaves the new one");
+	ck_assert_uint_eq(inode_table_count(&rt.table), 2);
+	real_table_destroy(&rt);
+}
+END_TEST
+
 static Suite *inode_suite(void)
 {
 	Suite *s = suite_create("inode");
@@ -227,6 +371,11 @@ static Suite *inode_suite(void)
 	tcase_add_test(tc, test_writer_of_a_file_opened_before_nothing_moved_need_not_check);
 	tcase_add_test(tc, test_writable_open_waits_for_the_gate_of_its_inode);
 	suite_add_tcase(s, tc);
+
+	TCase *reuse = tcase_create("reuse");
+	tcase_add_test(reuse, test_closed_entry_of_the_same_file_is_found_again);
+	tcase_add_test(reuse, test_reused_number_gets_an_entry_of_its_own);
+	suite_add_tcase(s, reuse);
 	return s;
 }
 
