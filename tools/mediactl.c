@@ -223,18 +223,26 @@ struct table {
 	size_t widths[8];
 };
 
+static int fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 static void table_add(struct table *t, const char *row_color, ...)
 {
 	va_list ap;
 
-	t->cells = realloc(t->cells, (t->rows + 1) * t->columns * sizeof(char *));
-	t->colors = realloc(t->colors, (t->rows + 1) * sizeof(char *));
-	if (!t->cells || !t->colors)
-		exit(EXIT_REFUSED);
+	char **cells = realloc(t->cells, (t->rows + 1) * t->columns * sizeof(char *));
+	const char **colors = cells ? realloc(t->colors, (t->rows + 1) * sizeof(char *)) : NULL;
+
+	if (cells)
+		t->cells = cells;
+	if (!cells || !colors)
+		exit(fail(EXIT_REFUSED, "out of memory"));
+	t->colors = colors;
 	va_start(ap, row_color);
 	for (size_t c = 0; c < t->columns; c++) {
 		const char *cell = va_arg(ap, const char *);
 		char *copy = strdup(cell ? cell : "");
+		if (!copy)
+			exit(fail(EXIT_REFUSED, "out of memory"));
 		size_t len = strlen(copy);
 		t->cells[t->rows * t->columns + c] = copy;
 		if (len > t->widths[c])
@@ -265,8 +273,6 @@ static void table_print(struct table *t)
 /* ------------------------------------------------------------------ */
 /* Talking to the daemon                                                */
 /* ------------------------------------------------------------------ */
-
-static int fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int fail(int status, const char *fmt, ...)
 {
@@ -357,6 +363,7 @@ static json_t *ask_daemon(const char *socket_path, json_t *request, const char *
 	char *text = json_dumps(request, JSON_COMPACT);
 	char *line = NULL;
 	size_t len = 0, cap = 0;
+	bool out_of_memory = false;
 	int64_t started = clock_now_ms();
 	json_t *response = NULL;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -392,10 +399,18 @@ static json_t *ask_daemon(const char *socket_path, json_t *request, const char *
 		if (n <= 0)
 			break;
 		if (len + (size_t)n + 1 > cap) {
-			cap = 2 * (len + (size_t)n + 1);
-			line = realloc(line, cap);
-			if (!line)
+			size_t bigger = 2 * (len + (size_t)n + 1);
+			char *grown = realloc(line, bigger);
+			/* The answer so far is freed, not leaked, and no
+			 * half answer is parsed. */
+			if (!grown) {
+				free(line);
+				line = NULL;
+				out_of_memory = true;
 				break;
+			}
+			line = grown;
+			cap = bigger;
 		}
 		memcpy(line + len, buf, (size_t)n);
 		len += (size_t)n;
@@ -408,7 +423,8 @@ static json_t *ask_daemon(const char *socket_path, json_t *request, const char *
 		response = json_loads(line, 0, NULL);
 	}
 	if (!response)
-		fail(EXIT_REFUSED, "the daemon closed the connection without an answer");
+		fail(EXIT_REFUSED, "%s", out_of_memory ? "out of memory reading the daemon's answer" :
+		     "the daemon closed the connection without an answer");
 out:
 	if (fd >= 0)
 		close(fd);
@@ -473,14 +489,20 @@ static json_t *run_offline(const struct options *opts, json_t *request)
 		fail(EXIT_REFUSED, "%s", esc_unless_printable(why));
 		goto out_config;
 	}
+	/* Each step says what failed: error holds a message only from
+	 * catalog_open(). */
 	err = quarantine_open(&q, &st);
-	if (!err)
-		err = store_state_path(&st, CATALOG_FILE_NAME, catalog_path, sizeof(catalog_path));
+	if (err) {
+		fail(EXIT_REFUSED, "cannot open the quarantine of '%s': %s", esc(opts->backing),
+		     strerror(-err));
+		goto out_store;
+	}
+	err = store_state_path(&st, CATALOG_FILE_NAME, catalog_path, sizeof(catalog_path));
 	if (!err)
 		err = catalog_open(catalog_path, false, &ctx.cat, error, sizeof(error));
 	if (err) {
-		fail(EXIT_REFUSED, "cannot open the store: %s", err == -ENOENT ? strerror(-err) :
-		     esc(error));
+		fail(EXIT_REFUSED, "cannot open the catalog of '%s': %s", esc(opts->backing),
+		     err == -ENOENT || err == -ENAMETOOLONG ? strerror(-err) : esc(error));
 		goto out_store;
 	}
 	ctx.store = &st;

@@ -503,6 +503,16 @@ START_TEST(test_offline_mode)
 	ck_assert_msg(r.status == 1, "scans need the daemon");
 	MEDIACTL(&r, "--backing", h.dir, "status");
 	ck_assert_msg(r.status == 1 && strstr(r.err, "not a mediafs store"), "%s", r.err);
+
+	/* A store whose quarantine cannot be opened says so, and which. */
+	char broken[700];
+	snprintf(broken, sizeof(broken), "%s/broken", h.dir);
+	ck_assert_int_eq(mkdir(broken, 0755), 0);
+	ck_assert_int_eq(harness_sh("mkdir -m 0700 '%s/.mediafs' && touch '%s/.mediafs/quarantine'",
+				    broken, broken), 0);
+	MEDIACTL(&r, "--backing", broken, "status");
+	ck_assert_msg(r.status == 1 && strstr(r.err, "cannot open the quarantine of '") &&
+		      strstr(r.err, "Not a directory"), "%s", r.err);
 }
 END_TEST
 
