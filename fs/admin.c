@@ -1176,7 +1176,12 @@ static int check_reference(void *arg, const char *path, size_t len)
 	if (check->dangling_count++ < CHECK_EXAMPLES) {
 		struct catalog_filter filter = { .state = CATALOG_QUARANTINED, .path = copy };
 		struct selection sel = { check->ctx, NULL, json_array() };
-		catalog_query_rows(check->ctx->cat, &filter, select_row, &sel);
+		int err = catalog_query_rows(check->ctx->cat, &filter, select_row, &sel);
+		if (err) {
+			/* Stops the fetch: the check fails with the cause. */
+			json_decref(sel.rows);
+			return err;
+		}
 		json_t *obj = json_pack("{s:b}", "quarantined", json_array_size(sel.rows) > 0);
 		admin_set_path(obj, "path", copy);
 		if (json_array_size(sel.rows) > 0)

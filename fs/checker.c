@@ -925,9 +925,16 @@ static void restore_one(struct scan_work *work, const struct candidate *c)
 		/* Nothing is overwritten: the conflict is recorded and
 		 * reported, and the file is not purged while it lasts. */
 		work->record.conflicts++;
-		catalog_note(checker->cat, c->id, now, "conflict: a live file holds the path",
-			     c->quarantine_name);
-		catalog_set_referenced(checker->cat, &c->id, 1, now);
+		/* Referenced now: the purge rule keeps it while the conflict
+		 * lasts, so a failure to record that must not pass unsaid. */
+		if (catalog_note(checker->cat, c->id, now, "conflict: a live file holds the path",
+				 c->quarantine_name) != 0 ||
+		    catalog_set_referenced(checker->cat, &c->id, 1, now) != 0) {
+			work->errors++;
+			log_error("scan %lld: cannot record the conflict of '%s': %s",
+				  (long long)work->record.id, c->path,
+				  catalog_last_error(checker->cat));
+		}
 		log_warn("scan %lld: '%s' is referenced again but a live file holds its path; "
 			 "it stays in the quarantine as '%s'", (long long)work->record.id,
 			 c->path, c->quarantine_name);
@@ -1102,8 +1109,17 @@ static void reconcile_quarantine(struct checker *checker)
 	uint64_t restored = 0, gone = 0;
 	int64_t now = clock_now_ms();
 
-	quarantine_each(&fs->quarantine, reconcile_entry, &r);
-	catalog_each_scan_row(checker->cat, CATALOG_QUARANTINED, collect_quarantined_row, &rows);
+	int err = quarantine_each(&fs->quarantine, reconcile_entry, &r);
+
+	if (err)
+		log_error("quarantine: cannot read all of it to reconcile: %s", strerror(-err));
+	err = catalog_each_scan_row(checker->cat, CATALOG_QUARANTINED, collect_quarantined_row,
+				    &rows);
+	if (err) {
+		/* Acting on part of the rows is safe; saying so is required. */
+		log_error("quarantine: cannot read the catalog to reconcile: %s",
+			  catalog_last_error(checker->cat));
+	}
 	for (size_t i = 0; i < rows.count; i++) {
 		struct candidate *c = &rows.items[i];
 		struct stat st;
@@ -1119,8 +1135,11 @@ static void reconcile_quarantine(struct checker *checker)
 					  catalog_last_error(checker->cat));
 			else
 				restored++;
+		} else if (catalog_set_purged(checker->cat, c->id, now,
+					      "missing from the quarantine") != 0) {
+			log_error("cannot record '%s' as gone from the quarantine: %s", c->path,
+				  catalog_last_error(checker->cat));
 		} else {
-			catalog_set_purged(checker->cat, c->id, now, "missing from the quarantine");
 			gone++;
 		}
 	}
@@ -1651,8 +1670,9 @@ static int decide(struct checker *checker, int64_t scan_id, bool confirm,
 		 confirm ? "confirmed" : "rejected");
 	if (confirm)
 		run_scan(checker, "confirm", false, scan_id, out);
-	else
-		catalog_scan_get(checker->cat, scan_id, out);
+	else if (catalog_scan_get(checker->cat, scan_id, out) != 0)
+		log_error("scan %lld was rejected, but cannot be read back: %s", (long long)scan_id,
+			  catalog_last_error(checker->cat));
 	return 0;
 }
 
