@@ -1385,52 +1385,6 @@ int catalog_count_by_state(struct catalog *cat, uint64_t counts[4])
 	return rc == SQLITE_DONE ? 0 : fail(cat, rc, "count rows");
 }
 
-/* The entries about path, and about every file that was ever at path,
- * wherever it went: a file's story survives a restore --to or a rename. */
-#define AUDIT_OF_PATH \
-	"(path = ?1 OR file_id IN (SELECT file_id FROM audit WHERE path = ?1" \
-	" AND file_id IS NOT NULL))"
-
-int catalog_each_audit(struct catalog *cat, const char *path,
-		       int (*fn)(void *ctx, const struct catalog_audit *entry), void *ctx)
-{
-	sqlite3_stmt *st;
-	int rc, ret = 0;
-
-	rc = sqlite3_prepare_v2(cat->db,
-				path ? "SELECT id, time_ms, file_id, path, from_state, to_state,"
-				       " reason, detail FROM audit WHERE " AUDIT_OF_PATH
-				       " ORDER BY id" :
-				       "SELECT id, time_ms, file_id, path, from_state, to_state,"
-				       " reason, detail FROM audit ORDER BY id",
-				-1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return fail(cat, rc, "read the audit log");
-	if (path)
-		bind_path(st, 1, path);
-	while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct catalog_audit entry = {
-			.id = sqlite3_column_int64(st, 0),
-			.time_ms = sqlite3_column_int64(st, 1),
-			.file_id = sqlite3_column_int64(st, 2),
-			.path = column_string(st, 3),
-			.from_state = column_string(st, 4),
-			.to_state = column_string(st, 5),
-			.reason = column_string(st, 6),
-			.detail = column_string(st, 7),
-		};
-		ret = fn(ctx, &entry);
-		free(entry.path);
-		free(entry.from_state);
-		free(entry.to_state);
-		free(entry.reason);
-		free(entry.detail);
-	}
-	sqlite3_finalize(st);
-	if (ret)
-		return ret;
-	return rc == SQLITE_DONE ? 0 : fail(cat, rc, "read the audit log");
-}
 
 int catalog_each_row(struct catalog *cat, int state,
 		     int (*fn)(void *ctx, const struct catalog_row *row), void *ctx)

@@ -208,14 +208,6 @@ int catalog_count_by_state(struct catalog *cat, uint64_t counts[4]);
 /* Counts and known bytes of rows by state. */
 int catalog_totals_by_state(struct catalog *cat, uint64_t counts[4], uint64_t bytes[4]);
 
-/*
- * Call fn for each audit entry about path, or about a file that was ever
- * at path wherever it went (all entries when path is NULL), oldest first; fn returns 0 to go on.  Returns 0, fn's non-zero value, or
- * -errno.
- */
-int catalog_each_audit(struct catalog *cat, const char *path,
-		       int (*fn)(void *ctx, const struct catalog_audit *entry),
-		       void *ctx);
 
 /* What a scan needs of a live or quarantined row; path is borrowed (valid
  * during the call only). */
@@ -270,9 +262,12 @@ struct catalog_filter {
 int catalog_query_rows(struct catalog *cat, const struct catalog_filter *filter,
 		       int (*fn)(void *ctx, const struct catalog_row *row), void *ctx);
 
-/* Audit entries at or after since_ms (0: all), about path or a file that
- * was ever there, as catalog_each_audit() (NULL: all),
- * newest last, at most limit (0: no limit; the newest are kept). */
+/*
+ * Call fn for each audit entry at or after since_ms (0: all), about path
+ * or about a file that was ever at path, wherever it went (NULL: all),
+ * oldest first, at most limit (0: no limit; the newest are kept).  fn
+ * returns 0 to go on.  Returns 0, fn's non-zero value, or -errno.
+ */
 int catalog_query_audit(struct catalog *cat, int64_t since_ms, const char *path,
 			size_t limit,
 			int (*fn)(void *ctx, const struct catalog_audit *entry), void *ctx);

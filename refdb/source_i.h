@@ -1,7 +1,7 @@
 /*
  * source_i.h: what source.c shares with the database backends
- * (source_sqlite.c, source_pg.c) and with any other implementation, such as
- * an in-memory fake for the checker's tests.  Not a public interface.
+ * (source_sqlite.c, source_pg.c, and the next one).  Not a public
+ * interface.
  *
  * A backend reads raw values and hands each one to source_take_value(),
  * which normalises, counts and emits it; the backend never sees paths.
@@ -24,7 +24,7 @@ struct source_sink {
 };
 
 struct source_ops {
-	const char *kind;	/* "sqlite", "postgresql", "fake" */
+	const char *kind;	/* "sqlite", "postgresql" */
 	/* Fill src->description; called once by source_open(). */
 	int (*describe)(struct source *src, char *why, size_t why_size);
 	/* Connect, or check that the connection is still good and reconnect
@@ -54,8 +54,8 @@ extern const struct source_ops source_sqlite_ops;
 extern const struct source_ops source_pg_ops;
 
 /*
- * source_open() with the given backend instead of the one the URL names:
- * the seam through which tests plug in a fake.
+ * source_open() with the given backend instead of the one the URL names
+ * (source_open() calls it with the URL's).
  */
 int source_open_with_ops(const struct config_source *cfg, const struct source_ops *ops,
 			 struct source **out, char *error, size_t error_size);

@@ -95,7 +95,7 @@ static int audit_count(const char *path, const char *reason)
 {
 	struct audit_probe probe = { .reason = reason };
 
-	ck_assert_int_eq(catalog_each_audit(cat, path, probe_audit, &probe), 0);
+	ck_assert_int_eq(catalog_query_audit(cat, 0, path, 0, probe_audit, &probe), 0);
 	return probe.count;
 }
 
@@ -283,7 +283,7 @@ START_TEST(test_rename_moves_row_and_replaces_target)
 	ck_assert_int_eq(row.ino, 10);
 	ck_assert_msg(row.activity_ms == 3000, "a rename counts as activity for min_age");
 	catalog_row_clear(&row);
-	ck_assert_int_eq(catalog_each_audit(cat, "b.jpg", probe_audit, &probe), 0);
+	ck_assert_int_eq(catalog_query_audit(cat, 0, "b.jpg", 0, probe_audit, &probe), 0);
 	ck_assert_int_eq(probe.count, 1);
 	ck_assert_str_eq(probe.last_detail, "a.jpg");
 	ck_assert_int_eq(audit_count("b.jpg", "replaced"), 1);
