@@ -479,20 +479,25 @@ static void serve(struct ctl *ctl, int fd)
 	catalog_close(admin.cat);
 }
 
-static void *connection_main(void *arg)
+/* A connection ends: its slot is free (ctl_stop waits for all) and fd closed. */
+static void release_slot(struct ctl *ctl, int fd)
 {
-	struct connection *conn = arg;
-	struct ctl *ctl = conn->ctl;
-
-	serve(ctl, conn->fd);
 	pthread_mutex_lock(&ctl->lock);
 	for (int i = 0; i < MAX_CONNECTIONS; i++)
-		if (ctl->fds[i] == conn->fd)
+		if (ctl->fds[i] == fd)
 			ctl->fds[i] = -1;
 	ctl->connections--;
 	pthread_cond_broadcast(&ctl->idle);
 	pthread_mutex_unlock(&ctl->lock);
-	close(conn->fd);
+	close(fd);
+}
+
+static void *connection_main(void *arg)
+{
+	struct connection *conn = arg;
+
+	serve(conn->ctl, conn->fd);
+	release_slot(conn->ctl, conn->fd);
 	free(conn);
 	return NULL;
 }
@@ -554,13 +559,7 @@ static void accept_one(struct ctl *ctl)
 		log_warn("control socket: cannot set a send timeout: %s", strerror(errno));
 	conn = malloc(sizeof(*conn));
 	if (!conn) {
-		close(fd);
-		pthread_mutex_lock(&ctl->lock);
-		ctl->connections--;
-		for (int i = 0; i < MAX_CONNECTIONS; i++)
-			if (ctl->fds[i] == fd)
-				ctl->fds[i] = -1;
-		pthread_mutex_unlock(&ctl->lock);
+		release_slot(ctl, fd);
 		return;
 	}
 	conn->ctl = ctl;
@@ -568,13 +567,7 @@ static void accept_one(struct ctl *ctl)
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&thread, &attr, connection_main, conn) != 0) {
-		pthread_mutex_lock(&ctl->lock);
-		ctl->connections--;
-		for (int i = 0; i < MAX_CONNECTIONS; i++)
-			if (ctl->fds[i] == fd)
-				ctl->fds[i] = -1;
-		pthread_mutex_unlock(&ctl->lock);
-		close(fd);
+		release_slot(ctl, fd);
 		free(conn);
 	}
 	pthread_attr_destroy(&attr);

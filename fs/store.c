@@ -644,14 +644,7 @@ int store_open_beneath(const struct store *st, const char *rel, int flags,
 
 int store_stat_beneath(const struct store *st, const char *rel, struct stat *out)
 {
-	int fd = store_open_beneath(st, rel, O_PATH, 0);
-	int err;
-
-	if (fd < 0)
-		return fd;
-	err = store_stat(fd, out);
-	close(fd);
-	return err;
+	return store_stat_beneath_at(st->root_fd, rel[0] ? rel : ".", out);
 }
 
 int store_stat_beneath_at(int base_fd, const char *rel, struct stat *out)

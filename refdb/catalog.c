@@ -689,6 +689,16 @@ static int apply_present(struct catalog *cat, const struct catalog_event *ev,
 		     NULL);
 }
 
+/* The parameters of ST_UPDATE_WRITTEN and ST_UPDATE_WRITTEN_QUARANTINED. */
+static void bind_written(sqlite3_stmt *st, const struct catalog_event *ev)
+{
+	sqlite3_bind_int64(st, 1, (int64_t)ev->dev);
+	sqlite3_bind_int64(st, 2, (int64_t)ev->ino);
+	sqlite3_bind_int64(st, 3, ev->size);
+	sqlite3_bind_int64(st, 4, ev->mtime_ms);
+	sqlite3_bind_int64(st, 5, ev->time_ms);
+}
+
 /*
  * A write to a quarantined file, through a descriptor opened before it
  * went there (unlinked or replaced while open): its row records it, with
@@ -713,11 +723,7 @@ static int apply_written_quarantined(struct catalog *cat, const struct catalog_e
 	st = statement(cat, ST_UPDATE_WRITTEN_QUARANTINED);
 	if (!st)
 		return -EIO;
-	sqlite3_bind_int64(st, 1, (int64_t)ev->dev);
-	sqlite3_bind_int64(st, 2, (int64_t)ev->ino);
-	sqlite3_bind_int64(st, 3, ev->size);
-	sqlite3_bind_int64(st, 4, ev->mtime_ms);
-	sqlite3_bind_int64(st, 5, ev->time_ms);
+	bind_written(st, ev);
 	return run(cat, st, "record a write in the quarantine");
 }
 
@@ -728,11 +734,7 @@ static int apply_written(struct catalog *cat, const struct catalog_event *ev)
 
 	if (!st)
 		return -EIO;
-	sqlite3_bind_int64(st, 1, (int64_t)ev->dev);
-	sqlite3_bind_int64(st, 2, (int64_t)ev->ino);
-	sqlite3_bind_int64(st, 3, ev->size);
-	sqlite3_bind_int64(st, 4, ev->mtime_ms);
-	sqlite3_bind_int64(st, 5, ev->time_ms);
+	bind_written(st, ev);
 	err = run(cat, st, "record a write");
 	if (err || sqlite3_changes(cat->db) > 0)
 		return err;
