@@ -21,6 +21,7 @@
 #include "metrics.h"
 #include "pathnorm.h"
 #include "policy.h"
+#include "refmatch.h"
 #include "refset.h"
 #include "respell.h"
 #include "source.h"
@@ -854,6 +855,7 @@ struct expired {
 	struct admin_context *ctx;
 	struct policy_settings settings;
 	const struct refset *referenced;
+	const struct refmatch *match;	/* through links and other spellings */
 	int64_t now_ms;
 	json_t *rows;			/* what the checker would purge */
 	json_t *kept;			/* past grace, but kept by the rule */
@@ -870,8 +872,14 @@ static int judge_expired(void *arg, const struct catalog_row *row)
 		.state_changed_ms = row->state_changed_ms,
 		.last_referenced_ms = row->last_referenced_ms,
 	};
+	size_t len = strlen(row->path);
+	/* Referenced as the checker sees it: exactly, through a link, or
+	 * under another spelling (near misses protect too). */
+	bool referenced = refset_contains(e->referenced, row->path, len) ||
+			  refmatch_is_kept(e->match, row->path, len) ||
+			  refmatch_spelling(e->match, row->path, len, NULL, NULL) != RESPELL_NONE;
 	struct policy_judgement judgement =
-		policy_judge_file(&e->settings, e->now_ms, e->referenced, &file);
+		policy_judge_known(&e->settings, e->now_ms, referenced, &file);
 	json_t *obj;
 
 	if (judgement.action != POLICY_PURGE &&
@@ -907,14 +915,31 @@ static json_t *select_expired(struct admin_context *ctx, json_t *kept, json_t **
 		.kept = kept,
 	};
 	struct refset *referenced = fetch_references(ctx, error);
+	struct refmatch match = { 0 };
 	int err;
 
 	if (!referenced) {
 		json_decref(e.rows);
 		return NULL;
 	}
+	/* Every value is resolved on disk, as the checker resolves those
+	 * that name no live file exactly: an admin's purge is not a hot
+	 * path, and a value's file may be the quarantined one. */
+	err = refmatch_init(&match, ctx->store);
+	if (!err)
+		err = refmatch_take_all(&match, referenced);
+	if (err) {
+		refmatch_clear(&match);
+		refset_free(referenced);
+		json_decref(e.rows);
+		*error = failure("failed", "nothing is purged: the references could not be "
+				 "resolved in BACKING: %s", strerror(-err));
+		return NULL;
+	}
 	e.referenced = referenced;
+	e.match = &match;
 	err = catalog_query_rows(ctx->cat, &filter, judge_expired, &e);
+	refmatch_clear(&match);
 	refset_free(referenced);
 	if (err) {
 		json_decref(e.rows);

@@ -519,8 +519,9 @@ START_TEST(test_purge_expired_keeps_what_the_checker_keeps)
 	put("gone.jpg", "gone");
 	put("again.jpg", "again");
 	put("clash.jpg", "old clash");
+	put("my photo.jpg", "spelled");
 	r = scan();
-	ck_assert_int_eq(scan_number(r, "quarantined"), 3);
+	ck_assert_int_eq(scan_number(r, "quarantined"), 4);
 	json_decref(r);
 	/* A new file holds the name when its reference comes back: the
 	 * scan notes a conflict and the checker keeps the old version. */
@@ -529,16 +530,20 @@ START_TEST(test_purge_expired_keeps_what_the_checker_keeps)
 	r = scan();
 	ck_assert_int_eq(scan_number(r, "conflicts"), 1);
 	json_decref(r);
-	/* Referenced again after the last scan. */
+	/* Referenced again after the last scan, one of them under another
+	 * spelling (a stored URL): the checker would restore both. */
 	app_reference("again.jpg");
+	app_reference("my%20photo.jpg");
 	ck_assert(harness_wait_until(grace_over, NULL, WAIT_MS));
 
 	ck_assert_int_eq(mediactl(&r, "purge", "--expired", NULL), 0);
 	ck_assert_int_eq(json_array_size(json_object_get(r, "purged")), 1);
-	ck_assert_int_eq(json_array_size(json_object_get(r, "kept")), 2);
+	ck_assert_int_eq(json_array_size(json_object_get(r, "kept")), 3);
 	json_decref(r);
 	ck_assert_msg(in_quarantine("gone.jpg") == 0, "the orphan past grace is purged");
 	ck_assert_msg(in_quarantine("again.jpg") == 1, "a file referenced now is kept");
+	ck_assert_msg(in_quarantine("my photo.jpg") == 1,
+		      "a file referenced under another spelling is kept, as the checker keeps it");
 	assert_quarantined_content("clash.jpg", "old clash");
 
 	/* A source that fails is never "no references". */
