@@ -1,6 +1,6 @@
 /*
  * mediactl: the admin's tool.  Turns a command line into a request of the
- * admin protocol (fs/admin.h), sends it to the running daemon over its
+ * admin protocol (fs/core/admin.h), sends it to the running daemon over its
  * control socket, or with --backing runs it on the stopped store itself,
  * and prints the response as a table (or as JSON with --json).
  *

@@ -1,5 +1,5 @@
 /*
- * Fuzz target for fs/admin.c: one line from a client of the control
+ * Fuzz target for fs/core/admin.c: one line from a client of the control
  * socket, any bytes at all, through admin_parse_request(): the layer that
  * decides what reaches the commands.  Commands themselves are not run (they
  * need a store and a catalog); the checks are what they rely on.

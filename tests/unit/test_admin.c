@@ -1,5 +1,5 @@
 /*
- * Unit tests for fs/admin.c: the requests of the control socket, as bytes
+ * Unit tests for fs/core/admin.c: the requests of the control socket, as bytes
  * from a client, before any of them touches a catalog.
  */
 #include <check.h>

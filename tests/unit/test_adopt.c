@@ -1,5 +1,5 @@
 /*
- * Unit tests for fs/adopt.c on a temporary BACKING: the walk finds every
+ * Unit tests for fs/core/adopt.c on a temporary BACKING: the walk finds every
  * file, and a directory removed while the walk stands in it (as an rmdir
  * through the mount does during the startup adoption) ends that directory
  * rather than the whole walk.

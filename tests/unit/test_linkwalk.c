@@ -1,5 +1,5 @@
 /*
- * Unit tests for fs/linkwalk.c on a temporary BACKING: what a path
+ * Unit tests for fs/core/linkwalk.c on a temporary BACKING: what a path
  * resolves to through links, which links it passes, and every way a link
  * could lead out of BACKING, none of which is followed.
  */

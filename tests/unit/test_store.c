@@ -1,5 +1,5 @@
 /*
- * Unit tests for fs/store.c on a temporary directory: the state directory
+ * Unit tests for fs/core/store.c on a temporary directory: the state directory
  * and its lock, relative paths, resolution that never leaves BACKING, and
  * directories made through descriptors with the owner and mode they mean.
  * The owner tests give directories away, which needs root (as CI runs).

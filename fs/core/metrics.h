@@ -3,7 +3,7 @@
  * (0.0.4), for node_exporter's textfile collector and `mediactl metrics`.
  *
  * The input is the answer of the admin protocol's "status" command
- * (fs/admin.h), so the daemon's textfile and mediactl print the same
+ * (fs/core/admin.h), so the daemon's textfile and mediactl print the same
  * figures from the same place.  Rendering is a pure function over that
  * JSON: fields it does not find are left out (an offline store has no
  * event queue), never printed as zero.  Label values are escaped as the

@@ -1,6 +1,6 @@
 /*
  * refmatch: what the values that name no tracked file exactly still
- * protect in BACKING, through symbolic links (fs/linkwalk.h) and under
+ * protect in BACKING, through symbolic links (fs/core/linkwalk.h) and under
  * other spellings (refdb/respell.h).
  *
  * The checker gives it the values that judging left unmarked (the ones
