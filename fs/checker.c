@@ -35,7 +35,6 @@
 
 enum {
 	ERROR_BYTES = 1024,
-	WARN_INTERVAL_MS = 60000,
 	ADOPTION_POLL_MS = 1000,
 	PREFETCH_ROWS_AHEAD = 8,	/* judging: lookups in flight at once */
 };
@@ -827,7 +826,7 @@ static bool fits_in_quarantine(struct scan_work *work, const char *path, const c
 
 	if (len < PATH_MAX)
 		return true;
-	log_write_limited(&work->checker->warning, WARN_INTERVAL_MS, LOG_LEVEL_WARN,
+	log_write_limited(&work->checker->warning, LOG_REPEAT_INTERVAL_MS, LOG_LEVEL_WARN,
 			  "scan %lld: '%s' is not quarantined: its path in the quarantine would "
 			  "be longer than %d bytes", (long long)work->record.id, path, PATH_MAX);
 	return false;
@@ -909,7 +908,7 @@ static void quarantine_one(struct scan_work *work, const struct candidate *c,
 
 out_warn:
 	work->errors++;
-	log_write_limited(&checker->warning, WARN_INTERVAL_MS, LOG_LEVEL_WARN,
+	log_write_limited(&checker->warning, LOG_REPEAT_INTERVAL_MS, LOG_LEVEL_WARN,
 			  "scan %lld: cannot quarantine '%s': %s", (long long)work->record.id,
 			  c->path, strerror(-err));
 }
@@ -1501,7 +1500,7 @@ static void write_metrics(struct checker *checker)
 	int err = text ? metrics_write_file(path, text) : -EIO;
 
 	if (err)
-		log_write_limited(&checker->warning, WARN_INTERVAL_MS, LOG_LEVEL_WARN,
+		log_write_limited(&checker->warning, LOG_REPEAT_INTERVAL_MS, LOG_LEVEL_WARN,
 				  "cannot write the metrics file '%s': %s", path,
 				  text || !why ? strerror(-err) : why);
 	json_decref(request);
@@ -1692,17 +1691,6 @@ static void refresh_held(struct checker *checker)
 	pthread_mutex_unlock(&checker->lock);
 }
 
-static void deadline_in(struct timespec *ts, int64_t ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (ms % 1000) * 1000000;
-	if (ts->tv_nsec >= 1000000000) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000;
-	}
-}
-
 /* Wait for a request or the next interval.  Returns false to stop. */
 static bool wait_for_work(struct checker *checker, int64_t due_ms, enum request_kind *kind,
 			  int64_t *scan_id)
@@ -1710,7 +1698,7 @@ static bool wait_for_work(struct checker *checker, int64_t due_ms, enum request_
 	struct timespec deadline;
 	int64_t wait_ms = due_ms - clock_monotonic_ms();
 
-	deadline_in(&deadline, wait_ms > 0 ? wait_ms : 0);
+	clock_monotonic_deadline(&deadline, wait_ms > 0 ? wait_ms : 0);
 	pthread_mutex_lock(&checker->lock);
 	checker->status.next_scan_ms = clock_now_ms() + (wait_ms > 0 ? wait_ms : 0);
 	while (!checker->stopping && checker->request == REQUEST_NONE &&
@@ -1851,7 +1839,7 @@ static int request(struct checker *checker, enum request_kind kind, int64_t scan
 	uint64_t ticket;
 	int err = 0;
 
-	deadline_in(&deadline, timeout_ms);
+	clock_monotonic_deadline(&deadline, timeout_ms);
 	pthread_mutex_lock(&checker->lock);
 	while (checker->request != REQUEST_NONE && !checker->stopping && !err)
 		err = pthread_cond_timedwait(&checker->done, &checker->lock, &deadline);

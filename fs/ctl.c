@@ -43,7 +43,6 @@ enum {
 	MAX_REQUEST_BYTES = 1 << 20,
 	SCAN_TIMEOUT_MS = 30 * 60 * 1000,
 	DEFAULT_IDLE_TIMEOUT_MS = 60 * 1000,
-	REFUSAL_LOG_INTERVAL_MS = 60 * 1000,
 };
 
 /*
@@ -519,7 +518,7 @@ static void refuse_busy(struct ctl *ctl, int fd)
 	while (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
 		;
 	close(fd);
-	log_write_limited(&ctl->refusals, REFUSAL_LOG_INTERVAL_MS, LOG_LEVEL_WARN,
+	log_write_limited(&ctl->refusals, LOG_REPEAT_INTERVAL_MS, LOG_LEVEL_WARN,
 			  "control socket: refused a client: %d connections are open",
 			  MAX_CONNECTIONS);
 }

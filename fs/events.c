@@ -24,7 +24,6 @@ enum {
 	RETRY_COUNT = 3,
 	RETRY_DELAY_MS = 1000,
 	ADOPTION_RETRY_MAX_MS = 30000,	/* the longest wait between failed adoptions */
-	ERROR_LOG_INTERVAL_MS = 60000,
 };
 
 struct queued_event {
@@ -104,7 +103,7 @@ void events_emit(struct events *ev, const struct catalog_event *event)
 	struct queued_event copy;
 
 	if (copy_event(&copy, event) != 0) {
-		log_write_limited(&ev->error_limit, ERROR_LOG_INTERVAL_MS, LOG_LEVEL_ERROR,
+		log_write_limited(&ev->error_limit, LOG_REPEAT_INTERVAL_MS, LOG_LEVEL_ERROR,
 				  "cannot record a change of '%s': out of memory",
 				  event->path ? event->path : "?");
 		pthread_mutex_lock(&ev->lock);
@@ -135,23 +134,12 @@ void events_flush(struct events *ev)
 	pthread_mutex_unlock(&ev->lock);
 }
 
-static void deadline_after(struct timespec *ts, int64_t ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (ms % 1000) * 1000000;
-	if (ts->tv_nsec >= 1000000000) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000;
-	}
-}
-
 bool events_wait_adoption(struct events *ev, int64_t timeout_ms)
 {
 	struct timespec deadline;
 	bool done;
 
-	deadline_after(&deadline, timeout_ms < 0 ? 0 : timeout_ms);
+	clock_monotonic_deadline(&deadline, timeout_ms < 0 ? 0 : timeout_ms);
 	pthread_mutex_lock(&ev->lock);
 	while (!ev->status.adoption_done && !ev->stopping) {
 		if (timeout_ms < 0)
@@ -209,12 +197,12 @@ static size_t take_group(struct events *ev, struct queued_event *group)
 			pthread_cond_wait(&ev->not_empty, &ev->lock);
 			continue;
 		}
-		deadline_after(&deadline, ev->adoption_due_ms - clock_monotonic_ms());
+		clock_monotonic_deadline(&deadline, ev->adoption_due_ms - clock_monotonic_ms());
 		pthread_cond_timedwait(&ev->not_empty, &ev->lock, &deadline);
 	}
 	if (ev->count > 0 && ev->count < EVENT_GROUP_MAX && !ev->stopping && !background) {
 		/* Let a group form: one transaction for many events. */
-		deadline_after(&deadline, EVENT_GROUP_MS);
+		clock_monotonic_deadline(&deadline, EVENT_GROUP_MS);
 		while (ev->count < EVENT_GROUP_MAX && !ev->stopping &&
 		       pthread_cond_timedwait(&ev->not_empty, &ev->lock, &deadline) != ETIMEDOUT)
 			;
@@ -248,7 +236,7 @@ static void commit_group(struct events *ev, struct queued_event *group, size_t n
 		err = catalog_apply_events(ev->cat, events, n);
 		if (!err)
 			break;
-		log_write_limited(&ev->error_limit, ERROR_LOG_INTERVAL_MS, LOG_LEVEL_ERROR,
+		log_write_limited(&ev->error_limit, LOG_REPEAT_INTERVAL_MS, LOG_LEVEL_ERROR,
 				  "cannot write %zu events to the catalog: %s", n,
 				  catalog_last_error(ev->cat));
 		sleep_ms(RETRY_DELAY_MS);

@@ -23,7 +23,7 @@
 #include "store.h"
 #include "track.h"
 
-enum { WARN_INTERVAL_MS = 60000, FILE_KEY_BYTES = 24 + PATH_MAX };
+enum { FILE_KEY_BYTES = 24 + PATH_MAX };
 
 struct safekeep {
 	/* Serialises changes of the quarantine index (a read, then a write,
@@ -122,7 +122,7 @@ static void note_request(struct mediafs *fs, const char *path)
 	pthread_mutex_unlock(&sk->lock);
 	/* log.c escapes the whole line: the name cannot split it. */
 	if (first)
-		log_write_limited(&sk->warning, WARN_INTERVAL_MS, LOG_LEVEL_WARN,
+		log_write_limited(&sk->warning, LOG_REPEAT_INTERVAL_MS, LOG_LEVEL_WARN,
 				  "'%s' was requested while quarantined, after a lookup had "
 				  "brought it back once: it stays in the quarantine (a column may "
 				  "be missing from the configuration; 'mediactl restore --pin' "
@@ -245,7 +245,7 @@ static int path_to_keep(struct mediafs *fs, struct inode *parent, int parent_fd,
 		*keep = false;
 		return 0;
 	}
-	log_write_limited(&fs->quarantine_warning, WARN_INTERVAL_MS, LOG_LEVEL_ERROR,
+	log_write_limited(&fs->quarantine_warning, LOG_REPEAT_INTERVAL_MS, LOG_LEVEL_ERROR,
 			  "refused to %s '%s': its path cannot be recorded (%s), so the "
 			  "quarantine could not keep it; move it to a shorter path first",
 			  what, name, strerror(-err));
@@ -282,7 +282,7 @@ int safekeep_unlink(struct mediafs *fs, struct inode *parent, int parent_fd,
 				 sizeof(qname));
 	if (err == -EXDEV) {
 		/* On another filesystem under BACKING no rename can keep it. */
-		log_write_limited(&fs->quarantine_warning, WARN_INTERVAL_MS, LOG_LEVEL_WARN,
+		log_write_limited(&fs->quarantine_warning, LOG_REPEAT_INTERVAL_MS, LOG_LEVEL_WARN,
 				  "'%s' is on another filesystem than the quarantine; its "
 				  "unlink cannot be undone", path);
 		err = store_remove(parent_fd, name, false);
@@ -291,7 +291,7 @@ int safekeep_unlink(struct mediafs *fs, struct inode *parent, int parent_fd,
 		return err;
 	}
 	if (err) {
-		log_write_limited(&fs->quarantine_warning, WARN_INTERVAL_MS, LOG_LEVEL_ERROR,
+		log_write_limited(&fs->quarantine_warning, LOG_REPEAT_INTERVAL_MS, LOG_LEVEL_ERROR,
 				  "cannot keep unlinked '%s' in the quarantine: %s; it is not "
 				  "removed", path, strerror(-err));
 		return err;
@@ -329,7 +329,7 @@ int safekeep_replace_begin(struct mediafs *fs, struct inode *new_parent,
 	if (err == -EXDEV)
 		return 0;
 	if (err) {
-		log_write_limited(&fs->quarantine_warning, WARN_INTERVAL_MS, LOG_LEVEL_ERROR,
+		log_write_limited(&fs->quarantine_warning, LOG_REPEAT_INTERVAL_MS, LOG_LEVEL_ERROR,
 				  "cannot keep '%s' before it is replaced: %s; the rename "
 				  "is refused", replace->path, strerror(-err));
 		return err;
@@ -387,7 +387,7 @@ static int restore_by_access(struct mediafs *fs, const char *path, const char *q
 	if (err) {
 		if (err == -ENOENT)
 			safekeep_index_remove(fs, path, qname);
-		log_write_limited(&fs->quarantine_warning, WARN_INTERVAL_MS, LOG_LEVEL_WARN,
+		log_write_limited(&fs->quarantine_warning, LOG_REPEAT_INTERVAL_MS, LOG_LEVEL_WARN,
 				  "cannot restore '%s' on access: %s", path, strerror(-err));
 		return -ENOENT;
 	}

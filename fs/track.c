@@ -13,8 +13,6 @@
 #include "events.h"
 #include "log.h"
 
-enum { PATH_LOG_INTERVAL_MS = 60000 };
-
 bool track_enabled(const struct mediafs *fs)
 {
 	return fs->events != NULL;
@@ -45,7 +43,7 @@ int track_child_path(struct mediafs *fs, struct inode *parent, int parent_fd,
 	int err = track_build_child_path(fs, parent, parent_fd, name, buf);
 
 	if (err)
-		log_write_limited(&fs->path_warning, PATH_LOG_INTERVAL_MS, LOG_LEVEL_WARN,
+		log_write_limited(&fs->path_warning, LOG_REPEAT_INTERVAL_MS, LOG_LEVEL_WARN,
 				  "cannot name '%s' for the catalog: %s; the next adoption "
 				  "will record it", name, strerror(-err));
 	return err;

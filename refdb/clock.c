@@ -23,3 +23,16 @@ int64_t clock_monotonic_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return clock_ms_of(&now);
 }
+
+void clock_monotonic_deadline(struct timespec *ts, int64_t ms)
+{
+	if (ms < 0)
+		ms = 0;
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}

@@ -20,4 +20,11 @@ int64_t clock_ms_of(const struct timespec *ts);
 /* A monotonic millisecond counter, for intervals and timeouts. */
 int64_t clock_monotonic_ms(void);
 
+/*
+ * The CLOCK_MONOTONIC time ms milliseconds from now, for
+ * pthread_cond_timedwait() on a condition made with that clock; a
+ * negative ms is now.
+ */
+void clock_monotonic_deadline(struct timespec *ts, int64_t ms);
+
 #endif

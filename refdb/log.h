@@ -65,6 +65,12 @@ struct log_ratelimit {
 	uint64_t suppressed;	/* guarded by the log module's lock */
 };
 
+/*
+ * How often a repeated warning is written: once a minute tells an admin
+ * that it still happens without filling the log.
+ */
+enum { LOG_REPEAT_INTERVAL_MS = 60 * 1000 };
+
 /* Like log_write() at most once per interval_ms for this limit. */
 void log_write_limited(struct log_ratelimit *limit, int64_t interval_ms,
 		       enum log_level level, const char *fmt, ...)

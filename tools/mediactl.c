@@ -30,6 +30,7 @@
 #include "config.h"
 #include "ctladdr.h"
 #include "duration.h"
+#include "humanize.h"
 #include "log.h"
 #include "quarantine.h"
 #include "store.h"
@@ -107,21 +108,13 @@ static const char *state_color(const char *state)
 	return GREY;
 }
 
+/* Sizes in the daemon's spelling; "?" when the answer had none. */
 static void human_size(int64_t bytes, char *buf, size_t size)
 {
-	static const char *const units[] = { "B", "kB", "MB", "GB", "TB" };
-	double value = (double)bytes;
-	int unit = 0;
-
-	if (bytes < 0) {
+	if (bytes < 0)
 		snprintf(buf, size, "?");
-		return;
-	}
-	while (value >= 1000 && unit < 4) {
-		value /= 1000;
-		unit++;
-	}
-	snprintf(buf, size, unit ? "%.1f %s" : "%.0f %s", value, units[unit]);
+	else
+		humanize_size((uint64_t)bytes, buf, size);
 }
 
 /* "3h ago" or "in 6d" for a wall-clock time in ms. */

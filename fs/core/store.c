@@ -22,6 +22,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "humanize.h"
+
 enum { STATE_DIR_MODE = 0700, LOCK_FILE_MODE = 0600 };
 
 static int kernel_renameat2(int olddirfd, const char *oldpath, int newdirfd,
@@ -472,25 +474,6 @@ int store_statfs(const struct store *st, struct statvfs *out)
 	return fstatvfs(st->root_fd, out) < 0 ? neg_errno() : 0;
 }
 
-/* "512 B", "8.0 MiB": sizes for people. */
-static void format_size(uint64_t bytes, char *out, size_t size)
-{
-	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB" };
-	double value = (double)bytes;
-	size_t unit = 0;
-
-	if (bytes < 1024) {
-		snprintf(out, size, "%llu B", (unsigned long long)bytes);
-		return;
-	}
-	value /= 1024;
-	while (value >= 1024 && unit + 1 < sizeof(units) / sizeof(units[0])) {
-		value /= 1024;
-		unit++;
-	}
-	snprintf(out, size, "%.1f %s", value, units[unit]);
-}
-
 static bool is_low(uint64_t available, uint64_t total)
 {
 	return total > 0 && (double)available < (double)total * STORE_LOW_SPACE_PERCENT / 100;
@@ -526,8 +509,8 @@ enum store_health store_check_health(const struct store *st, char *why, size_t w
 	}
 	available = (uint64_t)sv.f_bavail * sv.f_frsize;
 	total = (uint64_t)sv.f_blocks * sv.f_frsize;
-	format_size(available, free_text, sizeof(free_text));
-	format_size(total, total_text, sizeof(total_text));
+	humanize_size(available, free_text, sizeof(free_text));
+	humanize_size(total, total_text, sizeof(total_text));
 	/* Filesystems without an inode limit report f_files as 0. */
 	if (sv.f_bavail == 0 || (sv.f_files > 0 && sv.f_favail == 0)) {
 		snprintf(why, why_size, "backing directory '%s' is full: %s of %s and %llu inodes "
