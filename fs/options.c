@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
+
 #define DAEMON_OPT(template, field, value) \
 	{ template, offsetof(struct daemon_options, field), value }
 
@@ -54,7 +56,8 @@ void options_print_help(void)
 
 static int keep_override(struct daemon_options *opts, const char *arg)
 {
-	char **list = realloc(opts->overrides, (opts->override_count + 1) * sizeof(*list));
+	char **list = grow_array(opts->overrides, &opts->override_capacity,
+				 opts->override_count + 1, sizeof(*list), 8);
 
 	if (!list)
 		return -1;

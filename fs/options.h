@@ -34,7 +34,7 @@ struct daemon_options {
 	char *config_path;
 	struct config config;		/* the file, then the -o overrides */
 	char **overrides;		/* "key=value" of [mediafs] keys, in order */
-	size_t override_count;
+	size_t override_count, override_capacity;
 };
 
 /*

@@ -9,7 +9,7 @@
 
 #include "refset.h"
 
-bool policy_matches_any(char *const *globs, size_t count, const char *path)
+static bool matches_any(char *const *globs, size_t count, const char *path)
 {
 	for (size_t i = 0; i < count; i++) {
 		/* No FNM_PATHNAME: a trailing star covers whole subtrees. */
@@ -30,9 +30,9 @@ static struct policy_judgement judge_live(const struct policy_settings *settings
 {
 	if (referenced)
 		return judge(POLICY_KEEP, "referenced");
-	if (policy_matches_any(settings->pins, settings->pin_count, file->path))
+	if (matches_any(settings->pins, settings->pin_count, file->path))
 		return judge(POLICY_KEEP, "pinned");
-	if (policy_matches_any(settings->exclude, settings->exclude_count, file->path))
+	if (matches_any(settings->exclude, settings->exclude_count, file->path))
 		return judge(POLICY_KEEP, "excluded");
 	/* Promise 2: an upload whose transaction has not committed yet. */
 	if (now_ms - file->activity_ms < settings->min_age_ms)

@@ -99,8 +99,6 @@ struct policy_judgement policy_judge_known(const struct policy_settings *setting
 					   int64_t now_ms, bool referenced,
 					   const struct policy_file *file);
 
-/* True when path matches one of the globs. */
-bool policy_matches_any(char *const *globs, size_t count, const char *path);
 
 /* What one source returned in a scan. */
 struct policy_source_outcome {

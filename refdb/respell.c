@@ -20,6 +20,8 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "grow.h"
+
 enum { INITIAL_ENTRIES = 64, INITIAL_ARENA_BYTES = 4096 };
 
 static bool is_ascii(const char *s, size_t len)
@@ -246,14 +248,11 @@ static int arena_put(struct respell_index *index, const char *s, size_t len, siz
 	/* Allocated at the first entry, even an empty one: keys are compared
 	 * in it, and memcmp wants a pointer. */
 	if (!index->arena || index->used + len > index->capacity) {
-		size_t capacity = index->capacity ? index->capacity : INITIAL_ARENA_BYTES;
-		while (capacity < index->used + len || capacity == index->capacity)
-			capacity *= 2;
-		char *arena = realloc(index->arena, capacity);
+		char *arena = grow_array(index->arena, &index->capacity, index->used + len + 1,
+					 1, INITIAL_ARENA_BYTES);
 		if (!arena)
 			return -ENOMEM;
 		index->arena = arena;
-		index->capacity = capacity;
 	}
 	memcpy(index->arena + index->used, s, len);
 	*at = index->used;
@@ -264,12 +263,11 @@ static int arena_put(struct respell_index *index, const char *s, size_t len, siz
 static int list_push(struct key_list *list, struct key_entry entry)
 {
 	if (list->count == list->capacity) {
-		size_t capacity = list->capacity ? 2 * list->capacity : INITIAL_ENTRIES;
-		struct key_entry *items = realloc(list->items, capacity * sizeof(*items));
+		struct key_entry *items = grow_array(list->items, &list->capacity, list->count + 1,
+						     sizeof(*items), INITIAL_ENTRIES);
 		if (!items)
 			return -ENOMEM;
 		list->items = items;
-		list->capacity = capacity;
 	}
 	list->items[list->count++] = entry;
 	return 0;

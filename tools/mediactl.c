@@ -30,6 +30,7 @@
 #include "config.h"
 #include "ctladdr.h"
 #include "duration.h"
+#include "grow.h"
 #include "humanize.h"
 #include "log.h"
 #include "quarantine.h"
@@ -213,6 +214,7 @@ struct table {
 	size_t rows;
 	char **cells;		/* rows x columns */
 	const char **colors;	/* per row */
+	size_t cell_capacity, color_capacity;
 	size_t widths[8];
 };
 
@@ -222,12 +224,15 @@ static void table_add(struct table *t, const char *row_color, ...)
 {
 	va_list ap;
 
-	char **cells = realloc(t->cells, (t->rows + 1) * t->columns * sizeof(char *));
-	const char **colors = cells ? realloc(t->colors, (t->rows + 1) * sizeof(char *)) : NULL;
+	char **cells = grow_array(t->cells, &t->cell_capacity, (t->rows + 1) * t->columns,
+				  sizeof(*cells), 64);
+	const char **colors;
 
-	if (cells)
-		t->cells = cells;
-	if (!cells || !colors)
+	if (!cells)
+		exit(fail(EXIT_REFUSED, "out of memory"));
+	t->cells = cells;
+	colors = grow_array(t->colors, &t->color_capacity, t->rows + 1, sizeof(*colors), 16);
+	if (!colors)
 		exit(fail(EXIT_REFUSED, "out of memory"));
 	t->colors = colors;
 	va_start(ap, row_color);
@@ -392,8 +397,7 @@ static json_t *ask_daemon(const char *socket_path, json_t *request, const char *
 		if (n <= 0)
 			break;
 		if (len + (size_t)n + 1 > cap) {
-			size_t bigger = 2 * (len + (size_t)n + 1);
-			char *grown = realloc(line, bigger);
+			char *grown = grow_array(line, &cap, len + (size_t)n + 1, 1, 4096);
 			/* The answer so far is freed, not leaked, and no
 			 * half answer is parsed. */
 			if (!grown) {
@@ -403,7 +407,6 @@ static json_t *ask_daemon(const char *socket_path, json_t *request, const char *
 				break;
 			}
 			line = grown;
-			cap = bigger;
 		}
 		memcpy(line + len, buf, (size_t)n);
 		len += (size_t)n;

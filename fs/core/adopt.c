@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "grow.h"
 
 enum { WALK_BUFFER_BYTES = 32 * 1024 };
 
@@ -39,12 +40,11 @@ static int push_level(struct adopt_walk *walk, int fd, size_t path_len)
 	if (err)
 		return err;
 	if (walk->depth == walk->capacity) {
-		size_t capacity = walk->capacity ? 2 * walk->capacity : 16;
-		struct walk_level **levels = realloc(walk->levels, capacity * sizeof(*levels));
+		struct walk_level **levels = grow_array(walk->levels, &walk->capacity,
+							walk->depth + 1, sizeof(*levels), 16);
 		if (!levels)
 			return -ENOMEM;
 		walk->levels = levels;
-		walk->capacity = capacity;
 	}
 	level = malloc(sizeof(*level));
 	if (!level)

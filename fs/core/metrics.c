@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "grow.h"
+
 /* The alarm kinds the daemon raises; each is exported, 0 when quiet, so
  * that an alert rule can test "== 1" without an absent series. */
 static const char *const alarm_kinds[] = {
@@ -58,14 +60,12 @@ static void text_printf(struct text *t, const char *fmt, ...)
 			t->len += (size_t)n;
 			return;
 		}
-		size_t cap = 2 * t->cap + (size_t)n;
-		char *buf = realloc(t->buf, cap);
+		char *buf = grow_array(t->buf, &t->cap, t->len + (size_t)n + 1, 1, 4096);
 		if (!buf) {
 			t->ok = false;
 			return;
 		}
 		t->buf = buf;
-		t->cap = cap;
 	}
 }
 
