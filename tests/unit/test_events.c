@@ -30,7 +30,13 @@ static char catalog_path[PATH_MAX];
 static struct store st;
 static struct events *ev;
 
-enum { WAIT_MS = 20000, MANY_EVENTS = 3 * EVENT_GROUP_MAX + 17 };
+enum {
+	WAIT_MS = 20000,
+	MANY_EVENTS = 2 * EVENT_GROUP_MAX + 17,
+	/* Check's limit per test: several thousand commits under ASan on a
+	 * loaded machine take seconds. */
+	TEST_TIMEOUT_S = 30,
+};
 
 static void sh(const char *cmd)
 {
@@ -405,17 +411,19 @@ static Suite *events_suite(void)
 	tcase_add_test(order, test_events_reach_the_catalog_in_the_order_emitted);
 	tcase_add_test(order, test_many_events_keep_their_order_across_groups);
 	tcase_add_test(order, test_stop_commits_everything_queued);
+	tcase_set_timeout(order, TEST_TIMEOUT_S);
 	suite_add_tcase(s, order);
 
 	tcase_add_checked_fixture(failures, setup, teardown);
 	tcase_add_test(failures, test_failed_write_is_retried);
 	tcase_add_test(failures, test_write_failing_every_attempt_is_dropped_and_adoption_catches_up);
-	tcase_set_timeout(failures, 30);
+	tcase_set_timeout(failures, TEST_TIMEOUT_S);
 	suite_add_tcase(s, failures);
 
 	tcase_add_checked_fixture(adoption, setup, teardown);
 	tcase_add_test(adoption, test_adoption_at_start_records_every_file_and_then_its_size);
 	tcase_add_test(adoption, test_requested_adoption_finds_changes_behind_the_daemon);
+	tcase_set_timeout(adoption, TEST_TIMEOUT_S);
 	suite_add_tcase(s, adoption);
 	return s;
 }

@@ -117,7 +117,7 @@ START_TEST(test_slots_of_removed_entries_are_reused)
 	/* Far more puts and removes than slots, with few entries at a time:
 	 * removed entries must neither fill the table nor hide live ones. */
 	ck_assert_int_eq(pathmap_put(map, "stays", "", 0), 1);
-	for (int i = 0; i < 100000; i++) {
+	for (int i = 0; i < 20000; i++) {
 		snprintf(key, sizeof(key), "tmp/%d", i);
 		ck_assert_int_eq(pathmap_put(map, key, "", 0), 1);
 		if (i >= 10) {
@@ -127,7 +127,7 @@ START_TEST(test_slots_of_removed_entries_are_reused)
 	}
 	ck_assert_uint_eq(pathmap_count(map), 11);
 	ck_assert_msg(pathmap_get(map, "stays", NULL, 0), "the first entry is still found");
-	ck_assert_msg(pathmap_get(map, "tmp/99999", NULL, 0), "the last one too");
+	ck_assert_msg(pathmap_get(map, "tmp/19999", NULL, 0), "the last one too");
 }
 END_TEST
 
