@@ -7,14 +7,16 @@
  *   catalog_sqlite.c         schema and migrations, opening, the statement
  *                            layer below, transactions, facts (meta)
  *   catalog_sqlite_events.c  events and adoption (and sizing what it left)
- *   catalog_sqlite_query.c   rows, the audit log, totals and counts
+ *   catalog_sqlite_query.c   rows, the audit log, totals and counts, the
+ *                            pass of a scan over live or quarantined rows
  *   catalog_sqlite_state.c   state changes by the checker and an admin,
  *                            and recovery of files found in the quarantine
  *   catalog_sqlite_scan.c    scans and pins
  *
- * Every name here starts with catalog_sqlite_ (or sql_ for the inline
- * binders), so that a second implementation (catalog_pg_*.c with its
- * catalog_pg_i.h) can sit beside it in the same library.
+ * Every function here that links starts with catalog_sqlite_, so that a
+ * second implementation (catalog_pg_*.c with its catalog_pg_i.h) can sit
+ * beside it in the same library; the rest (ST_*, the sql_* binders,
+ * struct catalog_stmt) is seen only by the files that include this.
  *
  * The statement layer carries a failure from preparing or binding to the
  * step, which reports it: a sequence prepare, bind, bind, run needs one
