@@ -8,10 +8,11 @@
  * time and reason of the last change.  An append-only audit log records
  * every change of state and every rename.
  *
- * The interface says nothing about SQLite: the implementation keeps the
- * catalog in BACKING/.mediafs/catalog.db (WAL mode, schema versioned with
- * PRAGMA user_version and migrated forward on open), but a PostgreSQL
- * catalog could implement the same functions.
+ * The interface says nothing about SQLite: the implementation
+ * (catalog_sqlite*.c, sharing catalog_sqlite_i.h) keeps the catalog in
+ * BACKING/.mediafs/catalog.db (WAL mode, schema versioned with PRAGMA
+ * user_version and migrated forward on open), but a PostgreSQL catalog
+ * could implement the same functions beside it.
  *
  * Writes arrive as batches of events (catalog_apply_events), each batch one
  * transaction; applying is forgiving, because events from concurrent FUSE
@@ -162,9 +163,6 @@ void catalog_close(struct catalog *cat);
 /* The database's message for the last failure on this connection. */
 const char *catalog_last_error(struct catalog *cat);
 
-/* The schema version of the open catalog. */
-int catalog_schema_version(struct catalog *cat);
-
 /* Apply events in order, in one transaction: all or none. */
 int catalog_apply_events(struct catalog *cat, const struct catalog_event *events,
 			 size_t count);
@@ -176,8 +174,6 @@ int catalog_adopt_add(struct catalog *cat, const struct catalog_found *found);
 int catalog_adopt_commit(struct catalog *cat);
 int catalog_adopt_finish(struct catalog *cat, int64_t now_ms,
 			 struct catalog_adopt_result *result);
-/* True between catalog_adopt_begin() and catalog_adopt_finish(). */
-bool catalog_is_adopting(const struct catalog *cat);
 
 /*
  * Adoption leaves sizes unknown (-1).  catalog_next_unsized() calls fn
@@ -202,12 +198,8 @@ int catalog_set_sizes(struct catalog *cat, const struct catalog_size *sizes, siz
 int catalog_get_current(struct catalog *cat, const char *path,
 			struct catalog_row *row);
 
-/* Counts of rows by state, indexed by enum catalog_state. */
-int catalog_count_by_state(struct catalog *cat, uint64_t counts[4]);
-
 /* Counts and known bytes of rows by state. */
 int catalog_totals_by_state(struct catalog *cat, uint64_t counts[4], uint64_t bytes[4]);
-
 
 /* What a scan needs of a live or quarantined row; path is borrowed (valid
  * during the call only). */
@@ -234,12 +226,6 @@ struct catalog_scan_row {
 int catalog_each_scan_row(struct catalog *cat, enum catalog_state state,
 			  int (*fn)(void *ctx, const struct catalog_scan_row *row),
 			  void *ctx);
-
-/* Call fn for each row in the given state (all rows when state < 0), in
- * the order rows were created. */
-int catalog_each_row(struct catalog *cat, int state,
-		     int (*fn)(void *ctx, const struct catalog_row *row),
-		     void *ctx);
 
 void catalog_row_clear(struct catalog_row *row);
 
@@ -388,9 +374,6 @@ int catalog_scan_get(struct catalog *cat, int64_t id, struct catalog_scan *scan)
 int catalog_scan_get_held(struct catalog *cat, struct catalog_scan *scan);
 int catalog_scan_each_candidate(struct catalog *cat, int64_t scan_id,
 				int (*fn)(void *ctx, int64_t file_id), void *ctx);
-/* Up to limit scans, newest first. */
-int catalog_scan_each(struct catalog *cat, size_t limit,
-		      int (*fn)(void *ctx, const struct catalog_scan *scan), void *ctx);
 /* held -> confirmed or rejected.  -ENOENT unless the scan is held. */
 int catalog_scan_decide(struct catalog *cat, int64_t scan_id,
 			enum catalog_scan_status decision, int64_t now_ms);

@@ -1,7 +1,7 @@
 /*
- * Unit tests for refdb/catalog.c on a temporary database: every event,
- * directory renames with many descendants, adoption and its races with
- * events, migrations.
+ * Unit tests for the SQLite catalog (refdb/catalog_sqlite*.c) on a
+ * temporary database: every event, directory renames with many
+ * descendants, adoption and its races with events, migrations.
  */
 #include <check.h>
 #include <errno.h>
@@ -58,19 +58,31 @@ static bool has_current(const char *path, enum catalog_state state)
 	return found;
 }
 
-static int count_sql(const char *sql)
+/* The first column of the first row of sql, run on the database at path. */
+static int count_sql_in(const char *path, const char *sql)
 {
 	sqlite3 *db;
 	sqlite3_stmt *st;
 	int n = -1;
 
-	ck_assert_int_eq(sqlite3_open(db_path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		n = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	return n;
+}
+
+static int count_sql(const char *sql)
+{
+	return count_sql_in(db_path, sql);
+}
+
+/* The schema version written in the file, as the next open reads it. */
+static int schema_version(const char *path)
+{
+	return count_sql_in(path, "PRAGMA user_version");
 }
 
 struct audit_probe {
@@ -101,7 +113,7 @@ static int audit_count(const char *path, const char *reason)
 
 START_TEST(test_new_catalog_has_current_schema)
 {
-	ck_assert_int_eq(catalog_schema_version(cat), CATALOG_SCHEMA_VERSION);
+	ck_assert_int_eq(schema_version(db_path), CATALOG_SCHEMA_VERSION);
 }
 END_TEST
 
@@ -117,7 +129,7 @@ START_TEST(test_version_zero_database_is_migrated)
 			 SQLITE_OK);
 	sqlite3_close(db);
 	ck_assert_int_eq(catalog_open(path, false, &other, error, sizeof(error)), 0);
-	ck_assert_int_eq(catalog_schema_version(other), CATALOG_SCHEMA_VERSION);
+	ck_assert_int_eq(schema_version(path), CATALOG_SCHEMA_VERSION);
 	struct catalog_event ev = created("x.jpg", 5, 100);
 	ck_assert_int_eq(catalog_apply_events(other, &ev, 1), 0);
 	catalog_close(other);
@@ -362,20 +374,20 @@ END_TEST
 START_TEST(test_quarantined_file_keeps_its_path)
 {
 	struct catalog_row row;
-	uint64_t counts[4];
+	uint64_t counts[4], bytes[4];
 
 	apply(created("a.jpg", 10, 1000));
 	apply((struct catalog_event){ .kind = CATALOG_EVENT_QUARANTINED, .time_ms = 2000,
 				      .path = "a.jpg", .dev = 1, .ino = 10,
 				      .quarantine_name = "q1/a.jpg", .reason = "unlinked" });
 	ck_assert_int_eq(catalog_get_current(cat, "a.jpg", &row), -ENOENT);
-	ck_assert_int_eq(catalog_count_by_state(cat, counts), 0);
+	ck_assert_int_eq(catalog_totals_by_state(cat, counts, bytes), 0);
 	ck_assert_int_eq(counts[CATALOG_QUARANTINED], 1);
 	ck_assert_int_eq(counts[CATALOG_LIVE], 0);
 	apply(created("a.jpg", 12, 3000));
 	ck_assert_msg(has_current("a.jpg", CATALOG_LIVE),
 		      "a new file may take the path of a quarantined one");
-	ck_assert_int_eq(catalog_count_by_state(cat, counts), 0);
+	ck_assert_int_eq(catalog_totals_by_state(cat, counts, bytes), 0);
 	ck_assert_int_eq(counts[CATALOG_QUARANTINED], 1);
 	ck_assert_int_eq(counts[CATALOG_LIVE], 1);
 	(void)row;
@@ -479,7 +491,11 @@ START_TEST(test_adoption_adds_unknown_and_marks_missing)
 	ck_assert(has_current("gone.jpg", CATALOG_MISSING));
 	ck_assert_int_eq(audit_count("new.jpg", "adopted"), 1);
 	ck_assert_int_eq(audit_count("gone.jpg", "not found when mounted"), 1);
-	ck_assert(!catalog_is_adopting(cat));
+	/* Adoption is over: a removal applies without noting the path for a
+	 * walk (whose table went with the adoption). */
+	apply((struct catalog_event){ .kind = CATALOG_EVENT_REMOVED, .time_ms = 7000,
+				      .path = "new.jpg" });
+	ck_assert(!has_current("new.jpg", CATALOG_LIVE));
 }
 END_TEST
 
@@ -710,12 +726,171 @@ START_TEST(test_quarantine_recorded_by_event_is_not_recovered_again)
 }
 END_TEST
 
+static int count_row(void *ctx, const struct catalog_row *row)
+{
+	(void)row;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static int query_count(struct catalog_filter filter)
+{
+	int n = 0;
+
+	ck_assert_msg(catalog_query_rows(cat, &filter, count_row, &n) == 0, "query: %s",
+		      catalog_last_error(cat));
+	return n;
+}
+
+START_TEST(test_query_rows_applies_each_filter)
+{
+	struct catalog_row row;
+
+	apply(created("photos/a.jpg", 10, 1000));
+	apply(created("photos/b.jpg", 11, 2000));
+	apply(created("photosx/c.jpg", 12, 3000));
+	apply(created("photos", 13, 3000));
+	apply((struct catalog_event){ .kind = CATALOG_EVENT_WRITTEN, .time_ms = 4000,
+				      .path = "photos/b.jpg", .dev = 1, .ino = 11, .size = 500,
+				      .mtime_ms = 4000 });
+	apply((struct catalog_event){ .kind = CATALOG_EVENT_QUARANTINED, .time_ms = 5000,
+				      .path = "photos/a.jpg", .quarantine_name = "q1/a.jpg",
+				      .reason = "unlinked" });
+	ck_assert_int_eq(catalog_get_current(cat, "photosx/c.jpg", &row), 0);
+	ck_assert_int_eq(catalog_set_quarantined(cat, row.id, 12, 6000, "unreferenced",
+						 "q2/c.jpg", 7), 0);
+	catalog_row_clear(&row);
+
+	ck_assert_int_eq(query_count((struct catalog_filter){ .state = -1 }), 4);
+	ck_assert_msg(query_count((struct catalog_filter){ .state = -1, .prefix = "photos" }) == 3,
+		      "a prefix selects itself and what is under it, not photosx/");
+	ck_assert_int_eq(query_count((struct catalog_filter){ .state = CATALOG_LIVE }), 2);
+	ck_assert_msg(query_count((struct catalog_filter){ .state = -1,
+							   .changed_before_ms = 3500 }) == 1,
+		      "live rows by activity (the write counts), others by their change");
+	ck_assert_int_eq(query_count((struct catalog_filter){ .state = -1, .larger_than = 100 }),
+			 1);
+	ck_assert_int_eq(query_count((struct catalog_filter){ .state = -1, .scan_id = 7 }), 1);
+	ck_assert_int_eq(query_count((struct catalog_filter){
+				 .state = -1, .state_changed_since_ms = 5000 }), 2);
+	ck_assert_int_eq(query_count((struct catalog_filter){ .state = -1,
+							      .path = "photos/b.jpg" }), 1);
+	ck_assert_int_eq(query_count((struct catalog_filter){ .state = -1, .limit = 3 }), 3);
+	ck_assert_int_eq(query_count((struct catalog_filter){
+				 .state = CATALOG_QUARANTINED, .prefix = "photos",
+				 .state_changed_since_ms = 5000, .limit = 10 }), 1);
+}
+END_TEST
+
+static int collect_candidate(void *ctx, int64_t file_id)
+{
+	int64_t *sum = ctx;
+
+	*sum += file_id;
+	return 0;
+}
+
+START_TEST(test_held_scan_keeps_its_candidates_until_decided)
+{
+	const int64_t ids[] = { 3, 5, 5, 9 };
+	struct catalog_scan scan = { .status = CATALOG_SCAN_HELD }, held;
+	int64_t sum = 0;
+
+	ck_assert_int_eq(catalog_scan_begin(cat, 100, "interval", &scan.id), 0);
+	ck_assert_int_eq(catalog_scan_keep_candidates(cat, scan.id, ids, 4), 0);
+	ck_assert_int_eq(catalog_scan_end(cat, &scan), 0);
+	ck_assert_int_eq(catalog_scan_get_held(cat, &held), 0);
+	ck_assert_int_eq(held.id, scan.id);
+	ck_assert_str_eq(held.trigger, "interval");
+	ck_assert_int_eq(catalog_scan_each_candidate(cat, scan.id, collect_candidate, &sum), 0);
+	ck_assert_msg(sum == 17, "each candidate once: %lld", (long long)sum);
+	ck_assert_int_eq(catalog_scan_decide(cat, scan.id, CATALOG_SCAN_CONFIRMED, 200), 0);
+	ck_assert_int_eq(catalog_scan_decide(cat, scan.id, CATALOG_SCAN_REJECTED, 300), -ENOENT);
+	ck_assert_int_eq(catalog_scan_get_held(cat, &held), -ENOENT);
+	ck_assert_int_eq(catalog_scan_get(cat, 0, &held), 0);
+	ck_assert_int_eq(held.status, CATALOG_SCAN_CONFIRMED);
+	ck_assert_int_eq(held.decided_ms, 200);
+}
+END_TEST
+
+struct unsized {
+	int64_t ids[4];
+	size_t count;
+};
+
+static int collect_unsized(void *ctx, int64_t id, const char *path)
+{
+	struct unsized *unsized = ctx;
+
+	ck_assert_ptr_nonnull(path);
+	ck_assert_uint_lt(unsized->count, 4);
+	unsized->ids[unsized->count++] = id;
+	return 0;
+}
+
+START_TEST(test_sizes_left_unknown_by_adoption_are_filled)
+{
+	struct catalog_adopt_result result;
+	struct unsized unsized = { .count = 0 };
+	struct catalog_size sizes[2];
+	struct catalog_row row;
+
+	ck_assert_int_eq(catalog_adopt_begin(cat, 5000), 0);
+	found("a.jpg", 10, -1);
+	found("b.jpg", 11, -1);
+	found("c.jpg", 12, 30);
+	ck_assert_int_eq(catalog_adopt_finish(cat, 6000, &result), 0);
+	ck_assert_int_eq(catalog_next_unsized(cat, 0, 10, collect_unsized, &unsized), 0);
+	ck_assert_uint_eq(unsized.count, 2);
+	for (size_t i = 0; i < 2; i++)
+		sizes[i] = (struct catalog_size){ .id = unsized.ids[i], .size = 100 + (int64_t)i,
+						  .mtime_ms = 4000 };
+	ck_assert_int_eq(catalog_set_sizes(cat, sizes, 2), 0);
+	unsized.count = 0;
+	ck_assert_int_eq(catalog_next_unsized(cat, 0, 10, collect_unsized, &unsized), 0);
+	ck_assert_uint_eq(unsized.count, 0);
+	ck_assert_int_eq(catalog_get_current(cat, "b.jpg", &row), 0);
+	ck_assert_int_eq(row.size, 101);
+	catalog_row_clear(&row);
+}
+END_TEST
+
+static int count_pin(void *ctx, const char *pattern, int64_t created_ms)
+{
+	(void)pattern;
+	(void)created_ms;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+START_TEST(test_pins_and_facts_round_trip)
+{
+	char *value;
+	int pins = 0;
+
+	ck_assert_int_eq(catalog_pin_add(cat, "logos/*", 100), 0);
+	ck_assert_int_eq(catalog_pin_add(cat, "logos/*", 200), 0);
+	ck_assert_int_eq(catalog_each_pin(cat, count_pin, &pins), 0);
+	ck_assert_int_eq(pins, 1);
+	ck_assert_int_eq(catalog_pin_remove(cat, "logos/*"), 0);
+	ck_assert_int_eq(catalog_pin_remove(cat, "logos/*"), -ENOENT);
+	ck_assert_int_eq(catalog_meta_get(cat, CATALOG_META_CONFIG_PATH, &value), -ENOENT);
+	ck_assert_ptr_null(value);
+	ck_assert_int_eq(catalog_meta_set(cat, CATALOG_META_CONFIG_PATH, "/etc/a.ini"), 0);
+	ck_assert_int_eq(catalog_meta_set(cat, CATALOG_META_CONFIG_PATH, "/etc/b.ini"), 0);
+	ck_assert_int_eq(catalog_meta_get(cat, CATALOG_META_CONFIG_PATH, &value), 0);
+	ck_assert_str_eq(value, "/etc/b.ini");
+	free(value);
+}
+END_TEST
+
 static Suite *catalog_suite(void)
 {
 	Suite *s = suite_create("catalog");
 	TCase *schema = tcase_create("schema");
 	TCase *events = tcase_create("events");
 	TCase *adoption = tcase_create("adoption");
+	TCase *queries = tcase_create("queries, scans and pins");
 
 	tcase_add_checked_fixture(schema, setup, teardown);
 	tcase_add_test(schema, test_new_catalog_has_current_schema);
@@ -754,6 +929,13 @@ static Suite *catalog_suite(void)
 	tcase_add_test(adoption, test_quarantine_recorded_by_reconcile_then_event_is_one_row);
 	tcase_add_test(adoption, test_quarantine_recorded_by_event_is_not_recovered_again);
 	suite_add_tcase(s, adoption);
+
+	tcase_add_checked_fixture(queries, setup, teardown);
+	tcase_add_test(queries, test_query_rows_applies_each_filter);
+	tcase_add_test(queries, test_held_scan_keeps_its_candidates_until_decided);
+	tcase_add_test(queries, test_sizes_left_unknown_by_adoption_are_filled);
+	tcase_add_test(queries, test_pins_and_facts_round_trip);
+	suite_add_tcase(s, queries);
 	return s;
 }
 
