@@ -144,7 +144,9 @@ void safekeep_get_requests(struct mediafs *fs, struct safekeep_requests *out)
 	pthread_mutex_unlock(&sk->lock);
 }
 
-/* Count path's ancestors (delta +1 or -1) in the directory index. */
+/* Count path's ancestors (delta +1 or -1) in the directory index.  Out of
+ * memory, a directory may miss its count: a lookup of it then does not make
+ * it again, and the admin's restore still does. */
 static void count_directories(struct mediafs *fs, const char *path, int delta)
 {
 	char dir[PATH_MAX];
@@ -153,7 +155,10 @@ static void count_directories(struct mediafs *fs, const char *path, int delta)
 	snprintf(dir, sizeof(dir), "%s", path);
 	while ((slash = strrchr(dir, '/')) != NULL) {
 		*slash = '\0';
-		pathmap_count_add(fs->quarantined_dirs, dir, delta);
+		if (pathmap_count_add(fs->quarantined_dirs, dir, delta) != 0)
+			log_write_limited(&fs->quarantine_warning, LOG_REPEAT_INTERVAL_MS,
+					  LOG_LEVEL_WARN, "cannot count '%s' as a directory of "
+					  "quarantined files: out of memory", dir);
 	}
 }
 
@@ -343,7 +348,14 @@ void safekeep_replace_end(struct mediafs *fs, struct safekeep_replace *replace, 
 	if (!replace->active)
 		return;
 	if (!renamed) {
-		quarantine_unlink_name(&fs->quarantine, replace->qname);
+		int err = quarantine_unlink_name(&fs->quarantine, replace->qname);
+
+		/* The file stays where it was; only a spare name is left over. */
+		if (err)
+			log_write_limited(&fs->quarantine_warning, LOG_REPEAT_INTERVAL_MS,
+					  LOG_LEVEL_WARN, "cannot remove the spare name '%s' of "
+					  "'%s' from the quarantine: %s", replace->qname,
+					  replace->path, strerror(-err));
 		return;
 	}
 	safekeep_index_add(fs, replace->path, replace->qname);
@@ -392,7 +404,11 @@ static int restore_by_access(struct mediafs *fs, const char *path, const char *q
 		return -ENOENT;
 	}
 	file_key(ino, path, key, sizeof(key));
-	pathmap_put(fs->safekeep->restored_by_access, key, "", 0);
+	/* Without the note a second lookup could bring the file back again. */
+	if (pathmap_put(fs->safekeep->restored_by_access, key, "", 0) < 0)
+		log_write_limited(&fs->quarantine_warning, LOG_REPEAT_INTERVAL_MS, LOG_LEVEL_WARN,
+				  "cannot note that '%s' came back on access: out of memory",
+				  path);
 	safekeep_index_remove(fs, path, qname);
 	track_restored(fs, path, qname, CATALOG_REASON_ACCESSED);
 	atomic_fetch_add(&fs->restores_by_access, 1);

@@ -18,7 +18,8 @@ void humanize_size(uint64_t bytes, char *out, size_t size)
 		return;
 	}
 	value /= 1024;
-	while (value >= 1024 && unit + 1 < sizeof(units) / sizeof(units[0])) {
+	/* 1023.95 and up would print as "1024.0": that is the next unit. */
+	while (value >= 1023.95 && unit + 1 < sizeof(units) / sizeof(units[0])) {
 		value /= 1024;
 		unit++;
 	}

@@ -35,8 +35,11 @@ static void escape(const char *path, char *out, size_t size)
 
 	while (*path == '/')
 		path++;
-	if (!*path)
-		path = "-";
+	/* The root is "-", as systemd names it; a '-' in a name is \x2d. */
+	if (!*path) {
+		snprintf(out, size, "-");
+		return;
+	}
 	for (; *path && used + 5 < size; path++) {
 		unsigned char c = (unsigned char)*path;
 		if (c == '/')

@@ -51,6 +51,8 @@ static const struct {
 	{ "/a-b", "a\\x2db" },
 	{ "/with space/caf\xc3\xa9", "with\\x20space-caf\\xc3\\xa9" },
 	{ "/v1.2_x", "v1.2_x" },
+	{ "/", "-" },
+	{ "/-", "\\x2d" },
 };
 
 START_TEST(test_mount_point_is_escaped_into_the_socket_name)
