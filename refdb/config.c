@@ -615,12 +615,14 @@ static void parser_check_source(struct parser *p, int index)
 		return;
 	}
 	for (size_t i = 0; i < src->column_count; i++) {
-		if (src->kind == CONFIG_SOURCE_SQLITE && src->columns[i].database) {
+		if (src->kind != CONFIG_SOURCE_POSTGRESQL && src->columns[i].database) {
 			parser_fail(p, -EINVAL, entry_line(p, index, "columns"), "key 'columns': "
-				    "'%s.%s.%s.%s' names a database; SQLite takes "
+				    "'%s.%s.%s.%s' names a database; %s takes "
 				    "[schema.]table.column", src->columns[i].database,
 				    src->columns[i].schema, src->columns[i].table,
-				    src->columns[i].column);
+				    src->columns[i].column,
+				    src->kind == CONFIG_SOURCE_SQLITE ? "SQLite" : "MySQL (the "
+				    "schema is the database)");
 			return;
 		}
 	}

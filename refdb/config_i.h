@@ -34,6 +34,9 @@ int config_split_list(const char *value, char ***out, size_t *out_count, char *w
 /* postgresql:// or postgres:// */
 bool config_is_postgres_url(const char *url);
 
+/* mysql:// or mariadb:// */
+bool config_is_mysql_url(const char *url);
+
 /*
  * Validate value for key of a [source NAME] section and store it in src.
  * Returns 0, -ENOENT for an unknown key, -EINVAL with why filled, or

@@ -151,6 +151,15 @@ static int parse_url(const char *value, struct config_source *src, char *why, si
 			return -EINVAL;
 		}
 		kind = CONFIG_SOURCE_SQLITE;
+	} else if (config_is_mysql_url(value)) {
+		struct config_mysql_url parts;
+		char reason[256];
+
+		if (config_mysql_parse_url(value, &parts, reason, sizeof(reason)) != 0) {
+			config_say(why, why_size, "'%s' is not a valid mysql URL: %s", shown, reason);
+			return -EINVAL;
+		}
+		kind = CONFIG_SOURCE_MYSQL;
 	} else if (config_is_postgres_url(value) || strchr(value, '=')) {
 		options = PQconninfoParse(value, &libpq_error);
 		if (!options) {
@@ -168,7 +177,7 @@ static int parse_url(const char *value, struct config_source *src, char *why, si
 		kind = CONFIG_SOURCE_POSTGRESQL;
 	} else {
 		config_say(why, why_size, "'%s' is not a database URL (use sqlite:///path, "
-			 "postgresql://... or a libpq conninfo)", shown);
+			 "postgresql://..., a libpq conninfo or mysql://...)", shown);
 		return -EINVAL;
 	}
 	char *copy = strdup(value);

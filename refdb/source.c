@@ -98,7 +98,15 @@ int source_take_value(struct source_sink *sink, const char *value, size_t len)
 
 static const struct source_ops *ops_for(const struct config_source *cfg)
 {
-	return cfg->kind == CONFIG_SOURCE_SQLITE ? &source_sqlite_ops : &source_pg_ops;
+	switch (cfg->kind) {
+	case CONFIG_SOURCE_SQLITE:
+		return &source_sqlite_ops;
+	case CONFIG_SOURCE_MYSQL:
+		return &source_mysql_ops;
+	case CONFIG_SOURCE_POSTGRESQL:
+		break;
+	}
+	return &source_pg_ops;
 }
 
 int source_open_with_ops(const struct config_source *cfg, const struct source_ops *ops,

@@ -1,6 +1,6 @@
 /*
  * source_i.h: what source.c shares with the database backends
- * (source_sqlite.c, source_pg.c, and the next one).  Not a public
+ * (source_sqlite.c, source_pg.c, source_mysql.c).  Not a public
  * interface.
  *
  * A backend reads raw values and hands each one to source_take_value(),
@@ -24,7 +24,7 @@ struct source_sink {
 };
 
 struct source_ops {
-	const char *kind;	/* "sqlite", "postgresql" */
+	const char *kind;	/* "sqlite", "postgresql", "mysql" */
 	/* Fill src->description; called once by source_open(). */
 	int (*describe)(struct source *src, char *why, size_t why_size);
 	/* Connect, or check that the connection is still good and reconnect
@@ -52,6 +52,7 @@ struct source {
 
 extern const struct source_ops source_sqlite_ops;
 extern const struct source_ops source_pg_ops;
+extern const struct source_ops source_mysql_ops;
 
 /*
  * source_open() with the given backend instead of the one the URL names
