@@ -614,6 +614,18 @@ static void parser_check_source(struct parser *p, int index)
 			    "missing", src->name);
 		return;
 	}
+	if (src->format == CONFIG_FORMAT_TEXT && (src->path_count || src->base)) {
+		parser_fail(p, -EINVAL, entry_line(p, index, src->path_count ? "paths" : "base"),
+			    "key '%s': source '%s' reads each value as one path; add format = "
+			    "json or php", src->path_count ? "paths" : "base", src->name);
+		return;
+	}
+	if (src->format != CONFIG_FORMAT_TEXT && !src->path_count) {
+		parser_fail(p, -EINVAL, entry_line(p, index, "format"), "key 'format': source '%s' "
+			    "needs 'paths', the fields that hold paths (e.g. paths = file, "
+			    "sizes.*.file)", src->name);
+		return;
+	}
 	for (size_t i = 0; i < src->column_count; i++) {
 		if (src->kind != CONFIG_SOURCE_POSTGRESQL && src->columns[i].database) {
 			parser_fail(p, -EINVAL, entry_line(p, index, "columns"), "key 'columns': "

@@ -72,6 +72,13 @@ enum config_source_kind {
 	CONFIG_SOURCE_MYSQL,		/* mysql:// or mariadb:// */
 };
 
+/* How a column value holds its paths (key format). */
+enum config_format {
+	CONFIG_FORMAT_TEXT,		/* the value is one path (the default) */
+	CONFIG_FORMAT_JSON,		/* a JSON document; paths selects its fields */
+	CONFIG_FORMAT_PHP,		/* PHP serialize(); paths selects its fields */
+};
+
 /* One "[database.][schema.]table.column" of a columns list. */
 struct source_column {
 	char *database;		/* NULL when not given; PostgreSQL only */
@@ -89,6 +96,10 @@ struct config_source {			/* [source NAME] */
 	char *query;			/* one path per row; trailing ';' removed */
 	char **strip_prefixes;		/* tried longest first; may be empty */
 	size_t strip_prefix_count;
+	enum config_format format;
+	char **paths;			/* selectors (refdb/fieldpath.h); JSON and PHP only */
+	size_t path_count;		/* at least one unless format is text */
+	char *base;			/* "selector", "dirname(selector)" or NULL */
 	int line;			/* line of the section header */
 };
 

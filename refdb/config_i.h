@@ -13,7 +13,7 @@
 enum { WHY_BYTES = 384 };
 
 /* The keys of a [source NAME] section, for messages. */
-#define SOURCE_KEYS "url, columns, query or strip_prefix"
+#define SOURCE_KEYS "url, columns, query, strip_prefix, format, paths or base"
 
 /* snprintf() for messages: cutting a long message short is intended. */
 void config_say(char *buf, size_t size, const char *fmt, ...)

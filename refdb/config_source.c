@@ -4,6 +4,7 @@
  * source that outlives its configuration.
  */
 #include "config_i.h"
+#include "fieldpath.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -210,22 +211,81 @@ static int parse_query(const char *value, struct config_source *src, char *why, 
 	return 0;
 }
 
+/* config_split_list() that wants at least one item, a what. */
+static int split_required(const char *value, const char *what, char ***list, size_t *count,
+			  char *why, size_t why_size)
+{
+	int err = config_split_list(value, list, count, why, why_size);
+
+	if (!err && *count == 0) {
+		config_say(why, why_size, "no %s given", what);
+		err = -EINVAL;
+	}
+	return err;
+}
+
 static int parse_prefixes(const char *value, struct config_source *src, char *why,
 			  size_t why_size)
 {
 	char **list;
 	size_t count;
-	int err = config_split_list(value, &list, &count, why, why_size);
+	int err = split_required(value, "prefix", &list, &count, why, why_size);
 
 	if (err)
 		return err;
-	if (count == 0) {
-		config_say(why, why_size, "no prefix given");
-		return -EINVAL;
-	}
 	config_free_strings(src->strip_prefixes, src->strip_prefix_count);
 	src->strip_prefixes = list;
 	src->strip_prefix_count = count;
+	return 0;
+}
+
+static int parse_format(const char *value, struct config_source *src, char *why, size_t why_size)
+{
+	static const char *const names[] = {
+		[CONFIG_FORMAT_TEXT] = "text", [CONFIG_FORMAT_JSON] = "json",
+		[CONFIG_FORMAT_PHP] = "php",
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(value, names[i]) == 0) {
+			src->format = (enum config_format)i;
+			return 0;
+		}
+	}
+	config_say(why, why_size, "'%s' is not a format (use text, json or php)", value);
+	return -EINVAL;
+}
+
+static int parse_paths(const char *value, struct config_source *src, char *why, size_t why_size)
+{
+	char **list = NULL;
+	size_t count = 0;
+	int err = split_required(value, "selector", &list, &count, why, why_size);
+
+	for (size_t i = 0; !err && i < count; i++)
+		err = fieldpath_check(list[i], false, why, why_size);
+	if (err) {
+		config_free_strings(list, count);
+		return err;
+	}
+	config_free_strings(src->paths, src->path_count);
+	src->paths = list;
+	src->path_count = count;
+	return 0;
+}
+
+static int parse_base(const char *value, struct config_source *src, char *why, size_t why_size)
+{
+	char *copy;
+	int err = fieldpath_check(value, true, why, why_size);
+
+	if (err)
+		return err;
+	copy = strdup(value);
+	if (!copy)
+		return -ENOMEM;
+	free(src->base);
+	src->base = copy;
 	return 0;
 }
 
@@ -240,6 +300,12 @@ int config_source_apply(struct config_source *src, const char *key, const char *
 		return parse_query(value, src, why, why_size);
 	if (strcmp(key, "strip_prefix") == 0)
 		return parse_prefixes(value, src, why, why_size);
+	if (strcmp(key, "format") == 0)
+		return parse_format(value, src, why, why_size);
+	if (strcmp(key, "paths") == 0)
+		return parse_paths(value, src, why, why_size);
+	if (strcmp(key, "base") == 0)
+		return parse_base(value, src, why, why_size);
 	return -ENOENT;
 }
 
@@ -251,6 +317,8 @@ void config_source_clear(struct config_source *src)
 	free_columns(src->columns, src->column_count);
 	free(src->query);
 	config_free_strings(src->strip_prefixes, src->strip_prefix_count);
+	config_free_strings(src->paths, src->path_count);
+	free(src->base);
 	memset(src, 0, sizeof(*src));
 }
 
@@ -264,6 +332,25 @@ static char *dup_or_null(const char *s, bool *failed)
 	copy = strdup(s);
 	if (!copy)
 		*failed = true;
+	return copy;
+}
+
+/* A copy of count strings; *copied says how many slots it has to free. */
+static char **dup_strings(char *const *list, size_t count, size_t *copied, bool *failed)
+{
+	char **copy;
+
+	*copied = 0;
+	if (!count)
+		return NULL;
+	copy = calloc(count, sizeof(*copy));
+	if (!copy) {
+		*failed = true;
+		return NULL;
+	}
+	for (size_t i = 0; i < count; i++)
+		copy[i] = dup_or_null(list[i], failed);
+	*copied = count;
 	return copy;
 }
 
@@ -290,15 +377,11 @@ int config_source_copy(struct config_source *dst, const struct config_source *sr
 		dst->columns[i].table = dup_or_null(src->columns[i].table, &failed);
 		dst->columns[i].column = dup_or_null(src->columns[i].column, &failed);
 	}
-	if (src->strip_prefix_count) {
-		dst->strip_prefixes = calloc(src->strip_prefix_count, sizeof(char *));
-		if (!dst->strip_prefixes)
-			failed = true;
-		else
-			dst->strip_prefix_count = src->strip_prefix_count;
-	}
-	for (size_t i = 0; i < dst->strip_prefix_count; i++)
-		dst->strip_prefixes[i] = dup_or_null(src->strip_prefixes[i], &failed);
+	dst->strip_prefixes = dup_strings(src->strip_prefixes, src->strip_prefix_count,
+					  &dst->strip_prefix_count, &failed);
+	dst->format = src->format;
+	dst->base = dup_or_null(src->base, &failed);
+	dst->paths = dup_strings(src->paths, src->path_count, &dst->path_count, &failed);
 	if (failed) {
 		config_source_clear(dst);
 		return -ENOMEM;

@@ -21,6 +21,10 @@ struct source_sink {
 	source_emit_fn emit;
 	void *ctx;
 	struct source_report *report;
+	/* Structured values of the column being read: how many were not
+	 * empty, and how many of those did not parse. */
+	uint64_t structured;
+	uint64_t unparsed;
 };
 
 struct source_ops {
@@ -47,6 +51,7 @@ struct source {
 	const struct source_ops *ops;	/* immutable after open */
 	void *conn;			/* the backend's state, NULL when closed */
 	int64_t busy_timeout_ms;
+	struct fieldpath *fieldpath;	/* format json or php; NULL for text */
 	char description[256];		/* never holds a password */
 };
 
@@ -62,8 +67,11 @@ int source_open_with_ops(const struct config_source *cfg, const struct source_op
 			 struct source **out, char *error, size_t error_size);
 
 /*
- * Take one raw value (value NULL for SQL NULL): normalise it, count it in
- * the report and emit it when usable.  Returns 0 or the -errno of emit.
+ * Take one raw value (value NULL for SQL NULL): normalise it (or, for a
+ * structured format, every path it holds), count it in the report and
+ * emit what is usable.  A structured value that does not parse is counted
+ * as hostile, and in sink->unparsed.  Returns 0, -ENOMEM or the -errno of
+ * emit.
  */
 int source_take_value(struct source_sink *sink, const char *value, size_t len);
 

@@ -197,7 +197,21 @@ static const struct {
 	{ "[source a]\nurl = sqlite:///a.db\ncolumns = t.c\nquery = SELECT 1\n",
 	  "4: key 'query': source 'a' has both 'columns' and 'query'; give one of them" },
 	{ "[source a]\nurl = sqlite:///a.db\ncolumn = t.c\n",
-	  "3: key 'column': unknown key in [source a] (use url, columns, query or strip_prefix)" },
+	  "3: key 'column': unknown key in [source a] (use url, columns, query, strip_prefix, format, paths or base)" },
+	{ "[source a]\nurl = sqlite:///a.db\ncolumns = t.c\nformat = xml\n",
+	  "4: key 'format': 'xml' is not a format (use text, json or php)" },
+	{ "[source a]\nurl = sqlite:///a.db\ncolumns = t.c\nformat = php\n",
+	  "4: key 'format': source 'a' needs 'paths', the fields that hold paths (e.g. paths = file, sizes.*.file)" },
+	{ "[source a]\nurl = sqlite:///a.db\ncolumns = t.c\npaths = file\n",
+	  "4: key 'paths': source 'a' reads each value as one path; add format = json or php" },
+	{ "[source a]\nurl = sqlite:///a.db\ncolumns = t.c\nbase = dirname(file)\n",
+	  "4: key 'base': source 'a' reads each value as one path; add format = json or php" },
+	{ "[source a]\nurl = sqlite:///a.db\ncolumns = t.c\nformat = json\npaths = a b\n",
+	  "5: key 'paths': 'a b': expected '.' between keys" },
+	{ "[source a]\nurl = sqlite:///a.db\ncolumns = t.c\nformat = json\npaths = a,,b\n",
+	  "5: key 'paths': 'a,,b' has an empty entry in its list" },
+	{ "[source a]\nurl = sqlite:///a.db\ncolumns = t.c\nformat = json\npaths = a\nbase = x.*\n",
+	  "6: key 'base': the base 'x.*' must name one field, without '*'" },
 	{ "[source a]\nurl = ftp://db/app\n",
 	  "2: key 'url': 'ftp://db/app' is not a database URL (use sqlite:///path, postgresql://..., a libpq conninfo or mysql://...)" },
 	{ "[source a]\nurl = sqlite://app.db\n",
@@ -480,6 +494,28 @@ START_TEST(test_mysql_urls_are_split_and_passwords_refused)
 }
 END_TEST
 
+START_TEST(test_a_structured_source_keeps_its_format_paths_and_base)
+{
+	struct config_source copy;
+
+	ck_assert_msg(load("[source wp]\nurl = mysql://wp@localhost/wordpress\n"
+			   "query = SELECT meta_value FROM wp_postmeta\n"
+			   "  WHERE meta_key = '_wp_attachment_metadata'\n"
+			   "format = php\npaths = file, sizes.*.file, original_image\n"
+			   "base = dirname(file)\n") == 0, "load: %s", error);
+	ck_assert_int_eq(cfg.sources[0].format, CONFIG_FORMAT_PHP);
+	ck_assert_uint_eq(cfg.sources[0].path_count, 3);
+	ck_assert_str_eq(cfg.sources[0].paths[1], "sizes.*.file");
+	ck_assert_str_eq(cfg.sources[0].base, "dirname(file)");
+	ck_assert_int_eq(config_source_copy(&copy, &cfg.sources[0]), 0);
+	ck_assert_int_eq(copy.format, CONFIG_FORMAT_PHP);
+	ck_assert_ptr_ne(copy.paths[2], cfg.sources[0].paths[2]);
+	ck_assert_str_eq(copy.paths[2], "original_image");
+	ck_assert_str_eq(copy.base, "dirname(file)");
+	config_source_clear(&copy);
+}
+END_TEST
+
 START_TEST(test_a_mysql_source_loads_and_its_url_errors_hide_the_password)
 {
 	ck_assert_int_eq(load("[source wp]\nurl = mysql://wp@localhost/wordpress\n"
@@ -598,6 +634,7 @@ static Suite *config_suite(void)
 	tcase_add_loop_test(tc, test_mysql_urls_are_split_and_passwords_refused, 0,
 			    sizeof(mysql_urls) / sizeof(mysql_urls[0]));
 	tcase_add_test(tc, test_a_mysql_source_loads_and_its_url_errors_hide_the_password);
+	tcase_add_test(tc, test_a_structured_source_keeps_its_format_paths_and_base);
 	tcase_add_loop_test(tc, test_sqlite_urls_name_absolute_paths_only, 0,
 			    sizeof(sqlite_urls) / sizeof(sqlite_urls[0]));
 	suite_add_tcase(s, tc);

@@ -56,6 +56,23 @@ static const char app_schema[] =
 	"CREATE TABLE media.asset (file text);"
 	"INSERT INTO media.asset VALUES ('assets/logo.svg'), ('assets/logo.svg'),"
 	" ('/media/assets/hero.jpg');"
+	"CREATE TABLE wp_postmeta (meta_id serial, post_id int, meta_key varchar(255),"
+	" meta_value longtext);"
+	"INSERT INTO wp_postmeta (post_id, meta_key, meta_value) VALUES"
+	" (7, '_wp_attached_file', '2024/05/harbour-scaled.jpg'),"
+	" (7, '_wp_attachment_metadata', 'a:4:{s:5:\"width\";i:2560;"
+	"s:4:\"file\";s:26:\"2024/05/harbour-scaled.jpg\";s:5:\"sizes\";a:2:{"
+	"s:6:\"medium\";a:2:{s:4:\"file\";s:19:\"harbour-300x200.jpg\";s:5:\"width\";i:300;}"
+	"s:9:\"thumbnail\";a:1:{s:4:\"file\";s:19:\"harbour-150x150.jpg\";}}"
+	"s:14:\"original_image\";s:11:\"harbour.jpg\";}'),"
+	" (8, '_wp_attachment_metadata', 'a:1:{s:8:\"filesize\";i:5;}'),"
+	" (9, '_wp_attachment_metadata', 'a:1:{s:4:\"file\";s:9:\"cut.jpg\";'),"
+	" (10, '_wp_attachment_metadata', 'a:1:{s:4:\"file\";s:13:\"../escape.jpg\";}'),"
+	" (7, '_edit_lock', '1717171717:1');"
+	"CREATE TABLE renditions (doc json);"
+	"INSERT INTO renditions VALUES ('{\"thumb\": \"r/t.jpg\", \"full\": \"r/f.jpg\"}'),"
+	" ('[\"r/list.jpg\"]'), (NULL), ('{\"thumb\": 3}');"
+	"CREATE TABLE plain (v text); INSERT INTO plain VALUES ('a.jpg'), ('b.jpg');"
 	"CREATE USER mediafs_ro@localhost;"
 	"GRANT SELECT ON app.gallery_photo TO mediafs_ro@localhost;"
 	"GRANT SELECT ON app.docs TO " MARIADB_HARNESS_PASSWORD_USER "@localhost;";
@@ -244,6 +261,50 @@ START_TEST(test_binary_values_keep_their_bytes_and_latin1_becomes_utf8)
 	ck_assert_str_eq(report.hostile_examples[1], "nul\\x00byte.jpg (nul-byte)");
 	assert_contains("caf\xc3\xa9.jpg");
 	ck_assert_uint_eq(refset_count(set), 1);
+}
+END_TEST
+
+START_TEST(test_php_metadata_gives_the_original_and_every_size)
+{
+	open_source("query = SELECT meta_value FROM wp_postmeta\n"
+		    "  WHERE meta_key = '_wp_attachment_metadata'\n"
+		    "format = php\npaths = file, sizes.*.file, original_image\n"
+		    "base = dirname(file)\n");
+	ck_assert_msg(fetch() == 0, "fetch: %s", error);
+	ck_assert_uint_eq(report.rows, 4);
+	ck_assert_uint_eq(report.referenced, 4);
+	ck_assert_uint_eq(report.empty, 1);
+	ck_assert_uint_eq(report.hostile, 2);
+	ck_assert_str_eq(report.hostile_examples[0], "a:1:{s:4:\"file\";s:9:\"cut.jpg\"; (not-php)");
+	ck_assert_str_eq(report.hostile_examples[1], "../escape.jpg (dotdot)");
+	ck_assert_uint_eq(refset_count(set), 4);
+	assert_contains("2024/05/harbour-scaled.jpg");
+	assert_contains("2024/05/harbour-300x200.jpg");
+	assert_contains("2024/05/harbour-150x150.jpg");
+	assert_contains("2024/05/harbour.jpg");
+}
+END_TEST
+
+START_TEST(test_json_values_give_every_selected_string)
+{
+	open_source("columns = renditions.doc\nformat = json\npaths = *, thumb, full\n");
+	ck_assert_msg(fetch() == 0, "fetch: %s", error);
+	ck_assert_uint_eq(report.rows, 4);
+	ck_assert_uint_eq(report.empty, 2);
+	ck_assert_uint_eq(report.hostile, 0);
+	ck_assert_uint_eq(refset_count(set), 3);
+	assert_contains("r/t.jpg");
+	assert_contains("r/f.jpg");
+	assert_contains("r/list.jpg");
+}
+END_TEST
+
+START_TEST(test_a_column_where_no_value_parses_fails_the_source)
+{
+	open_source("columns = renditions.doc, plain.v\nformat = json\npaths = *\n");
+	ck_assert_int_eq(fetch(), -EINVAL);
+	ck_assert_str_eq(error, "source 'app': table 'plain' column 'v': none of its 2 values "
+			 "is JSON (is 'format' right?)");
 }
 END_TEST
 
@@ -538,6 +599,9 @@ static Suite *source_mysql_suite(void)
 	tcase_add_test(tc, test_hostile_values_are_counted_and_bytes_arrive_as_stored);
 	tcase_add_test(tc, test_binary_values_keep_their_bytes_and_latin1_becomes_utf8);
 	tcase_add_test(tc, test_check_prints_each_column_and_each_error);
+	tcase_add_test(tc, test_php_metadata_gives_the_original_and_every_size);
+	tcase_add_test(tc, test_json_values_give_every_selected_string);
+	tcase_add_test(tc, test_a_column_where_no_value_parses_fails_the_source);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("failures");
