@@ -16,6 +16,7 @@
 #include "config_i.h"
 
 #include "duration.h"
+#include "grow.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -28,6 +29,8 @@
 #include <string.h>
 
 enum { SECTION_NONE = -2, SECTION_MEDIAFS = -1 };
+/* First room of a list that grows (grow.h). */
+enum { FIRST_LIST_ITEMS = 8 };
 
 static const char DURATION_HINT[] = "use e.g. 30s, 10m, 1h, 7d";
 static const char MEDIAFS_KEYS[] = "interval, min_age, grace, max_fraction, temp_max_age, "
@@ -70,6 +73,7 @@ int config_split_list(const char *value, char ***out, size_t *out_count, char *w
 {
 	char *copy = strdup(value);
 	char **list = NULL;
+	size_t capacity = 0;
 	size_t count = 0;
 	char *item;
 	char *next;
@@ -89,7 +93,7 @@ int config_split_list(const char *value, char ***out, size_t *out_count, char *w
 			err = -EINVAL;
 			goto out_free_list;
 		}
-		char **grown = realloc(list, (count + 1) * sizeof(*list));
+		char **grown = grow_array(list, &capacity, count + 1, sizeof(*list), FIRST_LIST_ITEMS);
 		if (!grown) {
 			err = -ENOMEM;
 			goto out_free_list;
@@ -318,6 +322,8 @@ struct parser {
 	struct config next;	/* what the file builds */
 	struct raw_entry *entries;
 	size_t entry_count;
+	size_t entry_capacity;
+	size_t source_capacity;	/* of next.sources */
 	int err;		/* the first error, 0 before it */
 	char *error;
 	size_t error_size;
@@ -366,7 +372,8 @@ static void parser_add_source(struct parser *p, const char *name)
 			return;
 		}
 	}
-	grown = realloc(next->sources, (next->source_count + 1) * sizeof(*grown));
+	grown = grow_array(next->sources, &p->source_capacity, next->source_count + 1,
+			   sizeof(*grown), FIRST_LIST_ITEMS);
 	if (!grown) {
 		parser_fail(p, -ENOMEM, p->line, "out of memory");
 		return;
@@ -540,7 +547,8 @@ static int parser_handle(void *user, const char *section, const char *key, const
 			return 0;
 		}
 	}
-	grown = realloc(p->entries, (p->entry_count + 1) * sizeof(*grown));
+	grown = grow_array(p->entries, &p->entry_capacity, p->entry_count + 1, sizeof(*grown),
+			   FIRST_LIST_ITEMS);
 	if (!grown) {
 		parser_fail(p, -ENOMEM, p->line, "out of memory");
 		return 0;
