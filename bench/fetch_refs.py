@@ -3,6 +3,7 @@
 
 usage: fetch_refs.py sqlite PATH TABLE COL1 COL2
        fetch_refs.py pg CONNINFO TABLE COL1 COL2
+       fetch_refs.py mysql SOCKET TABLE COL1 COL2   (user root, database app)
 Prints one line: "rows distinct 0 wall_ms maxrss_kb", like fetch_refs.
 The plain way a script would do it: one query per column, iterate the
 cursor, add each non-empty value to a set (no normalisation).
@@ -18,6 +19,10 @@ def main():
     if kind == "sqlite":
         import sqlite3
         conn = sqlite3.connect(f"file:{target}?mode=ro", uri=True)
+    elif kind == "mysql":
+        import MySQLdb
+        conn = MySQLdb.connect(unix_socket=target, user="root", database="app",
+                               charset="utf8mb4")
     else:
         import psycopg2
         conn = psycopg2.connect(target)
@@ -25,7 +30,8 @@ def main():
     rows = 0
     cur = conn.cursor()
     for column in columns:
-        cur.execute(f'SELECT "{column}" FROM "{table}"')
+        quote = "`" if kind == "mysql" else '"'
+        cur.execute(f"SELECT {quote}{column}{quote} FROM {quote}{table}{quote}")
         for (value,) in cur:
             rows += 1
             if value:

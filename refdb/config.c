@@ -3,7 +3,7 @@
  *
  * libinih splits lines into sections, keys and values, strips comments and
  * joins continuation lines.  It is fed through our own line reader, which
- * counts lines (the library does not say which line a key is on), refuses
+ * counts lines (the library does not config_say which line a key is on), refuses
  * lines that would not fit its fixed 200-byte buffer instead of letting
  * them be split silently, and handles section headers itself, so that an
  * empty "[source x]" and a misspelt section are errors too.  The first pass
@@ -13,15 +13,14 @@
  * Each [mediafs] key is declared once in the settings table below, with
  * its type and where it goes; config_load() and config_set() share it.
  */
-#include "config.h"
-#include "pathnorm.h"
+#include "config_i.h"
 
 #include "duration.h"
+#include "grow.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
-#include <libpq-fe.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,20 +29,16 @@
 #include <string.h>
 
 enum { SECTION_NONE = -2, SECTION_MEDIAFS = -1 };
-enum { WHY_BYTES = 384 };
+/* First room of a list that grows (grow.h). */
+enum { FIRST_LIST_ITEMS = 8 };
 
 static const char DURATION_HINT[] = "use e.g. 30s, 10m, 1h, 7d";
 static const char MEDIAFS_KEYS[] = "interval, min_age, grace, max_fraction, temp_max_age, "
 				   "hold_min_files, restore_on_access, dry_run, exclude or metrics_file";
-static const char SOURCE_KEYS[] = "url, columns, query or strip_prefix";
 
 /* ---- small helpers ---- */
 
-/* snprintf() for messages: cutting a long message short is intended. */
-static void say(char *buf, size_t size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void say(char *buf, size_t size, const char *fmt, ...)
+void config_say(char *buf, size_t size, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -54,25 +49,14 @@ static void say(char *buf, size_t size, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void free_strings(char **list, size_t count)
+void config_free_strings(char **list, size_t count)
 {
 	for (size_t i = 0; i < count; i++)
 		free(list[i]);
 	free(list);
 }
 
-static void free_columns(struct source_column *columns, size_t count)
-{
-	for (size_t i = 0; i < count; i++) {
-		free(columns[i].database);
-		free(columns[i].schema);
-		free(columns[i].table);
-		free(columns[i].column);
-	}
-	free(columns);
-}
-
-static char *trim(char *s)
+char *config_trim(char *s)
 {
 	char *end;
 
@@ -84,15 +68,12 @@ static char *trim(char *s)
 	return s;
 }
 
-/*
- * Split a comma-separated list into trimmed, non-empty strings.  Returns
- * 0, -EINVAL with why filled for an empty item, or -ENOMEM.
- */
-static int split_list(const char *value, char ***out, size_t *out_count, char *why,
+int config_split_list(const char *value, char ***out, size_t *out_count, char *why,
 		      size_t why_size)
 {
 	char *copy = strdup(value);
 	char **list = NULL;
+	size_t capacity = 0;
 	size_t count = 0;
 	char *item;
 	char *next;
@@ -100,19 +81,19 @@ static int split_list(const char *value, char ***out, size_t *out_count, char *w
 
 	if (!copy)
 		return -ENOMEM;
-	if (*trim(copy) == '\0')
+	if (*config_trim(copy) == '\0')
 		goto out_done;
 	for (item = copy; item; item = next) {
 		next = strchr(item, ',');
 		if (next)
 			*next++ = '\0';
-		char *t = trim(item);
+		char *t = config_trim(item);
 		if (!*t) {
-			say(why, why_size, "'%s' has an empty entry in its list", value);
+			config_say(why, why_size, "'%s' has an empty entry in its list", value);
 			err = -EINVAL;
 			goto out_free_list;
 		}
-		char **grown = realloc(list, (count + 1) * sizeof(*list));
+		char **grown = grow_array(list, &capacity, count + 1, sizeof(*list), FIRST_LIST_ITEMS);
 		if (!grown) {
 			err = -ENOMEM;
 			goto out_free_list;
@@ -132,7 +113,7 @@ out_done:
 	return 0;
 
 out_free_list:
-	free_strings(list, count);
+	config_free_strings(list, count);
 	free(copy);
 	return err;
 }
@@ -173,21 +154,21 @@ static int parse_duration_value(const char *value, int64_t min_ms, int64_t *out,
 	int err = duration_parse(value, &ms);
 
 	if (err == -ERANGE) {
-		say(why, why_size, "'%s' is too long a duration", value);
+		config_say(why, why_size, "'%s' is too long a duration", value);
 		return -EINVAL;
 	}
 	if (err) {
-		say(why, why_size, "'%s' is not a duration (%s)", value, DURATION_HINT);
+		config_say(why, why_size, "'%s' is not a duration (%s)", value, DURATION_HINT);
 		return -EINVAL;
 	}
 	if (ms < min_ms) {
 		duration_format(min_ms, text, sizeof(text));
-		say(why, why_size, "'%s' is too short (at least %s)", value, text);
+		config_say(why, why_size, "'%s' is too short (at least %s)", value, text);
 		return -EINVAL;
 	}
 	if (ms > CONFIG_MAX_DURATION_MS) {
 		duration_format(CONFIG_MAX_DURATION_MS, text, sizeof(text));
-		say(why, why_size, "'%s' is too long (at most %s)", value, text);
+		config_say(why, why_size, "'%s' is too long (at most %s)", value, text);
 		return -EINVAL;
 	}
 	*out = ms;
@@ -203,7 +184,7 @@ static int parse_fraction(const char *value, double *out, char *why, size_t why_
 	x = strtod(value, &end);
 	if (!*value || isspace((unsigned char)*value) || *end || errno || !isfinite(x) ||
 	    x <= 0 || x > 1) {
-		say(why, why_size, "'%s' is not a fraction above 0 and at most 1 "
+		config_say(why, why_size, "'%s' is not a fraction above 0 and at most 1 "
 			 "(use e.g. 0.10)", value);
 		return -EINVAL;
 	}
@@ -219,7 +200,7 @@ static int parse_count(const char *value, int64_t *out, char *why, size_t why_si
 	errno = 0;
 	x = strtoll(value, &end, 10);
 	if (!*value || !isdigit((unsigned char)*value) || *end || errno || x > CONFIG_MAX_COUNT) {
-		say(why, why_size, "'%s' is not a count from 0 to %d", value, CONFIG_MAX_COUNT);
+		config_say(why, why_size, "'%s' is not a count from 0 to %d", value, CONFIG_MAX_COUNT);
 		return -EINVAL;
 	}
 	*out = x;
@@ -241,7 +222,7 @@ static int parse_bool(const char *value, bool *out, char *why, size_t why_size)
 			return 0;
 		}
 	}
-	say(why, why_size, "'%s' is not a boolean (use yes or no)", value);
+	config_say(why, why_size, "'%s' is not a boolean (use yes or no)", value);
 	return -EINVAL;
 }
 
@@ -249,19 +230,19 @@ static int parse_globs(const char *value, struct config_settings *s, char *why, 
 {
 	char **list;
 	size_t count;
-	int err = split_list(value, &list, &count, why, why_size);
+	int err = config_split_list(value, &list, &count, why, why_size);
 
 	if (err)
 		return err;
 	for (size_t i = 0; i < count; i++) {
 		if (list[i][0] == '/') {
-			say(why, why_size, "pattern '%s' is absolute; patterns are relative "
+			config_say(why, why_size, "pattern '%s' is absolute; patterns are relative "
 				 "to the media root", list[i]);
-			free_strings(list, count);
+			config_free_strings(list, count);
 			return -EINVAL;
 		}
 	}
-	free_strings(s->exclude, s->exclude_count);
+	config_free_strings(s->exclude, s->exclude_count);
 	s->exclude = list;
 	s->exclude_count = count;
 	return 0;
@@ -273,11 +254,11 @@ static int parse_path(const char *value, char *out, char *why, size_t why_size)
 	size_t len = strlen(value);
 
 	if (len && value[0] != '/') {
-		say(why, why_size, "'%s' is not an absolute path", value);
+		config_say(why, why_size, "'%s' is not an absolute path", value);
 		return -EINVAL;
 	}
 	if (len >= CONFIG_PATH_BYTES || strpbrk(value, "\n\r")) {
-		say(why, why_size, "the path is too long or holds a line break");
+		config_say(why, why_size, "the path is too long or holds a line break");
 		return -EINVAL;
 	}
 	memcpy(out, value, len + 1);
@@ -319,400 +300,6 @@ static int setting_apply(struct config_settings *s, const char *key, const char 
 	return -ENOENT;
 }
 
-/* ---- URLs ---- */
-
-const char *config_sqlite_path(const char *url)
-{
-	static const char scheme[] = "sqlite://";
-	const char *path;
-
-	if (!url || strncmp(url, scheme, sizeof(scheme) - 1) != 0)
-		return NULL;
-	path = url + sizeof(scheme) - 1;
-	if (path[0] != '/')
-		return NULL;
-	/* "sqlite:////srv/db" has one slash too many for a URL: accept both. */
-	while (path[0] == '/' && path[1] == '/')
-		path++;
-	return path[1] ? path : NULL;
-}
-
-static bool is_postgres_url(const char *url)
-{
-	return strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0;
-}
-
-/*
- * Where the password is in url, as written: the userinfo of a URL, its
- * ?password= or &password= parameter, or the value of a conninfo's
- * password keyword (quoted or not).  Returns false when there is none.
- * *from indexes url; a second password (URL userinfo and parameter) is
- * found by calling again with start past the first (see next_start()).
- */
-static bool find_password(const char *url, size_t start, size_t *from, size_t *len)
-{
-	if (start > strlen(url))
-		return false;
-	if (is_postgres_url(url)) {
-		const char *auth = strstr(url, "://") + 3;
-		size_t auth_len = strcspn(auth, "/?");
-		const char *at = NULL;
-
-		for (size_t i = 0; i < auth_len; i++)
-			if (auth[i] == '@')
-				at = auth + i;
-		if (at) {
-			const char *colon = memchr(auth, ':', (size_t)(at - auth));
-
-			if (colon && (size_t)(colon + 1 - url) >= start) {
-				*from = (size_t)(colon + 1 - url);
-				*len = (size_t)(at - colon - 1);
-				return true;
-			}
-		}
-		for (const char *q = strchr(url, '?'); q; q = strchr(q + 1, '&')) {
-			if (strncmp(q + 1, "password=", 9) == 0 && (size_t)(q + 10 - url) >= start) {
-				*from = (size_t)(q + 10 - url);
-				*len = strcspn(q + 10, "&");
-				return true;
-			}
-		}
-		return false;
-	}
-	for (const char *k = strstr(url + start, "password"); k; k = strstr(k + 1, "password")) {
-		const char *v = k + 8;
-
-		if (k != url && !isspace((unsigned char)k[-1]))
-			continue;
-		while (isspace((unsigned char)*v))
-			v++;
-		if (*v != '=')
-			continue;
-		v++;
-		while (isspace((unsigned char)*v))
-			v++;
-		*from = (size_t)(v - url);
-		if (*v == '\'') {
-			const char *e = v + 1;
-
-			while (*e && *e != '\'')
-				e += (*e == '\\' && e[1]) ? 2 : 1;
-			*len = (size_t)(e - v) + (*e ? 1 : 0);
-		} else {
-			*len = strcspn(v, " \t\r\n\f\v");
-		}
-		return true;
-	}
-	return false;
-}
-
-/*
- * Where to look for the password after the one at from, len bytes long:
- * past it, and past its place when it is empty ("?password=&..."), or it
- * would be found there again and again.
- */
-static size_t next_start(size_t from, size_t len)
-{
-	return from + (len ? len : 1);
-}
-
-void config_redact_url(const char *url, char *out, size_t out_size)
-{
-	size_t used = 0;
-	size_t pos = 0;
-	size_t start = 0;
-	size_t from;
-	size_t len;
-
-	if (out_size == 0)
-		return;
-	while (find_password(url, start, &from, &len)) {
-		used += (size_t)snprintf(out + used, out_size - used, "%.*s***",
-					 (int)(from - pos), url + pos);
-		pos = from + len;
-		start = next_start(from, len);
-		if (used >= out_size)
-			return;
-	}
-	snprintf(out + used, out_size - used, "%s", url + pos);
-}
-
-/*
- * Replace every occurrence of secret in text (text_size bytes, terminated)
- * with "***".  A secret shorter than the mask makes the text grow: its end
- * is cut to stay in text_size, and a secret too close to the end for the
- * whole mask gets as much of the mask as fits.
- */
-static void replace_all(char *text, size_t text_size, const char *secret, size_t secret_len)
-{
-	static const char mask[] = "***";
-	const size_t mask_len = sizeof(mask) - 1;
-	char *hit;
-
-	if (secret_len == 0)
-		return;
-	for (char *p = text; (hit = memmem(p, strlen(p), secret, secret_len)) != NULL;) {
-		/* Bytes from hit up to, not including, the last one (the NUL's). */
-		size_t room = text_size - 1 - (size_t)(hit - text);
-		size_t tail = strlen(hit + secret_len);
-
-		if (room < mask_len) {
-			memcpy(hit, mask, room);
-			hit[room] = '\0';
-			return;
-		}
-		if (tail > room - mask_len)
-			tail = room - mask_len;
-		memmove(hit + mask_len, hit + secret_len, tail);
-		memcpy(hit, mask, mask_len);
-		hit[mask_len + tail] = '\0';
-		p = hit + mask_len;
-	}
-}
-
-void config_scrub_password(const char *url, char *text, size_t text_size)
-{
-	size_t start = 0;
-	size_t from;
-	size_t len;
-
-	if (!url || !text || text_size == 0)
-		return;
-	while (find_password(url, start, &from, &len)) {
-		char decoded[256];
-		size_t n = 0;
-
-		replace_all(text, text_size, url + from, len);
-		for (size_t i = from; i < from + len && n < sizeof(decoded); i++) {
-			int hi = url[i] == '%' && i + 2 < from + len ? pathnorm_hex_digit(url[i + 1]) : -1;
-			int lo = hi >= 0 ? pathnorm_hex_digit(url[i + 2]) : -1;
-
-			if (lo >= 0) {
-				decoded[n++] = (char)(hi * 16 + lo);
-				i += 2;
-			} else {
-				decoded[n++] = url[i];
-			}
-		}
-		replace_all(text, text_size, decoded, n);
-		start = next_start(from, len);
-	}
-}
-
-/* ---- [source NAME] ---- */
-
-static bool is_identifier_part(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (isspace((unsigned char)*s) || iscntrl((unsigned char)*s) || *s == '"')
-			return false;
-	return true;
-}
-
-/* Split "[[database.]schema.]table.column" into col. */
-static int parse_column(const char *text, struct source_column *col, char *why, size_t why_size)
-{
-	char *parts[4] = { NULL };
-	char *copy = strdup(text);
-	char *p = copy;
-	size_t count = 0;
-	int err = -EINVAL;
-
-	if (!copy)
-		return -ENOMEM;
-	while (p && count < 4) {
-		parts[count++] = p;
-		p = strchr(p, '.');
-		if (p)
-			*p++ = '\0';
-	}
-	if (p || count < 2) {
-		say(why, why_size, "'%s' is not table.column, schema.table.column or "
-			 "database.schema.table.column", text);
-		goto out_free;
-	}
-	for (size_t i = 0; i < count; i++) {
-		if (!is_identifier_part(parts[i])) {
-			say(why, why_size, "'%s' has an empty or invalid name (no spaces "
-				 "or quotes)", text);
-			goto out_free;
-		}
-	}
-	memset(col, 0, sizeof(*col));
-	err = -ENOMEM;
-	col->column = strdup(parts[count - 1]);
-	col->table = strdup(parts[count - 2]);
-	col->schema = count >= 3 ? strdup(parts[count - 3]) : NULL;
-	col->database = count == 4 ? strdup(parts[0]) : NULL;
-	if (!col->column || !col->table || (count >= 3 && !col->schema) ||
-	    (count == 4 && !col->database)) {
-		free(col->column);
-		free(col->table);
-		free(col->schema);
-		free(col->database);
-		goto out_free;
-	}
-	err = 0;
-out_free:
-	free(copy);
-	return err;
-}
-
-static bool same_column(const struct source_column *a, const struct source_column *b)
-{
-	return strcmp(a->table, b->table) == 0 && strcmp(a->column, b->column) == 0 &&
-	       !a->schema == !b->schema && (!a->schema || strcmp(a->schema, b->schema) == 0) &&
-	       !a->database == !b->database &&
-	       (!a->database || strcmp(a->database, b->database) == 0);
-}
-
-static int parse_columns(const char *value, struct config_source *src, char *why,
-			 size_t why_size)
-{
-	char **items;
-	size_t count;
-	struct source_column *columns;
-	size_t done = 0;
-	int err = split_list(value, &items, &count, why, why_size);
-
-	if (err)
-		return err;
-	if (count == 0) {
-		say(why, why_size, "no column given");
-		free_strings(items, count);
-		return -EINVAL;
-	}
-	columns = calloc(count, sizeof(*columns));
-	if (!columns) {
-		free_strings(items, count);
-		return -ENOMEM;
-	}
-	for (; done < count; done++) {
-		err = parse_column(items[done], &columns[done], why, why_size);
-		if (err)
-			goto out_free_columns;
-		for (size_t k = 0; k < done; k++) {
-			if (same_column(&columns[k], &columns[done])) {
-				say(why, why_size, "'%s' is listed twice", items[done]);
-				done++;
-				err = -EINVAL;
-				goto out_free_columns;
-			}
-		}
-	}
-	free_strings(items, count);
-	free_columns(src->columns, src->column_count);
-	src->columns = columns;
-	src->column_count = count;
-	return 0;
-
-out_free_columns:
-	free_columns(columns, done);
-	free_strings(items, count);
-	return err;
-}
-
-static int parse_url(const char *value, struct config_source *src, char *why, size_t why_size)
-{
-	char shown[256];
-	char *libpq_error = NULL;
-	PQconninfoOption *options;
-	enum config_source_kind kind;
-
-	config_redact_url(value, shown, sizeof(shown));
-	if (strncmp(value, "sqlite:", 7) == 0) {
-		if (!config_sqlite_path(value)) {
-			say(why, why_size, "'%s' does not name an absolute path (use "
-				 "sqlite:///absolute/path)", shown);
-			return -EINVAL;
-		}
-		kind = CONFIG_SOURCE_SQLITE;
-	} else if (is_postgres_url(value) || strchr(value, '=')) {
-		options = PQconninfoParse(value, &libpq_error);
-		if (!options) {
-			char msg[256];
-
-			snprintf(msg, sizeof(msg), "%s", libpq_error ? libpq_error : "out of memory");
-			msg[strcspn(msg, "\n")] = '\0';
-			config_scrub_password(value, msg, sizeof(msg));
-			say(why, why_size, "'%s' is not a valid PostgreSQL URL or conninfo: %s",
-				 shown, msg);
-			PQfreemem(libpq_error);
-			return -EINVAL;
-		}
-		PQconninfoFree(options);
-		kind = CONFIG_SOURCE_POSTGRESQL;
-	} else {
-		say(why, why_size, "'%s' is not a database URL (use sqlite:///path, "
-			 "postgresql://... or a libpq conninfo)", shown);
-		return -EINVAL;
-	}
-	char *copy = strdup(value);
-	if (!copy)
-		return -ENOMEM;
-	free(src->url);
-	src->url = copy;
-	src->kind = kind;
-	return 0;
-}
-
-static int parse_query(const char *value, struct config_source *src, char *why, size_t why_size)
-{
-	char *copy = strdup(value);
-	char *end;
-
-	if (!copy)
-		return -ENOMEM;
-	/* COPY (query) refuses a final ';', and it means nothing here. */
-	end = copy + strlen(copy);
-	while (end > copy && (isspace((unsigned char)end[-1]) || end[-1] == ';'))
-		*--end = '\0';
-	if (!*copy) {
-		say(why, why_size, "the query is empty");
-		free(copy);
-		return -EINVAL;
-	}
-	free(src->query);
-	src->query = copy;
-	return 0;
-}
-
-static int parse_prefixes(const char *value, struct config_source *src, char *why,
-			  size_t why_size)
-{
-	char **list;
-	size_t count;
-	int err = split_list(value, &list, &count, why, why_size);
-
-	if (err)
-		return err;
-	if (count == 0) {
-		say(why, why_size, "no prefix given");
-		return -EINVAL;
-	}
-	free_strings(src->strip_prefixes, src->strip_prefix_count);
-	src->strip_prefixes = list;
-	src->strip_prefix_count = count;
-	return 0;
-}
-
-/* Like setting_apply(), for the keys of a [source NAME] section. */
-static int source_apply(struct config_source *src, const char *key, const char *value,
-			char *why, size_t why_size)
-{
-	if (strcmp(key, "url") == 0)
-		return parse_url(value, src, why, why_size);
-	if (strcmp(key, "columns") == 0)
-		return parse_columns(value, src, why, why_size);
-	if (strcmp(key, "query") == 0)
-		return parse_query(value, src, why, why_size);
-	if (strcmp(key, "strip_prefix") == 0)
-		return parse_prefixes(value, src, why, why_size);
-	return -ENOENT;
-}
-
 /* ---- the file: first pass ---- */
 
 struct raw_entry {
@@ -735,6 +322,8 @@ struct parser {
 	struct config next;	/* what the file builds */
 	struct raw_entry *entries;
 	size_t entry_count;
+	size_t entry_capacity;
+	size_t source_capacity;	/* of next.sources */
 	int err;		/* the first error, 0 before it */
 	char *error;
 	size_t error_size;
@@ -783,7 +372,8 @@ static void parser_add_source(struct parser *p, const char *name)
 			return;
 		}
 	}
-	grown = realloc(next->sources, (next->source_count + 1) * sizeof(*grown));
+	grown = grow_array(next->sources, &p->source_capacity, next->source_count + 1,
+			   sizeof(*grown), FIRST_LIST_ITEMS);
 	if (!grown) {
 		parser_fail(p, -ENOMEM, p->line, "out of memory");
 		return;
@@ -812,7 +402,7 @@ static void parser_begin_section(struct parser *p, const char *s)
 		return;
 	}
 	snprintf(name, sizeof(name), "%.*s", (int)(end - s - 1), s + 1);
-	t = trim(name);
+	t = config_trim(name);
 	if (strcmp(t, "mediafs") == 0) {
 		if (p->mediafs_line) {
 			parser_fail(p, -EINVAL, p->line, "section [mediafs] appears twice (first "
@@ -824,7 +414,7 @@ static void parser_begin_section(struct parser *p, const char *s)
 		return;
 	}
 	if (strncmp(t, "source", 6) == 0 && (!t[6] || isspace((unsigned char)t[6]))) {
-		char *source_name = trim(t + 6);
+		char *source_name = config_trim(t + 6);
 
 		if (!*source_name)
 			parser_fail(p, -EINVAL, p->line, "section [source] needs a name, as in "
@@ -957,7 +547,8 @@ static int parser_handle(void *user, const char *section, const char *key, const
 			return 0;
 		}
 	}
-	grown = realloc(p->entries, (p->entry_count + 1) * sizeof(*grown));
+	grown = grow_array(p->entries, &p->entry_capacity, p->entry_count + 1, sizeof(*grown),
+			   FIRST_LIST_ITEMS);
 	if (!grown) {
 		parser_fail(p, -ENOMEM, p->line, "out of memory");
 		return 0;
@@ -993,7 +584,7 @@ static void parser_apply(struct parser *p, const struct raw_entry *e)
 	} else {
 		struct config_source *src = &p->next.sources[e->section];
 
-		err = source_apply(src, e->key, e->value, why, sizeof(why));
+		err = config_source_apply(src, e->key, e->value, why, sizeof(why));
 		if (err == -ENOENT)
 			parser_fail(p, -EINVAL, e->line, "key '%s': unknown key in [source %s] "
 				    "(use %s)", e->key, src->name, SOURCE_KEYS);
@@ -1031,13 +622,27 @@ static void parser_check_source(struct parser *p, int index)
 			    "missing", src->name);
 		return;
 	}
+	if (src->format == CONFIG_FORMAT_TEXT && (src->path_count || src->base)) {
+		parser_fail(p, -EINVAL, entry_line(p, index, src->path_count ? "paths" : "base"),
+			    "key '%s': source '%s' reads each value as one path; add format = "
+			    "json or php", src->path_count ? "paths" : "base", src->name);
+		return;
+	}
+	if (src->format != CONFIG_FORMAT_TEXT && !src->path_count) {
+		parser_fail(p, -EINVAL, entry_line(p, index, "format"), "key 'format': source '%s' "
+			    "needs 'paths', the fields that hold paths (e.g. paths = file, "
+			    "sizes.*.file)", src->name);
+		return;
+	}
 	for (size_t i = 0; i < src->column_count; i++) {
-		if (src->kind == CONFIG_SOURCE_SQLITE && src->columns[i].database) {
+		if (src->kind != CONFIG_SOURCE_POSTGRESQL && src->columns[i].database) {
 			parser_fail(p, -EINVAL, entry_line(p, index, "columns"), "key 'columns': "
-				    "'%s.%s.%s.%s' names a database; SQLite takes "
+				    "'%s.%s.%s.%s' names a database; %s takes "
 				    "[schema.]table.column", src->columns[i].database,
 				    src->columns[i].schema, src->columns[i].table,
-				    src->columns[i].column);
+				    src->columns[i].column,
+				    src->kind == CONFIG_SOURCE_SQLITE ? "SQLite" : "MySQL (the "
+				    "schema is the database)");
 			return;
 		}
 	}
@@ -1170,16 +775,6 @@ int config_set(struct config *cfg, const char *key, const char *value, char *err
 	return err;
 }
 
-void config_source_clear(struct config_source *src)
-{
-	free(src->name);
-	free(src->url);
-	free_columns(src->columns, src->column_count);
-	free(src->query);
-	free_strings(src->strip_prefixes, src->strip_prefix_count);
-	memset(src, 0, sizeof(*src));
-}
-
 int config_copy(struct config *dst, const struct config *src)
 {
 	config_init_defaults(dst);
@@ -1219,60 +814,10 @@ out_free:
 void config_free(struct config *cfg)
 {
 	free(cfg->path);
-	free_strings(cfg->settings.exclude, cfg->settings.exclude_count);
+	config_free_strings(cfg->settings.exclude, cfg->settings.exclude_count);
 	for (size_t i = 0; i < cfg->source_count; i++)
 		config_source_clear(&cfg->sources[i]);
 	free(cfg->sources);
 	config_init_defaults(cfg);
 }
 
-static char *dup_or_null(const char *s, bool *failed)
-{
-	char *copy;
-
-	if (!s)
-		return NULL;
-	copy = strdup(s);
-	if (!copy)
-		*failed = true;
-	return copy;
-}
-
-int config_source_copy(struct config_source *dst, const struct config_source *src)
-{
-	bool failed = false;
-
-	memset(dst, 0, sizeof(*dst));
-	dst->kind = src->kind;
-	dst->line = src->line;
-	dst->name = dup_or_null(src->name, &failed);
-	dst->url = dup_or_null(src->url, &failed);
-	dst->query = dup_or_null(src->query, &failed);
-	if (src->column_count) {
-		dst->columns = calloc(src->column_count, sizeof(*dst->columns));
-		if (!dst->columns)
-			failed = true;
-		else
-			dst->column_count = src->column_count;
-	}
-	for (size_t i = 0; i < dst->column_count; i++) {
-		dst->columns[i].database = dup_or_null(src->columns[i].database, &failed);
-		dst->columns[i].schema = dup_or_null(src->columns[i].schema, &failed);
-		dst->columns[i].table = dup_or_null(src->columns[i].table, &failed);
-		dst->columns[i].column = dup_or_null(src->columns[i].column, &failed);
-	}
-	if (src->strip_prefix_count) {
-		dst->strip_prefixes = calloc(src->strip_prefix_count, sizeof(char *));
-		if (!dst->strip_prefixes)
-			failed = true;
-		else
-			dst->strip_prefix_count = src->strip_prefix_count;
-	}
-	for (size_t i = 0; i < dst->strip_prefix_count; i++)
-		dst->strip_prefixes[i] = dup_or_null(src->strip_prefixes[i], &failed);
-	if (failed) {
-		config_source_clear(dst);
-		return -ENOMEM;
-	}
-	return 0;
-}

@@ -69,6 +69,14 @@ struct config_settings {		/* [mediafs] */
 enum config_source_kind {
 	CONFIG_SOURCE_SQLITE,		/* url = sqlite:///abs/path */
 	CONFIG_SOURCE_POSTGRESQL,	/* postgresql://, postgres:// or conninfo */
+	CONFIG_SOURCE_MYSQL,		/* mysql:// or mariadb:// */
+};
+
+/* How a column value holds its paths (key format). */
+enum config_format {
+	CONFIG_FORMAT_TEXT,		/* the value is one path (the default) */
+	CONFIG_FORMAT_JSON,		/* a JSON document; paths selects its fields */
+	CONFIG_FORMAT_PHP,		/* PHP serialize(); paths selects its fields */
 };
 
 /* One "[database.][schema.]table.column" of a columns list. */
@@ -88,6 +96,10 @@ struct config_source {			/* [source NAME] */
 	char *query;			/* one path per row; trailing ';' removed */
 	char **strip_prefixes;		/* tried longest first; may be empty */
 	size_t strip_prefix_count;
+	enum config_format format;
+	char **paths;			/* selectors (refdb/fieldpath.h); JSON and PHP only */
+	size_t path_count;		/* at least one unless format is text */
+	char *base;			/* "selector", "dirname(selector)" or NULL */
 	int line;			/* line of the section header */
 };
 
@@ -155,6 +167,28 @@ void config_source_clear(struct config_source *src);
  * url is not such a URL.
  */
 const char *config_sqlite_path(const char *url);
+
+/* Room for a name in a mysql URL (user, host, database), with its NUL. */
+enum { CONFIG_MYSQL_NAME_BYTES = 256 };
+
+/* The parts of a mysql:// (or mariadb://) URL, percent-decoded. */
+struct config_mysql_url {
+	char user[CONFIG_MYSQL_NAME_BYTES];	/* "": the option file's or the login's */
+	char host[CONFIG_MYSQL_NAME_BYTES];	/* "" or "localhost": the unix socket */
+	unsigned int port;			/* 0: the default (3306) */
+	char database[CONFIG_MYSQL_NAME_BYTES];	/* never "" */
+	char socket[CONFIG_PATH_BYTES];		/* ?socket=/path; "" for the default */
+	char option_file[CONFIG_PATH_BYTES];	/* ?option_file=/path; "" for none */
+};
+
+/*
+ * Split "mysql://[user@][host][:port]/database[?socket=/path&option_file=/path]"
+ * into *out.  A URL that holds a password is refused: MySQL passwords come
+ * from an option file or MYSQL_PWD only.  Returns 0, or -EINVAL with why
+ * filled (never quoting a password).
+ */
+int config_mysql_parse_url(const char *url, struct config_mysql_url *out, char *why,
+			   size_t why_size);
 
 /*
  * Write url with any password replaced by "***" (userinfo of a URL, the

@@ -9,6 +9,7 @@
  */
 #include "source_i.h"
 
+#include "fieldpath.h"
 #include "pathnorm.h"
 #include "refset.h"
 
@@ -60,7 +61,24 @@ static void column_name(const struct source_column *col, char *out, size_t out_s
 		source_say(out, out_size, "%s.%s", col->table, col->column);
 }
 
-int source_take_value(struct source_sink *sink, const char *value, size_t len)
+/* Count a value that can never match a file, keeping the first few. */
+static void note_hostile(struct source_report *report, const char *value, size_t len,
+			 const char *why)
+{
+	if (report->hostile < SOURCE_HOSTILE_EXAMPLES) {
+		char *example = report->hostile_examples[report->hostile];
+		size_t room = SOURCE_EXAMPLE_BYTES - strlen(why) - 3;
+
+		pathnorm_escape(value, len, example, room);
+		strcat(example, " (");
+		strcat(example, why);
+		strcat(example, ")");
+	}
+	report->hostile++;
+}
+
+/* Normalise one path and emit it when usable; *empty says it was none. */
+static int take_path(struct source_sink *sink, const char *value, size_t len, bool *empty)
 {
 	const struct config_source *cfg = &sink->src->cfg;
 	struct source_report *report = sink->report;
@@ -69,36 +87,82 @@ int source_take_value(struct source_sink *sink, const char *value, size_t len)
 	const char *prefix;
 	size_t path_len = 0;
 
-	report->rows++;
 	prefix = pathnorm_pick_prefix(value, len, cfg->strip_prefixes, cfg->strip_prefix_count);
 	status = pathnorm_normalise(value, len, prefix, path, sizeof(path), &path_len);
-	if (status == PATHNORM_EMPTY) {
-		report->empty++;
+	*empty = status == PATHNORM_EMPTY;
+	if (*empty)
 		return 0;
-	}
 	if (status != PATHNORM_OK) {
-		if (report->hostile < SOURCE_HOSTILE_EXAMPLES) {
-			char *example = report->hostile_examples[report->hostile];
-			const char *name = pathnorm_status_name(status);
-			size_t room = SOURCE_EXAMPLE_BYTES - strlen(name) - 3;
-
-			pathnorm_escape(value, len, example, room);
-			strcat(example, " (");
-			strcat(example, name);
-			strcat(example, ")");
-		}
-		report->hostile++;
+		note_hostile(report, value, len, pathnorm_status_name(status));
 		return 0;
 	}
 	report->referenced++;
 	return sink->emit(sink->ctx, path, path_len);
 }
 
+/* What fieldpath found in one structured value. */
+struct found {
+	struct source_sink *sink;
+	uint64_t paths;
+};
+
+static int take_found(void *ctx, const char *path, size_t len, bool without_base)
+{
+	struct found *found = ctx;
+	bool empty;
+
+	found->paths++;
+	if (without_base) {
+		note_hostile(found->sink->report, path, len, "no-base");
+		return 0;
+	}
+	return take_path(found->sink, path, len, &empty);
+}
+
+int source_take_value(struct source_sink *sink, const char *value, size_t len)
+{
+	struct source_report *report = sink->report;
+	struct found found = { .sink = sink };
+	bool empty;
+	int err;
+
+	report->rows++;
+	if (!sink->src->fieldpath) {
+		err = take_path(sink, value, len, &empty);
+		if (empty)
+			report->empty++;
+		return err;
+	}
+	if (!value || len == 0) {
+		report->empty++;
+		return 0;
+	}
+	sink->structured++;
+	err = fieldpath_extract(sink->src->fieldpath, value, len, take_found, &found);
+	if (err == -EINVAL) {
+		sink->unparsed++;
+		note_hostile(report, value, len, sink->src->cfg.format == CONFIG_FORMAT_JSON ?
+			     "not-json" : "not-php");
+		return 0;
+	}
+	if (!err && found.paths == 0)
+		report->empty++;
+	return err;
+}
+
 /* ---- open and close ---- */
 
 static const struct source_ops *ops_for(const struct config_source *cfg)
 {
-	return cfg->kind == CONFIG_SOURCE_SQLITE ? &source_sqlite_ops : &source_pg_ops;
+	switch (cfg->kind) {
+	case CONFIG_SOURCE_SQLITE:
+		return &source_sqlite_ops;
+	case CONFIG_SOURCE_MYSQL:
+		return &source_mysql_ops;
+	case CONFIG_SOURCE_POSTGRESQL:
+		break;
+	}
+	return &source_pg_ops;
 }
 
 int source_open_with_ops(const struct config_source *cfg, const struct source_ops *ops,
@@ -119,6 +183,14 @@ int source_open_with_ops(const struct config_source *cfg, const struct source_op
 		source_say(error, error_size, "source '%s': out of memory", cfg->name);
 		goto out_free;
 	}
+	if (cfg->format != CONFIG_FORMAT_TEXT) {
+		err = fieldpath_new(cfg->format, cfg->paths, cfg->path_count, cfg->base,
+				    &src->fieldpath);
+		if (err) {
+			source_say(why, sizeof(why), "cannot compile the paths: %s", strerror(-err));
+			goto out_fail;
+		}
+	}
 	err = ops->describe(src, why, sizeof(why));
 	if (err)
 		goto out_fail;
@@ -130,6 +202,7 @@ int source_open_with_ops(const struct config_source *cfg, const struct source_op
 
 out_fail:
 	source_fail(src, err, why, error, error_size);
+	fieldpath_free(src->fieldpath);
 	config_source_clear(&src->cfg);
 out_free:
 	free(src);
@@ -147,6 +220,7 @@ void source_close(struct source *src)
 	if (!src)
 		return;
 	src->ops->disconnect(src);
+	fieldpath_free(src->fieldpath);
 	config_source_clear(&src->cfg);
 	free(src);
 }
@@ -169,6 +243,22 @@ void source_set_busy_timeout(struct source *src, int64_t timeout_ms)
 /* ---- fetching ---- */
 
 /*
+ * A structured column none of whose values parses is the wrong column or
+ * the wrong format: the source fails, as for a missing column, instead
+ * of reading as a column without references.
+ */
+static int check_parsed(const struct source *src, const struct source_sink *sink,
+			const char *label, char *why, size_t why_size)
+{
+	if (sink->structured == 0 || sink->unparsed < sink->structured)
+		return 0;
+	source_say(why, why_size, "%s: none of its %" PRIu64 " values is %s (is 'format' "
+		   "right?)", label, sink->structured,
+		   src->cfg.format == CONFIG_FORMAT_JSON ? "JSON" : "PHP serialize()");
+	return -EINVAL;
+}
+
+/*
  * One snapshot over the columns [first, first + count) of src, or over
  * its query when it has one and count is not 0.
  */
@@ -184,12 +274,22 @@ static int fetch_snapshot(struct source *src, size_t first, size_t count,
 	if (err)
 		goto out_rollback;
 	if (src->cfg.query) {
+		sink->structured = sink->unparsed = 0;
 		err = src->ops->fetch_query(src, src->cfg.query, sink, why, why_size);
+		if (!err)
+			err = check_parsed(src, sink, "query", why, why_size);
 		if (err)
 			goto out_rollback;
 	}
 	for (size_t i = first; i < first + count && i < src->cfg.column_count; i++) {
+		char label[256];
+
+		sink->structured = sink->unparsed = 0;
 		err = src->ops->fetch_column(src, &src->cfg.columns[i], sink, why, why_size);
+		if (!err) {
+			source_column_label(&src->cfg.columns[i], label, sizeof(label));
+			err = check_parsed(src, sink, label, why, why_size);
+		}
 		if (err)
 			goto out_rollback;
 	}

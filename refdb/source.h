@@ -1,9 +1,11 @@
 /*
  * source: one application database whose columns hold the paths of media
- * files: a SQLite file or a PostgreSQL server.
+ * files: a SQLite file, a PostgreSQL server, or a MariaDB or MySQL server.
  *
  * Owns the connection and turns every value it reads into a normalised
- * path (refdb/pathnorm.h) before handing it on.  Fetching is total or it
+ * path (refdb/pathnorm.h) before handing it on; a value in JSON or PHP's
+ * serialize() format (config key format) into each path its selected
+ * fields hold (refdb/fieldpath.h).  Fetching is total or it
  * fails: a connection error, a missing table or column, a permission
  * error, a server that dies in the middle, a database locked for longer
  * than the busy timeout all return -errno with a message that names the
@@ -14,7 +16,7 @@
  *
  * It never writes to a database, never logs (the message goes back to the
  * caller, who logs it once) and never shows a password: messages describe
- * a PostgreSQL source by host, port, database and user only.
+ * a PostgreSQL or MySQL source by host, port, database and user only.
  *
  * Threads: a struct source belongs to one thread at a time (the checker);
  * every call may block on the disk or the network, so never call one from
@@ -97,8 +99,9 @@ int source_check(struct source *src, FILE *out, char *error, size_t error_size);
 /* The name of the [source NAME] section; never NULL. */
 const char *source_name(const struct source *src);
 
-/* "sqlite /srv/db.sqlite3" or "postgresql host=db port=5432 dbname=app
- * user=app": what messages show, never with a password. */
+/* "sqlite /srv/db.sqlite3", "postgresql host=db port=5432 dbname=app
+ * user=app" or "mysql host=localhost socket=/run/mysqld/mysqld.sock
+ * dbname=app user=app": what messages show, never with a password. */
 const char *source_description(const struct source *src);
 
 /* Change how long a fetch waits for a lock (SQLite's busy timeout,

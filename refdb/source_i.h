@@ -1,6 +1,6 @@
 /*
  * source_i.h: what source.c shares with the database backends
- * (source_sqlite.c, source_pg.c, and the next one).  Not a public
+ * (source_sqlite.c, source_pg.c, source_mysql.c).  Not a public
  * interface.
  *
  * A backend reads raw values and hands each one to source_take_value(),
@@ -21,10 +21,14 @@ struct source_sink {
 	source_emit_fn emit;
 	void *ctx;
 	struct source_report *report;
+	/* Structured values of the column being read: how many were not
+	 * empty, and how many of those did not parse. */
+	uint64_t structured;
+	uint64_t unparsed;
 };
 
 struct source_ops {
-	const char *kind;	/* "sqlite", "postgresql" */
+	const char *kind;	/* "sqlite", "postgresql", "mysql" */
 	/* Fill src->description; called once by source_open(). */
 	int (*describe)(struct source *src, char *why, size_t why_size);
 	/* Connect, or check that the connection is still good and reconnect
@@ -47,11 +51,13 @@ struct source {
 	const struct source_ops *ops;	/* immutable after open */
 	void *conn;			/* the backend's state, NULL when closed */
 	int64_t busy_timeout_ms;
+	struct fieldpath *fieldpath;	/* format json or php; NULL for text */
 	char description[256];		/* never holds a password */
 };
 
 extern const struct source_ops source_sqlite_ops;
 extern const struct source_ops source_pg_ops;
+extern const struct source_ops source_mysql_ops;
 
 /*
  * source_open() with the given backend instead of the one the URL names
@@ -61,8 +67,11 @@ int source_open_with_ops(const struct config_source *cfg, const struct source_op
 			 struct source **out, char *error, size_t error_size);
 
 /*
- * Take one raw value (value NULL for SQL NULL): normalise it, count it in
- * the report and emit it when usable.  Returns 0 or the -errno of emit.
+ * Take one raw value (value NULL for SQL NULL): normalise it (or, for a
+ * structured format, every path it holds), count it in the report and
+ * emit what is usable.  A structured value that does not parse is counted
+ * as hostile, and in sink->unparsed.  Returns 0, -ENOMEM or the -errno of
+ * emit.
  */
 int source_take_value(struct source_sink *sink, const char *value, size_t len);
 

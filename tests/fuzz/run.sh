@@ -14,12 +14,12 @@ cd "$(dirname "$0")/../.."
 
 seconds=${1:-30}
 build=build-fuzz
-targets=(admin config duration pathnorm respell)
+targets=(admin config duration pathnorm respell phpser)
 jobs=2
 
 # The longest input worth trying, per target: past PATH_MAX for paths,
 # past jansson's nesting limit for requests, a few screens of INI.
-declare -A max_len=([admin]=16384 [config]=4096 [duration]=256 [pathnorm]=8192 [respell]=8192)
+declare -A max_len=([admin]=16384 [config]=4096 [duration]=256 [pathnorm]=8192 [respell]=8192 [phpser]=8192)
 
 case $seconds in
 '' | *[!0-9]*) echo "usage: tests/fuzz/run.sh [seconds]" >&2; exit 2 ;;

@@ -197,9 +197,23 @@ static const struct {
 	{ "[source a]\nurl = sqlite:///a.db\ncolumns = t.c\nquery = SELECT 1\n",
 	  "4: key 'query': source 'a' has both 'columns' and 'query'; give one of them" },
 	{ "[source a]\nurl = sqlite:///a.db\ncolumn = t.c\n",
-	  "3: key 'column': unknown key in [source a] (use url, columns, query or strip_prefix)" },
-	{ "[source a]\nurl = mysql://db/app\n",
-	  "2: key 'url': 'mysql://db/app' is not a database URL (use sqlite:///path, postgresql://... or a libpq conninfo)" },
+	  "3: key 'column': unknown key in [source a] (use url, columns, query, strip_prefix, format, paths or base)" },
+	{ "[source a]\nurl = sqlite:///a.db\ncolumns = t.c\nformat = xml\n",
+	  "4: key 'format': 'xml' is not a format (use text, json or php)" },
+	{ "[source a]\nurl = sqlite:///a.db\ncolumns = t.c\nformat = php\n",
+	  "4: key 'format': source 'a' needs 'paths', the fields that hold paths (e.g. paths = file, sizes.*.file)" },
+	{ "[source a]\nurl = sqlite:///a.db\ncolumns = t.c\npaths = file\n",
+	  "4: key 'paths': source 'a' reads each value as one path; add format = json or php" },
+	{ "[source a]\nurl = sqlite:///a.db\ncolumns = t.c\nbase = dirname(file)\n",
+	  "4: key 'base': source 'a' reads each value as one path; add format = json or php" },
+	{ "[source a]\nurl = sqlite:///a.db\ncolumns = t.c\nformat = json\npaths = a b\n",
+	  "5: key 'paths': 'a b': expected '.' between keys" },
+	{ "[source a]\nurl = sqlite:///a.db\ncolumns = t.c\nformat = json\npaths = a,,b\n",
+	  "5: key 'paths': 'a,,b' has an empty entry in its list" },
+	{ "[source a]\nurl = sqlite:///a.db\ncolumns = t.c\nformat = json\npaths = a\nbase = x.*\n",
+	  "6: key 'base': the base 'x.*' must name one field, without '*'" },
+	{ "[source a]\nurl = ftp://db/app\n",
+	  "2: key 'url': 'ftp://db/app' is not a database URL (use sqlite:///path, postgresql://..., a libpq conninfo or mysql://...)" },
 	{ "[source a]\nurl = sqlite://app.db\n",
 	  "2: key 'url': 'sqlite://app.db' does not name an absolute path (use sqlite:///absolute/path)" },
 	{ "[source a]\nurl = sqlite:app.db\n", "2: key 'url': 'sqlite:app.db' does not name an absolute path" },
@@ -422,6 +436,104 @@ START_TEST(test_sqlite_urls_name_absolute_paths_only)
 END_TEST
 
 static const struct {
+	const char *url;
+	const char *user, *host, *database, *socket, *option_file;
+	unsigned int port;
+	const char *why;	/* NULL when the URL is valid */
+} mysql_urls[] = {
+	{ "mysql://app@db.example.com/shop", "app", "db.example.com", "shop", "", "", 0, NULL },
+	{ "mariadb://app@db:3307/shop", "app", "db", "shop", "", "", 3307, NULL },
+	{ "mysql://app@[::1]:3307/shop", "app", "::1", "shop", "", "", 3307, NULL },
+	{ "mysql://ro%40site@localhost/my%20db?socket=/run/mysqld/mysqld.sock",
+	  "ro@site", "localhost", "my db", "/run/mysqld/mysqld.sock", "", 0, NULL },
+	{ "mysql:///wp?option_file=/etc/mediafs/my.cnf&socket=/tmp/s", "", "", "wp", "/tmp/s",
+	  "/etc/mediafs/my.cnf", 0, NULL },
+	{ "mysql://app:secret@db/shop", NULL, NULL, NULL, NULL, NULL, 0,
+	  "the URL holds a password; put it in an option file (option_file=) or MYSQL_PWD instead" },
+	{ "mysql://app@db/shop?password=secret", NULL, NULL, NULL, NULL, NULL, 0,
+	  "unknown parameter 'password' (use socket=/path or option_file=/path; a password "
+	  "belongs in an option file or MYSQL_PWD)" },
+	{ "mysql://app@db", NULL, NULL, NULL, NULL, NULL, 0,
+	  "the URL names no database (use mysql://user@host/database)" },
+	{ "mysql://app@db/", NULL, NULL, NULL, NULL, NULL, 0,
+	  "the URL names no database (use mysql://user@host/database)" },
+	{ "mysql://app@db/a/b", NULL, NULL, NULL, NULL, NULL, 0,
+	  "the URL names no database (use mysql://user@host/database)" },
+	{ "mysql://app@db:99999/shop", NULL, NULL, NULL, NULL, NULL, 0,
+	  "'db:99999' is not a host or host:port" },
+	{ "mysql://app@db:/shop", NULL, NULL, NULL, NULL, NULL, 0, "'db:' is not a host or host:port" },
+	{ "mysql://app@[::1/shop", NULL, NULL, NULL, NULL, NULL, 0,
+	  "'[::1' is not a host or host:port" },
+	{ "mysql://app@db/shop?socket=relative", NULL, NULL, NULL, NULL, NULL, 0,
+	  "parameter 'socket' must be an absolute path" },
+	{ "mysql://app@db/shop?socket=/tmp/s", NULL, NULL, NULL, NULL, NULL, 0,
+	  "a socket needs the host 'localhost' or none, not 'db'" },
+	{ "mysql://app@db/sh%00op", NULL, NULL, NULL, NULL, NULL, 0,
+	  "the URL names no database (use mysql://user@host/database)" },
+};
+
+START_TEST(test_mysql_urls_are_split_and_passwords_refused)
+{
+	struct config_mysql_url url;
+	char why[256] = "";
+	int err = config_mysql_parse_url(mysql_urls[_i].url, &url, why, sizeof(why));
+
+	if (mysql_urls[_i].why) {
+		ck_assert_int_eq(err, -EINVAL);
+		ck_assert_str_eq(why, mysql_urls[_i].why);
+		ck_assert_msg(strstr(why, "secret") == NULL, "no password in '%s'", why);
+		return;
+	}
+	ck_assert_msg(err == 0, "'%s': %s", mysql_urls[_i].url, why);
+	ck_assert_str_eq(url.user, mysql_urls[_i].user);
+	ck_assert_str_eq(url.host, mysql_urls[_i].host);
+	ck_assert_str_eq(url.database, mysql_urls[_i].database);
+	ck_assert_str_eq(url.socket, mysql_urls[_i].socket);
+	ck_assert_str_eq(url.option_file, mysql_urls[_i].option_file);
+	ck_assert_uint_eq(url.port, mysql_urls[_i].port);
+}
+END_TEST
+
+START_TEST(test_a_structured_source_keeps_its_format_paths_and_base)
+{
+	struct config_source copy;
+
+	ck_assert_msg(load("[source wp]\nurl = mysql://wp@localhost/wordpress\n"
+			   "query = SELECT meta_value FROM wp_postmeta\n"
+			   "  WHERE meta_key = '_wp_attachment_metadata'\n"
+			   "format = php\npaths = file, sizes.*.file, original_image\n"
+			   "base = dirname(file)\n") == 0, "load: %s", error);
+	ck_assert_int_eq(cfg.sources[0].format, CONFIG_FORMAT_PHP);
+	ck_assert_uint_eq(cfg.sources[0].path_count, 3);
+	ck_assert_str_eq(cfg.sources[0].paths[1], "sizes.*.file");
+	ck_assert_str_eq(cfg.sources[0].base, "dirname(file)");
+	ck_assert_int_eq(config_source_copy(&copy, &cfg.sources[0]), 0);
+	ck_assert_int_eq(copy.format, CONFIG_FORMAT_PHP);
+	ck_assert_ptr_ne(copy.paths[2], cfg.sources[0].paths[2]);
+	ck_assert_str_eq(copy.paths[2], "original_image");
+	ck_assert_str_eq(copy.base, "dirname(file)");
+	config_source_clear(&copy);
+}
+END_TEST
+
+START_TEST(test_a_mysql_source_loads_and_its_url_errors_hide_the_password)
+{
+	ck_assert_int_eq(load("[source wp]\nurl = mysql://wp@localhost/wordpress\n"
+			      "columns = wp_postmeta.meta_value, other.t.c\n"), 0);
+	ck_assert_int_eq(cfg.sources[0].kind, CONFIG_SOURCE_MYSQL);
+	ck_assert_int_eq(load("[source wp]\nurl = mysql://wp:hunter2@localhost/wordpress\n"
+			      "columns = t.c\n"), -EINVAL);
+	ck_assert_msg(strstr(error, "'mysql://wp:***@localhost/wordpress' is not a valid mysql URL: "
+			     "the URL holds a password") != NULL, "message: %s", error);
+	ck_assert_msg(strstr(error, "hunter2") == NULL, "no password in '%s'", error);
+	ck_assert_int_eq(load("[source wp]\nurl = mysql://wp@localhost/wordpress\n"
+			      "columns = a.b.c.d\n"), -EINVAL);
+	ck_assert_msg(strstr(error, "'a.b.c.d' names a database; MySQL (the schema is the "
+			     "database) takes [schema.]table.column") != NULL, "message: %s", error);
+}
+END_TEST
+
+static const struct {
 	const char *key;
 	const char *value;
 	int err;
@@ -519,6 +631,10 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_scrub_removes_raw_and_decoded_passwords_from_messages);
 	tcase_add_test(tc, test_scrub_stays_in_a_full_buffer_when_the_mask_is_longer);
 	tcase_add_test(tc, test_an_empty_password_is_redacted_once_and_scrubbing_ends);
+	tcase_add_loop_test(tc, test_mysql_urls_are_split_and_passwords_refused, 0,
+			    sizeof(mysql_urls) / sizeof(mysql_urls[0]));
+	tcase_add_test(tc, test_a_mysql_source_loads_and_its_url_errors_hide_the_password);
+	tcase_add_test(tc, test_a_structured_source_keeps_its_format_paths_and_base);
 	tcase_add_loop_test(tc, test_sqlite_urls_name_absolute_paths_only, 0,
 			    sizeof(sqlite_urls) / sizeof(sqlite_urls[0]));
 	suite_add_tcase(s, tc);

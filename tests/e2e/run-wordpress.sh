@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# usage: run-wordpress.sh
+#
+# End-to-end test with WordPress: Debian's wordpress package, run by the
+# PHP command line, its database on a throwaway MariaDB server (unix
+# socket only), its uploads directory on a mediafs mount.
+#
+#   1. start MariaDB; create the database, and an account for mediafs that
+#      may only read wp_postmeta, its password in an option file
+#   2. wordpress.php install: the tables
+#   3. mount uploads over itself (BACKING = MOUNTPOINT), with the two
+#      sources of docs/wordpress.md; as root, in a private mount namespace
+#   4. wordpress.php upload: five images through WordPress (every size)
+#   5. wordpress.php act: delete one, drop the rows of one, replace one,
+#      edit one in the image editor
+#   6. mediactl scan, then wordpress.php check: every referenced file
+#      stays, every orphan is quarantined
+#   7. unmount; the daemon must exit 0
+#
+# Skips (exit 77) with a reason when FUSE, PHP (with GD and mysqli),
+# WordPress or the MariaDB server is missing.  The mount, the daemon and
+# the server are taken down on every exit path.  E2E_KEEP=1 keeps the work
+# directory.
+set -uo pipefail
+
+readonly EXIT_SKIP=77
+readonly WAIT_S=30
+readonly PASSWORD="wp-e2e-$$-$RANDOM"
+
+here=$(cd "$(dirname "$0")" && pwd)
+wp=${E2E_WP_ABSPATH:-/usr/share/wordpress}
+started=$(date +%s.%N)
+
+skip() { echo "skip: $*"; exit "$EXIT_SKIP"; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
+is_mounted() { [ "$(stat -f -c %t "$1" 2>/dev/null)" = 65735546 ]; }
+
+# A private mount namespace, as run-django.sh explains: no other process
+# sees the mount or looks its directories up.
+if [ -z "${E2E_ISOLATED:-}" ] && unshare --mount --propagation private true 2>/dev/null; then
+	E2E_ISOLATED=1 exec unshare --mount --propagation private -- "$BASH" "$0" "$@"
+fi
+
+[ -r /dev/fuse ] && [ -w /dev/fuse ] || skip "/dev/fuse is not usable here"
+[ -x "${MEDIAFS_BIN:-}" ] || skip "\$MEDIAFS_BIN does not name the mediafs binary"
+[ -x "${MEDIACTL_BIN:-}" ] || skip "\$MEDIACTL_BIN does not name the mediactl binary"
+command -v fusermount3 >/dev/null || skip "fusermount3 is not installed"
+command -v php >/dev/null || skip "PHP is not installed (Debian: php-cli)"
+php -r 'exit(function_exists("imagecreatetruecolor") && function_exists("mysqli_connect") ? 0 : 1);' ||
+	skip "PHP lacks GD or mysqli (Debian: php-gd, php-mysql)"
+[ -f "$wp/wp-settings.php" ] || skip "no WordPress in $wp (Debian: wordpress)"
+[ -x /usr/sbin/mariadbd ] && command -v mariadb-install-db >/dev/null ||
+	skip "no MariaDB server (Debian: mariadb-server)"
+as_mysql=()
+if [ "$(id -u)" = 0 ]; then
+	getent passwd mysql >/dev/null || skip "as root, the server needs the user mysql"
+	as_mysql=(--user=mysql)
+fi
+
+work=$(mktemp -d /tmp/mediafs-e2e-wordpress-XXXXXX) || fail "cannot make a work directory"
+chmod 755 "$work"
+uploads=$work/wp-content/uploads
+socket=$work/db/sock
+daemon_pid=
+db_pid=
+
+cleanup() {
+	local status=$? i
+	set +e
+	exec 9<&-
+	if [ -n "$daemon_pid" ]; then
+		is_mounted "$uploads" && fusermount3 -u "$uploads" 2>/dev/null
+		for ((i = 0; i < 100; i++)); do
+			kill -0 "$daemon_pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -0 "$daemon_pid" 2>/dev/null && kill -KILL "$daemon_pid"
+		is_mounted "$uploads" && fusermount3 -u -z "$uploads"
+	fi
+	if [ -n "$db_pid" ]; then
+		kill "$db_pid" 2>/dev/null
+		wait "$db_pid" 2>/dev/null
+	fi
+	if [ "$status" != 0 ] && [ "$status" != "$EXIT_SKIP" ]; then
+		[ -f "$work/daemon.log" ] && { echo "---- daemon log (last 40 lines) ----"; tail -n 40 "$work/daemon.log"; } >&2
+		[ -f "$work/db/server.log" ] && { echo "---- MariaDB log (last 10 lines) ----"; tail -n 10 "$work/db/server.log"; } >&2
+	fi
+	if [ -n "${E2E_KEEP:-}" ]; then
+		echo "kept $work"
+	else
+		rm -rf "$work"
+	fi
+	exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ------------------------------------------------------------ the database
+
+t=$(date +%s.%N)
+mkdir -p "$work/db" "$uploads" "$work/run"
+[ ${#as_mysql[@]} -gt 0 ] && chown mysql: "$work/db"
+mariadb-install-db --no-defaults --datadir="$work/db/data" --auth-root-authentication-method=normal \
+	--skip-test-db "${as_mysql[@]}" >"$work/db/install.log" 2>&1 ||
+	{ cat "$work/db/install.log"; fail "mariadb-install-db"; }
+/usr/sbin/mariadbd --no-defaults --datadir="$work/db/data" --socket="$socket" --skip-networking \
+	--pid-file="$work/db/mariadbd.pid" --log-error="$work/db/server.log" --skip-log-bin \
+	--innodb-flush-log-at-trx-commit=0 --innodb-buffer-pool-size=64M \
+	--character-set-server=utf8mb4 "${as_mysql[@]}" &
+db_pid=$!
+sql() { mariadb --no-defaults -S "$socket" -u root "$@"; }
+for ((i = 0; i < WAIT_S * 20; i++)); do
+	sql -e 'SELECT 1' >/dev/null 2>&1 && break
+	kill -0 "$db_pid" 2>/dev/null || fail "mariadbd exited"
+	sleep 0.05
+done
+sql -e 'SELECT 1' >/dev/null || fail "MariaDB did not answer within $WAIT_S s"
+sql -e "CREATE DATABASE wordpress; CREATE USER mediafs@localhost IDENTIFIED BY '$PASSWORD'" ||
+	fail "cannot create the database"
+echo "MariaDB $(sql -N -e 'SELECT version()') on $socket in $(elapsed "$t") s"
+
+export E2E_WORK=$work E2E_SOCKET=$socket E2E_UPLOADS=$uploads E2E_WP_ABSPATH=$wp
+export MEDIAFS_RUNTIME_DIR=$work/run
+t=$(date +%s.%N)
+php "$here/wordpress.php" install || fail "installing WordPress"
+echo "installed in $(elapsed "$t") s"
+sql -e "GRANT SELECT ON wordpress.wp_postmeta TO mediafs@localhost" || fail "GRANT"
+
+# ---------------------------------------------------- configuration, mount
+
+# The password in an option file, never in the configuration.
+printf '[mediafs]\npassword = %s\n' "$PASSWORD" >"$work/mediafs.cnf"
+chmod 600 "$work/mediafs.cnf"
+url="mysql://mediafs@localhost/wordpress?socket=$socket&option_file=$work/mediafs.cnf"
+cat >"$work/mediafs.ini" <<EOF
+[mediafs]
+interval = 1h
+min_age = 0s
+grace = 1h
+max_fraction = 1
+; every file WordPress deletes is kept in the quarantine, however young
+temp_max_age = 0s
+
+; docs/wordpress.md: the file of every attachment (images, PDFs, ...)
+[source wp-files]
+url = $url
+query = SELECT meta_value FROM wp_postmeta WHERE meta_key = '_wp_attached_file'
+
+; and every size WordPress generated, beside it, and the originals the
+; image editor keeps (the query wraps each attachment's backup sizes and
+; its attached file, another row, into one PHP array)
+[source wp-sizes]
+url = $url
+query = SELECT meta_value FROM wp_postmeta WHERE meta_key = '_wp_attachment_metadata'
+  UNION ALL
+    SELECT CONCAT('a:2:{s:4:"file";s:', LENGTH(f.meta_value), ':"', f.meta_value,
+      '";s:6:"backup";', b.meta_value, '}')
+    FROM wp_postmeta b JOIN wp_postmeta f
+      ON f.post_id = b.post_id AND f.meta_key = '_wp_attached_file'
+    WHERE b.meta_key = '_wp_attachment_backup_sizes'
+format = php
+paths = file, sizes.*.file, original_image, backup.*.file
+base = dirname(file)
+EOF
+"$MEDIAFS_BIN" --check-config "$work/mediafs.ini" || fail "mediafs --check-config refused it"
+grep -q "$PASSWORD" "$work/mediafs.ini" && fail "the password is in the configuration"
+
+# BACKING as it is beneath the mount, for checks that must not look a
+# quarantined path up through it (that would restore it).
+exec 9<"$uploads"
+export E2E_BACKING=/proc/$$/fd/9
+"$MEDIAFS_BIN" -f -o "config=$work/mediafs.ini" "$uploads" "$uploads" >"$work/daemon.log" 2>&1 9<&- &
+daemon_pid=$!
+for ((i = 0; i < WAIT_S * 20; i++)); do
+	is_mounted "$uploads" && grep -q '(startup)' "$work/daemon.log" && break
+	kill -0 "$daemon_pid" 2>/dev/null || fail "mediafs exited before mounting"
+	sleep 0.05
+done
+is_mounted "$uploads" || fail "the mount did not appear within $WAIT_S s"
+
+# ------------------------------------------------------------ scenarios
+
+t=$(date +%s.%N)
+php "$here/wordpress.php" upload || fail "uploading through WordPress"
+echo "uploaded in $(elapsed "$t") s"
+php "$here/wordpress.php" act || fail "deleting and replacing through WordPress"
+"$MEDIACTL_BIN" --mount "$uploads" scan || fail "mediactl scan"
+php "$here/wordpress.php" check
+check_status=$?
+grep -F "$PASSWORD" "$work/daemon.log" && fail "the daemon logged the password"
+
+exec 9<&-
+fusermount3 -u "$uploads" || fail "cannot unmount $uploads"
+wait "$daemon_pid"
+daemon_status=$?
+daemon_pid=
+[ "$daemon_status" = 0 ] || fail "mediafs exited with status $daemon_status"
+echo "wordpress: total $(elapsed "$started") s"
+[ "$check_status" = 0 ] || fail "some checks failed (see above)"
+echo "wordpress: all checks passed"
