@@ -553,13 +553,3 @@ size_t inode_table_count(struct inode_table *table)
 	pthread_mutex_unlock(&table->lock);
 	return count;
 }
-
-size_t inode_table_open_fds(struct inode_table *table)
-{
-	size_t count;
-
-	pthread_mutex_lock(&table->lock);
-	count = table->open_fds;
-	pthread_mutex_unlock(&table->lock);
-	return count;
-}

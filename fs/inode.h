@@ -210,7 +210,4 @@ unsigned int inode_table_writers(struct inode_table *table, dev_t dev, ino_t ino
 /* Entries held, the root excluded. */
 size_t inode_table_count(struct inode_table *table);
 
-/* Descriptors held open, the root excluded. */
-size_t inode_table_open_fds(struct inode_table *table);
-
 #endif

@@ -49,12 +49,12 @@ int track_child_path(struct mediafs *fs, struct inode *parent, int parent_fd,
 	return err;
 }
 
-bool track_created(struct mediafs *fs, struct inode *parent, int parent_fd,
-		   const char *name, const struct stat *st, bool is_link)
+/* An event of kind about the file st (at path, or NULL), now. */
+static struct catalog_event event_of_file(enum catalog_event_kind kind, const char *path,
+					  const struct stat *st)
 {
-	char path[PATH_MAX];
-	struct catalog_event ev = {
-		.kind = is_link ? CATALOG_EVENT_LINKED : CATALOG_EVENT_CREATED,
+	return (struct catalog_event){
+		.kind = kind,
 		.time_ms = clock_now_ms(),
 		.path = path,
 		.file_kind = S_ISLNK(st->st_mode) ? CATALOG_SYMLINK : CATALOG_FILE,
@@ -63,10 +63,18 @@ bool track_created(struct mediafs *fs, struct inode *parent, int parent_fd,
 		.size = st->st_size,
 		.mtime_ms = clock_ms_of(&st->st_mtim),
 	};
+}
+
+bool track_created(struct mediafs *fs, struct inode *parent, int parent_fd,
+		   const char *name, const struct stat *st, bool is_link)
+{
+	char path[PATH_MAX];
+	struct catalog_event ev;
 
 	if (!fs->events || (!S_ISREG(st->st_mode) && !S_ISLNK(st->st_mode)) ||
 	    track_child_path(fs, parent, parent_fd, name, path) != 0)
 		return false;
+	ev = event_of_file(is_link ? CATALOG_EVENT_LINKED : CATALOG_EVENT_CREATED, path, st);
 	events_emit(fs->events, &ev);
 	return true;
 }
@@ -75,15 +83,11 @@ void track_written(struct mediafs *fs, int fd, bool path_known)
 {
 	char path[PATH_MAX];
 	struct stat st;
-	struct catalog_event ev = { .kind = CATALOG_EVENT_WRITTEN };
+	struct catalog_event ev;
 
 	if (!fs->events || store_stat(fd, &st) != 0 || !S_ISREG(st.st_mode))
 		return;
-	ev.time_ms = clock_now_ms();
-	ev.dev = st.st_dev;
-	ev.ino = st.st_ino;
-	ev.size = st.st_size;
-	ev.mtime_ms = clock_ms_of(&st.st_mtim);
+	ev = event_of_file(CATALOG_EVENT_WRITTEN, NULL, &st);
 	/* The path only matters when the catalog does not know the inode (and
 	 * costs a readlink of /proc/self/fd/N); an open file moved to the
 	 * quarantine has a path that is not media. */
@@ -110,19 +114,10 @@ void track_removed(struct mediafs *fs, const char *path)
 void track_quarantined(struct mediafs *fs, const char *path, const char *qname,
 		       const char *reason, const struct stat *st)
 {
-	struct catalog_event ev = {
-		.kind = CATALOG_EVENT_QUARANTINED,
-		.time_ms = clock_now_ms(),
-		.path = path,
-		.file_kind = S_ISLNK(st->st_mode) ? CATALOG_SYMLINK : CATALOG_FILE,
-		.dev = st->st_dev,
-		.ino = st->st_ino,
-		.size = st->st_size,
-		.mtime_ms = clock_ms_of(&st->st_mtim),
-		.quarantine_name = qname,
-		.reason = reason,
-	};
+	struct catalog_event ev = event_of_file(CATALOG_EVENT_QUARANTINED, path, st);
 
+	ev.quarantine_name = qname;
+	ev.reason = reason;
 	if (fs->events)
 		events_emit(fs->events, &ev);
 }

@@ -63,28 +63,23 @@ struct admin_context {
 
 /*
  * Parse one request line as it came from a client (len bytes, no newline,
- * no NUL terminator needed; any bytes at all) and check it with
- * admin_check_request().  Returns the request, which the caller owns and
- * hands to admin_execute(), or NULL with *refusal set to the response to
- * send instead (a "usage" failure; NULL only when memory runs out).
- * Touches nothing but memory: safe from any thread.
+ * no NUL terminator needed; any bytes at all) and check it: it must be an
+ * object whose "command" names a command and whose keys hold what the
+ * commands read from them (flags are booleans, numbers are integers >= 0,
+ * paths are strings and their *_hex forms are hex without a 00 byte,
+ * "state" names a state; other keys are ignored).  Returns the request,
+ * which the caller owns and hands to admin_execute(), or NULL with
+ * *refusal set to the response to send instead (a "usage" failure; NULL
+ * only when memory runs out).  Touches nothing but memory: safe from any
+ * thread.
  */
 json_t *admin_parse_request(const char *text, size_t len, json_t **refusal);
 
 /*
- * Check that request is an object whose "command" names a command and
- * whose keys hold what the commands read from them: flags are booleans,
- * numbers are integers >= 0, paths are strings and their *_hex forms are
- * hex without a 00 byte, "state" names a state.  Other keys are ignored.
- * Returns NULL when the request may run, or the "usage" failure response.
- */
-json_t *admin_check_request(const json_t *request);
-
-/*
  * Execute one request ({"command": NAME, ...}) and return the response
- * (never NULL unless memory runs out).  The request is checked first with
- * admin_check_request(), so mediactl's offline requests and the socket's
- * are held to the same rules.
+ * (never NULL unless memory runs out).  The request is checked first as
+ * admin_parse_request() checks it, so mediactl's offline requests and the
+ * socket's are held to the same rules.
  */
 json_t *admin_execute(struct admin_context *ctx, const json_t *request);
 

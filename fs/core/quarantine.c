@@ -143,6 +143,24 @@ static void prune_empty(struct quarantine *q, const char *qname)
 	}
 }
 
+/*
+ * Name the place of rel under id in qname and make its directories like
+ * those of rel: *qdir_fd is then the directory to make *qbase in.  Returns
+ * 0 or -errno; on failure no directory it made is left.
+ */
+static int open_qname_dir(struct quarantine *q, const char *id, const char *rel,
+			  char *qname, size_t qname_size, int *qdir_fd, const char **qbase)
+{
+	int err = build_qname(id, rel, qname, qname_size);
+
+	if (err)
+		return err;
+	err = make_qname_parents(q, id, rel, qdir_fd, qbase);
+	if (err)
+		prune_empty(q, qname);
+	return err;
+}
+
 int quarantine_move_at(struct quarantine *q, int dir_fd, const char *name,
 		       const char *rel, const char *id, ino_t expected_ino,
 		       char *qname, size_t qname_size)
@@ -159,14 +177,9 @@ int quarantine_move_at(struct quarantine *q, int dir_fd, const char *name,
 		if (sb.st_ino != expected_ino)
 			return -ESTALE;
 	}
-	err = build_qname(id, rel, qname, qname_size);
+	err = open_qname_dir(q, id, rel, qname, qname_size, &qdir_fd, &qbase);
 	if (err)
 		return err;
-	err = make_qname_parents(q, id, rel, &qdir_fd, &qbase);
-	if (err) {
-		prune_empty(q, qname);
-		return err;
-	}
 	if (ops->renameat2(dir_fd, name, qdir_fd, qbase, RENAME_NOREPLACE) != 0) {
 		err = -errno;
 		close(qdir_fd);
@@ -205,14 +218,9 @@ int quarantine_link_at(struct quarantine *q, int dir_fd, const char *name,
 	const char *qbase;
 	int qdir_fd, err;
 
-	err = build_qname(id, rel, qname, qname_size);
+	err = open_qname_dir(q, id, rel, qname, qname_size, &qdir_fd, &qbase);
 	if (err)
 		return err;
-	err = make_qname_parents(q, id, rel, &qdir_fd, &qbase);
-	if (err) {
-		prune_empty(q, qname);
-		return err;
-	}
 	if (q->store->ops->linkat(dir_fd, name, qdir_fd, qbase, 0) != 0)
 		err = -errno;
 	close(qdir_fd);

@@ -44,6 +44,12 @@ static int neg_errno(void)
 	return errno ? -errno : -EIO;
 }
 
+/* Build "/proc/self/fd/N" in buf (STORE_PROC_FD_PATH_BYTES). */
+static void store_proc_path(int fd, char *buf)
+{
+	snprintf(buf, STORE_PROC_FD_PATH_BYTES, "/proc/self/fd/%d", fd);
+}
+
 /* BACKING for messages: "/" has an empty root_path. */
 static const char *root_name(const struct store *st)
 {
@@ -245,11 +251,6 @@ int store_state_path(const struct store *st, const char *name, char *buf,
 	int n = snprintf(buf, size, "/proc/self/fd/%d/%s", st->state_fd, name);
 
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
-}
-
-void store_proc_path(int fd, char *buf)
-{
-	snprintf(buf, STORE_PROC_FD_PATH_BYTES, "/proc/self/fd/%d", fd);
 }
 
 int store_stat(int fd, struct stat *out)

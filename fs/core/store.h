@@ -86,9 +86,6 @@ void store_close(struct store *st);
 int store_state_path(const struct store *st, const char *name, char *buf,
 		     size_t size);
 
-/* Build "/proc/self/fd/N" in buf (STORE_PROC_FD_PATH_BYTES). */
-void store_proc_path(int fd, char *buf);
-
 /* Stat what fd refers to, without following a symlink. */
 int store_stat(int fd, struct stat *out);
 

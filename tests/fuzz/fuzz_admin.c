@@ -6,8 +6,8 @@
  *
  * Invariants: a line gives exactly one of a request and a refusal; a
  * refusal is a well-formed "usage" response that can be sent; a request
- * passes admin_check_request() again, survives being written out and
- * parsed back, and every path it gives (as text or hex) decodes to a
+ * survives being written out and parsed back (so it passes the checks
+ * again, unchanged), and every path it gives (as text or hex) decodes to a
  * string of the right length that admin_set_path() writes back losslessly.
  */
 #include <string.h>
@@ -62,12 +62,10 @@ static void check_path(const json_t *request, const char *key)
 
 static void check_request(const json_t *request)
 {
-	json_t *again = admin_check_request(request);
 	json_t *refusal = NULL;
 	json_t *reparsed;
 	char *text;
 
-	fuzz_check(again == NULL, "a parsed request passes the check");
 	for (size_t i = 0; i < sizeof(path_keys) / sizeof(path_keys[0]); i++)
 		check_path(request, path_keys[i]);
 	text = json_dumps(request, JSON_COMPACT);

@@ -6,13 +6,16 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
+#include <linux/fs.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -383,6 +386,64 @@ START_TEST(test_held_scan_confirm_reject_and_purge)
 }
 END_TEST
 
+/* Set or clear the immutable flag of path: a file even root cannot unlink.
+ * Returns 0 or -errno (-ENOTTY or -EOPNOTSUPP where the filesystem has no
+ * such flag). */
+static int set_immutable(const char *path, bool on)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), flags, err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) < 0) {
+		err = -errno;
+	} else {
+		flags = on ? flags | FS_IMMUTABLE_FL : flags & ~FS_IMMUTABLE_FL;
+		if (ioctl(fd, FS_IOC_SETFLAGS, &flags) < 0)
+			err = -errno;
+	}
+	close(fd);
+	return err;
+}
+
+START_TEST(test_purge_that_cannot_delete_says_so)
+{
+	char rel[600];
+	const char *qname;
+	struct result r;
+	int err;
+
+	app_exec("DELETE FROM photo");
+	MEDIACTL(&r, "scan");
+	MEDIACTL(&r, "confirm");
+	ck_assert_int_eq(r.status, 0);
+	MEDIACTL(&r, "--json", "quarantine");
+	qname = json_string_value(json_object_get(json_array_get(json_object_get(r.json, "files"),
+								 0), "quarantine_name"));
+	ck_assert_ptr_nonnull(qname);
+	snprintf(rel, sizeof(rel), ".mediafs/quarantine/%s", qname);
+	json_decref(r.json);
+	err = set_immutable(harness_backing_path(&h, rel), true);
+	if (err == -ENOTTY || err == -EOPNOTSUPP) {
+		printf("skip: %s has no immutable flag to make a purge fail\n", h.dir);
+		return;
+	}
+	ck_assert_int_eq(err, 0);
+	MEDIACTL(&r, "--json", "purge", "--all", "--yes");
+	ck_assert_int_eq(set_immutable(harness_backing_path(&h, rel), false), 0);
+	ck_assert_msg(r.status == 1, "a file left in the quarantine fails the purge: %s", r.out);
+	ck_assert_int_eq(json_array_size(json_object_get(r.json, "failed")), 1);
+	ck_assert_int_eq(json_array_size(json_object_get(r.json, "purged")), 2);
+	ck_assert_msg(strstr(json_string_value(json_object_get(r.json, "error")),
+			     "could not be deleted"), "%s", r.out);
+	json_decref(r.json);
+	MEDIACTL(&r, "--json", "quarantine");
+	ck_assert_msg(json_array_size(json_object_get(r.json, "files")) == 1,
+		      "the file not deleted is still quarantined: %s", r.out);
+	json_decref(r.json);
+}
+END_TEST
+
 START_TEST(test_check_and_du)
 {
 	struct result r;
@@ -709,6 +770,7 @@ static Suite *mediactl_suite(void)
 	tcase_add_test(tc, test_restore_by_glob_id_since_and_pin);
 	tcase_add_test(tc, test_restore_conflict_needs_to);
 	tcase_add_test(tc, test_held_scan_confirm_reject_and_purge);
+	tcase_add_test(tc, test_purge_that_cannot_delete_says_so);
 	tcase_add_test(tc, test_check_and_du);
 	tcase_add_test(tc, test_usage_errors_and_help);
 	tcase_add_test(tc, test_other_user_is_refused);
