@@ -714,7 +714,10 @@ int main(int argc, char **argv)
 		response = run_offline(&opts, request);
 	} else {
 		status = find_socket(&opts, socket_path, sizeof(socket_path));
-		response = status ? NULL : ask_daemon(socket_path, request, cmd->progress);
+		/* Progress only for people watching: stdout a terminal, no --json. */
+		bool watched = !opts.json && isatty(STDOUT_FILENO);
+		response = status ? NULL : ask_daemon(socket_path, request,
+						      watched ? cmd->progress : NULL);
 	}
 	json_decref(request);
 	if (!response)
