@@ -39,7 +39,7 @@
 #include "store.h"
 #include "termesc.h"
 
-enum { SPINNER_MS = 200 };
+enum { SPINNER_MS = 200, PROGRESS_MS = 1000 };
 
 struct options {
 	bool json;
@@ -131,7 +131,23 @@ static int find_socket(const struct options *opts, char *path, size_t size)
 	return fail(EXIT_USAGE, "%d mounts are running: name one with --mount", found);
 }
 
-static void spinner(const char *what, int64_t started_ms, bool done)
+/*
+ * How far a restore or a purge is: how many files have left the
+ * quarantine since it began, as the status counts them on a second
+ * connection (the catalog records each file in its own transaction).
+ * Approximate: a scan or the checker's purge at the same time counts too.
+ */
+struct progress {
+	const char *socket_path;	/* NULL: nothing to count */
+	const char *done_word;		/* "restored", "purged" */
+	int64_t before;			/* quarantined files when it began */
+	int64_t total;			/* files it will move, or -1 when unknown */
+	int64_t left_quarantine;	/* so far, or -1 before the first count */
+	int64_t counted_ms;
+};
+
+static void spinner(const char *what, int64_t started_ms, bool done,
+		    const struct progress *progress)
 {
 	static const char frames[] = "|/-\\";
 	static int frame;
@@ -144,6 +160,12 @@ static void spinner(const char *what, int64_t started_ms, bool done)
 	}
 	fprintf(stderr, "\r%c %s... %llds", frames[frame++ % 4], what,
 		(long long)((clock_now_ms() - started_ms) / 1000));
+	if (progress && progress->left_quarantine >= 0 && progress->total >= 0)
+		fprintf(stderr, ", %lld of %lld files %s", (long long)progress->left_quarantine,
+			(long long)progress->total, progress->done_word);
+	else if (progress && progress->left_quarantine >= 0)
+		fprintf(stderr, ", %lld files %s", (long long)progress->left_quarantine,
+			progress->done_word);
 }
 
 /* text and a newline; MSG_NOSIGNAL: a closed socket is EPIPE, not a signal. */
@@ -163,8 +185,43 @@ static int send_line(int fd, const char *text)
 	return send(fd, "\n", 1, MSG_NOSIGNAL) == 1 ? 0 : -1;
 }
 
-/* Send request, wait for the response line (a spinner meanwhile). */
-static json_t *ask_daemon(const char *socket_path, json_t *request, const char *what)
+static json_t *ask_daemon(const char *socket_path, json_t *request, const char *what,
+			  struct progress *progress);
+
+/* The files in the quarantine now, or -1 when the status does not say. */
+static int64_t quarantined_files(const char *socket_path)
+{
+	json_t *request = json_pack("{s:s}", "command", "status");
+	json_t *status = request ? ask_daemon(socket_path, request, NULL, NULL) : NULL;
+	json_t *totals = json_object_get(json_object_get(status, "totals"), "quarantined");
+	int64_t files = json_is_integer(json_object_get(totals, "files")) ?
+			json_integer_value(json_object_get(totals, "files")) : -1;
+
+	json_decref(request);
+	json_decref(status);
+	return files;
+}
+
+/* Count again, once a second. */
+static void progress_count(struct progress *progress)
+{
+	int64_t now = clock_now_ms(), files;
+
+	if (!progress || !progress->socket_path || now - progress->counted_ms < PROGRESS_MS)
+		return;
+	progress->counted_ms = now;
+	files = quarantined_files(progress->socket_path);
+	if (files < 0) {
+		progress->socket_path = NULL;
+		return;
+	}
+	progress->left_quarantine = progress->before > files ? progress->before - files : 0;
+}
+
+/* Send request, wait for the response line (a spinner, and progress
+ * when given, meanwhile). */
+static json_t *ask_daemon(const char *socket_path, json_t *request, const char *what,
+			  struct progress *progress)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	char *text = json_dumps(request, JSON_COMPACT);
@@ -199,7 +256,8 @@ static json_t *ask_daemon(const char *socket_path, json_t *request, const char *
 		ssize_t n;
 
 		if (poll(&p, 1, SPINNER_MS) == 0) {
-			spinner(what, started, false);
+			progress_count(progress);
+			spinner(what, started, false, progress);
 			continue;
 		}
 		n = read(fd, buf, sizeof(buf));
@@ -222,7 +280,7 @@ static json_t *ask_daemon(const char *socket_path, json_t *request, const char *
 		if (memchr(buf, '\n', (size_t)n))
 			break;
 	}
-	spinner(what, started, true);
+	spinner(what, started, true, progress);
 	if (line) {
 		line[len] = '\0';
 		response = json_loads(line, 0, NULL);
@@ -258,6 +316,27 @@ static int load_remembered_config(struct catalog *cat, struct config *cfg)
 	}
 	free(path);
 	return err;
+}
+
+/*
+ * A restore or a purge counts the files that leave the quarantine; purge
+ * --all knows how many will.
+ */
+static void start_progress(struct progress *progress, const char *command,
+			   const json_t *request, const char *socket_path)
+{
+	bool purge = !strcmp(command, "purge");
+
+	if (!purge && strcmp(command, "restore") != 0)
+		return;
+	progress->before = quarantined_files(socket_path);
+	if (progress->before < 0)
+		return;
+	progress->socket_path = socket_path;
+	progress->done_word = purge ? "purged" : "restored";
+	progress->counted_ms = clock_now_ms();
+	if (purge && json_is_true(json_object_get(request, "all")))
+		progress->total = progress->before;
 }
 
 /* --backing: the store itself, locked against a daemon. */
@@ -713,11 +792,14 @@ int main(int argc, char **argv)
 	if (opts.backing) {
 		response = run_offline(&opts, request);
 	} else {
-		status = find_socket(&opts, socket_path, sizeof(socket_path));
 		/* Progress only for people watching: stdout a terminal, no --json. */
 		bool watched = !opts.json && isatty(STDOUT_FILENO);
+		struct progress progress = { .left_quarantine = -1, .total = -1 };
+		status = find_socket(&opts, socket_path, sizeof(socket_path));
+		if (!status && watched)
+			start_progress(&progress, cmd->name, request, socket_path);
 		response = status ? NULL : ask_daemon(socket_path, request,
-						      watched ? cmd->progress : NULL);
+						      watched ? cmd->progress : NULL, &progress);
 	}
 	json_decref(request);
 	if (!response)
