@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,8 @@
 /* ------------------------------------------------------------------ */
 
 struct connection {
-	int sock;
+	struct sockaddr_un addr;
+	int sock;		/* -1 when closed */
 	char *buf;		/* what came after the last answer line */
 	size_t len, cap;
 };
@@ -88,25 +90,64 @@ static int receive_line(struct connection *c, size_t *line_len, int *fd)
 	}
 }
 
+/* A new connection; 0 or -errno. */
+static int connection_open(struct connection *c)
+{
+	if (c->sock >= 0)
+		close(c->sock);
+	c->len = 0;
+	c->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->sock < 0)
+		return -errno;
+	if (connect(c->sock, (struct sockaddr *)&c->addr, sizeof(c->addr)) != 0) {
+		int err = -errno;
+		close(c->sock);
+		c->sock = -1;
+		return err;
+	}
+	return 0;
+}
+
+/*
+ * The daemon closes a connection idle for its timeout (while a slow
+ * thumbnail was made) with a farewell line: anything to read before a
+ * question is asked means that, and a new connection is made.
+ */
+static int connection_ready(struct connection *c)
+{
+	struct pollfd p = { .fd = c->sock, .events = POLLIN };
+
+	if (c->sock >= 0 && c->len == 0 && poll(&p, 1, 0) == 0)
+		return 0;
+	return connection_open(c);
+}
+
+static int send_all(int sock, const char *text, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = send(sock, text, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EPIPE;
+		text += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 static json_t *connection_ask(void *ctx, const json_t *request, int *fd)
 {
 	struct connection *c = ctx;
 	char *text = json_dumps(request, JSON_COMPACT);
-	size_t sent = 0, len = text ? strlen(text) : 0, line_len = 0;
+	size_t len = text ? strlen(text) : 0, line_len = 0;
 	json_t *response = NULL;
-	int err = text ? 0 : -ENOMEM;
+	int err = text ? connection_ready(c) : -ENOMEM;
 
 	*fd = -1;
-	if (text)
+	if (!err) {
 		text[len++] = '\n';	/* json_dumps leaves room: its NUL */
-	while (!err && sent < len) {
-		ssize_t n = send(c->sock, text + sent, len - sent, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			err = n < 0 ? -errno : -EPIPE;
-		else
-			sent += (size_t)n;
+		err = send_all(c->sock, text, len);
 	}
 	free(text);
 	if (!err)
@@ -128,24 +169,23 @@ static json_t *connection_ask(void *ctx, const json_t *request, int *fd)
 
 int review_connect(const char *socket_path, struct review_backend *backend)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct connection *c = calloc(1, sizeof(*c));
+	int err;
 
 	if (!c)
 		return say(EXIT_REFUSED, "out of memory", NULL);
-	if (strlen(socket_path) >= sizeof(addr.sun_path)) {
+	if (strlen(socket_path) >= sizeof(c->addr.sun_path)) {
 		free(c);
 		return say(EXIT_REFUSED, "the socket's path is too long", print_esc(socket_path));
 	}
-	strcpy(addr.sun_path, socket_path);
-	c->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (c->sock < 0 || connect(c->sock, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
-		int err = errno;
-		if (c->sock >= 0)
-			close(c->sock);
+	c->addr.sun_family = AF_UNIX;
+	strcpy(c->addr.sun_path, socket_path);
+	c->sock = -1;
+	err = connection_open(c);
+	if (err) {
 		free(c);
 		fprintf(stderr, "mediactl: cannot reach the daemon at '%s': %s\n",
-			print_esc(socket_path), strerror(err));
+			print_esc(socket_path), strerror(-err));
 		return EXIT_REFUSED;
 	}
 	backend->ask = connection_ask;
@@ -159,7 +199,8 @@ void review_disconnect(struct review_backend *backend)
 
 	if (!c)
 		return;
-	close(c->sock);
+	if (c->sock >= 0)
+		close(c->sock);
 	free(c->buf);
 	free(c);
 	backend->ctx = NULL;

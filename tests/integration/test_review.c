@@ -253,12 +253,21 @@ static char *read_page(const char *path)
 START_TEST(test_page_of_a_held_scan_then_of_the_quarantine)
 {
 	struct result r;
-	char id_text[32], *page;
+	char id_text[32], command[900], *page;
 	int64_t id = held_scan_of_the_files();
 
 	review_held(&r);
 	ck_assert_int_eq(number_at(r.json, "files"), 6);
 	ck_assert_msg(number_at(r.json, "thumbnails") == 4, "4 thumbnails: %s", r.out);
+	ck_assert_msg(!strstr(r.err, "thumbnails:"), "no progress without a terminal");
+	result_clear(&r);
+	/* On a terminal (script(1) gives it one), progress and a last line. */
+	snprintf(command, sizeof(command), "%s review --held -o %s/tty.html",
+		 getenv("MEDIACTL_BIN"), h.dir);
+	run_program(&r, (const char *const[]){ "script", "-qec", command, "/dev/null", NULL });
+	ck_assert_msg(r.status == 0 && strstr(r.out, "thumbnails: 4 of 5") &&
+		      strstr(r.out, "wrote ") && strstr(r.out, "6 files, 4 thumbnails"),
+		      "progress on a terminal: %s", r.out);
 	result_clear(&r);
 	page = read_page(page_path);
 	snprintf(id_text, sizeof(id_text), "reject %lld", (long long)id);
