@@ -165,7 +165,9 @@ static json_t *review_files(struct admin_context *ctx, const json_t *request)
  * parent without any link, the file itself as O_PATH without following
  * it, and only a regular file is opened for reading (a FIFO or a device
  * is never opened).  O_NOATIME where the kernel allows it: looking is
- * not an access.  Returns the descriptor or -errno.
+ * not an access.  Returns the descriptor, -ELOOP for a symbolic link
+ * (anywhere on the way), -EINVAL for another file that is not regular, or
+ * another -errno.
  */
 static int open_regular_beneath(int base_fd, const char *rel)
 {
@@ -182,7 +184,7 @@ static int open_regular_beneath(int base_fd, const char *rel)
 		return path_fd;
 	err = store_stat(path_fd, &sb);
 	if (!err && !S_ISREG(sb.st_mode))
-		err = -EINVAL;
+		err = S_ISLNK(sb.st_mode) ? -ELOOP : -EINVAL;
 	fd = err ? err : store_reopen(path_fd, O_RDONLY | O_NOATIME);
 	if (fd == -EPERM)
 		fd = store_reopen(path_fd, O_RDONLY);
@@ -213,7 +215,8 @@ static json_t *review_open(struct admin_context *ctx, const json_t *request, int
 	catalog_row_clear(&row);
 	if (err < 0) {
 		snprintf(message, sizeof(message), "file %lld cannot be opened: %s", (long long)id,
-			 err == -EINVAL ? "not a regular file" : strerror(-err));
+			 err == -EINVAL ? "not a regular file" :
+			 err == -ELOOP ? "a symbolic link, never followed" : strerror(-err));
 		return refusal("refused", message);
 	}
 	*fd = err;

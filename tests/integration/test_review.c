@@ -317,6 +317,32 @@ START_TEST(test_page_of_a_held_scan_then_of_the_quarantine)
 }
 END_TEST
 
+/* The daemon opens only regular files beneath BACKING, never through a
+ * link: a link to an image outside and a FIFO get notes, not thumbnails,
+ * and nothing waits on the FIFO. */
+START_TEST(test_links_and_fifos_are_not_opened)
+{
+	char outside[700], *page;
+	struct result r;
+
+	held_scan_of_the_files();
+	snprintf(outside, sizeof(outside), "%s/outside.jpg", h.dir);
+	write_image(outside, ".jpg", 100, 100, false);
+	ck_assert_int_eq(unlink(harness_backing_path(&h, "photos/tall.jpg")), 0);
+	ck_assert_int_eq(symlink(outside, harness_backing_path(&h, "photos/tall.jpg")), 0);
+	ck_assert_int_eq(unlink(harness_backing_path(&h, "photos/wide.jpg")), 0);
+	ck_assert_int_eq(mkfifo(harness_backing_path(&h, "photos/wide.jpg"), 0644), 0);
+	review_held(&r);
+	ck_assert_msg(number_at(r.json, "thumbnails") == 2, "2 thumbnails: %s", r.out);
+	result_clear(&r);
+	page = read_page(page_path);
+	ck_assert_msg(strstr(page, "cannot be opened: not a regular file"), "the FIFO's note");
+	ck_assert_msg(strstr(page, "cannot be opened: a symbolic link, never followed"),
+		      "the link's note");
+	free(page);
+}
+END_TEST
+
 START_TEST(test_usage)
 {
 	struct result r;
@@ -424,6 +450,7 @@ static Suite *review_suite(void)
 	tcase_add_checked_fixture(page, setup, teardown);
 	tcase_set_timeout(page, 120);
 	tcase_add_test(page, test_page_of_a_held_scan_then_of_the_quarantine);
+	tcase_add_test(page, test_links_and_fifos_are_not_opened);
 	tcase_add_test(page, test_usage);
 	suite_add_tcase(s, page);
 	tcase_add_checked_fixture(browser, setup, teardown);
