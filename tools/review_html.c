@@ -12,6 +12,7 @@
  * Layout: writing and escaping; the summary; the tiles; the table.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,19 +135,23 @@ static long long json_number(const json_t *obj, const char *key)
 	return (long long)json_integer_value(json_object_get(obj, key));
 }
 
-/* A span of time for people, to one unit: 45s, 12m, 5h, 3d. */
+/* A span of time for people, to the nearest of one unit: 45s, 12m, 5h,
+ * 3d (a grace of 7d just begun is "7d", not "6d"). */
 static void format_age(int64_t ms, char *buf, size_t size)
 {
+	static const struct {
+		int64_t below_s, unit_s;
+		const char *suffix;
+	} units[] = {
+		{ 60, 1, "s" }, { 3600, 60, "m" }, { 2 * 86400, 3600, "h" }, { INT64_MAX, 86400, "d" },
+	};
 	int64_t s = (ms < 0 ? -ms : ms) / 1000;
+	size_t i = 0;
 
-	if (s < 60)
-		snprintf(buf, size, "%llds", (long long)s);
-	else if (s < 3600)
-		snprintf(buf, size, "%lldm", (long long)(s / 60));
-	else if (s < 2 * 86400)
-		snprintf(buf, size, "%lldh", (long long)(s / 3600));
-	else
-		snprintf(buf, size, "%lldd", (long long)(s / 86400));
+	while (s >= units[i].below_s)
+		i++;
+	snprintf(buf, size, "%lld%s", (long long)((s + units[i].unit_s / 2) / units[i].unit_s),
+		 units[i].suffix);
 }
 
 static void format_time(int64_t ms, char *buf, size_t size)
@@ -344,7 +349,10 @@ static void put_tile(struct writer *w, const struct review_page *page,
 	put(w, "</div><div class=path>");
 	put_html(w, file->path);
 	format_size(file->size, size, sizeof(size));
-	putf(w, "</div><div>%s, %s, ", size, file->state);
+	putf(w, "</div><div>%s, ", size);
+	/* "quarantined 2h ago" says the state already. */
+	if (strcmp(file->state, "quarantined") != 0)
+		putf(w, "%s, ", file->state);
 	put_times(w, page, file, ", ");
 	put(w, "</div><div>");
 	put_html(w, file->reason[0] ? file->reason : "no reason given");
