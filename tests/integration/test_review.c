@@ -202,7 +202,7 @@ static void teardown(void)
 }
 
 /* The files of the page: two JPEGs, two PNGs (one with the hostile
- * name), a text file and a corrupt JPEG; the source then loses every
+ * name), two text files (one named in Latin-1) and a corrupt JPEG; the source then loses every
  * row, so the scan is held (the brake). */
 static int64_t held_scan_of_the_files(void)
 {
@@ -218,6 +218,8 @@ static int64_t held_scan_of_the_files(void)
 	write_image(harness_mount_path(&h, "docs/" HOSTILE_NAME), ".png", 120, 90, false);
 	ck_assert_int_eq(harness_write_file(harness_mount_path(&h, "docs/notes.txt"), "notes",
 					    5), 0);
+	ck_assert_int_eq(harness_write_file(harness_mount_path(&h, "docs/caf\xe9.txt"), "latin-1",
+					    7), 0);
 	ck_assert_int_eq(harness_write_file(harness_mount_path(&h, "photos/broken.jpg"),
 					    "\xff\xd8\xff\xe0 not a jpeg", 15), 0);
 	sleep_ms(1100);
@@ -257,7 +259,7 @@ START_TEST(test_page_of_a_held_scan_then_of_the_quarantine)
 	int64_t id = held_scan_of_the_files();
 
 	review_held(&r);
-	ck_assert_int_eq(number_at(r.json, "files"), 6);
+	ck_assert_int_eq(number_at(r.json, "files"), 7);
 	ck_assert_msg(number_at(r.json, "thumbnails") == 4, "4 thumbnails: %s", r.out);
 	ck_assert_msg(!strstr(r.err, "thumbnails:"), "no progress without a terminal");
 	result_clear(&r);
@@ -266,7 +268,7 @@ START_TEST(test_page_of_a_held_scan_then_of_the_quarantine)
 		 getenv("MEDIACTL_BIN"), h.dir);
 	run_program(&r, (const char *const[]){ "script", "-qec", command, "/dev/null", NULL });
 	ck_assert_msg(r.status == 0 && strstr(r.out, "thumbnails: 4 of 5") &&
-		      strstr(r.out, "wrote ") && strstr(r.out, "6 files, 4 thumbnails"),
+		      strstr(r.out, "wrote ") && strstr(r.out, "7 files, 4 thumbnails"),
 		      "progress on a terminal: %s", r.out);
 	result_clear(&r);
 	page = read_page(page_path);
@@ -282,6 +284,7 @@ START_TEST(test_page_of_a_held_scan_then_of_the_quarantine)
 	ck_assert_msg(strstr(page, "x&quot;&#39;&gt;&lt;script&gt;document.title=&#39;pwned"
 				   "&#39;&lt;\\n&lt;img src=x onerror="),
 		      "the hostile name is shown escaped, its newline as \\n");
+	ck_assert_msg(strstr(page, "docs/caf\\xE9.txt"), "a name that is not UTF-8 shows its byte");
 	free(page);
 
 	/* Nothing was read through the mount: the files are where they were. */
@@ -289,7 +292,17 @@ START_TEST(test_page_of_a_held_scan_then_of_the_quarantine)
 	MEDIACTL(&r, "confirm");
 	ck_assert_msg(r.status == 0, "confirm: %s", r.err);
 	result_clear(&r);
-	ck_assert_int_eq(quarantined_files(), 6);
+	ck_assert_int_eq(quarantined_files(), 7);
+	/* The scan, now that it moved its files. */
+	snprintf(page_path, sizeof(page_path), "%s/scan.html", h.dir);
+	snprintf(id_text, sizeof(id_text), "%lld", (long long)id);
+	MEDIACTL(&r, "--json", "review", "--scan", id_text, "-o", page_path);
+	ck_assert_msg(r.status == 0 && number_at(r.json, "files") == 7, "%s %s", r.out, r.err);
+	result_clear(&r);
+	page = read_page(page_path);
+	snprintf(id_text, sizeof(id_text), "restore --scan %lld", (long long)id);
+	ck_assert_msg(strstr(page, id_text), "the page of a scan says how to undo it");
+	free(page);
 	snprintf(page_path, sizeof(page_path), "%s/quarantine.html", h.dir);
 	MEDIACTL(&r, "--json", "review", "--quarantine", "-o", page_path);
 	ck_assert_msg(r.status == 0 && number_at(r.json, "thumbnails") == 4, "%s %s", r.out,
@@ -297,7 +310,7 @@ START_TEST(test_page_of_a_held_scan_then_of_the_quarantine)
 	result_clear(&r);
 	/* restore_on_access is on, and thumbnails of quarantined files
 	 * restored none of them. */
-	ck_assert_int_eq(quarantined_files(), 6);
+	ck_assert_int_eq(quarantined_files(), 7);
 	page = read_page(page_path);
 	ck_assert_msg(strstr(page, "restore --id ") && strstr(page, "purged after "),
 		      "each tile has its restore command and its purge time");
@@ -380,7 +393,7 @@ START_TEST(test_page_in_a_browser)
 	ck_assert_str_eq(json_string_value(json_object_get(r.json, "title")), title);
 	ck_assert_int_eq(number_at(r.json, "scripts"), 0);
 	ck_assert_int_eq(number_at(r.json, "handlers"), 0);
-	ck_assert_int_eq(number_at(r.json, "tiles"), 6);
+	ck_assert_int_eq(number_at(r.json, "tiles"), 7);
 	images = json_object_get(r.json, "images");
 	ck_assert_int_eq(json_array_size(images), 4);
 	json_array_foreach(images, i, image)
