@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
@@ -427,11 +428,28 @@ static char *target_option(const struct review_options *opts)
 	return out;
 }
 
+/*
+ * The page names private files: it is made 0600 (scp it as its owner), and
+ * a symbolic link in its place (in /tmp, by another user) is refused, not
+ * followed.  NULL with errno set.
+ */
 static FILE *open_output(const char *path)
 {
+	FILE *out;
+	int fd;
+
 	if (!path)
 		return stdout;
-	return fopen(path, "we");
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return NULL;
+	out = fdopen(fd, "w");
+	if (!out) {
+		int err = errno;
+		close(fd);
+		errno = err;
+	}
+	return out;
 }
 
 static int write_page(const struct review_options *opts, struct review_page *page,

@@ -358,11 +358,26 @@ END_TEST
 
 START_TEST(test_usage)
 {
+	char target[700], link[700], *page;
 	struct result r;
 
-	mount_with("");
+	held_scan_of_the_files();
 	MEDIACTL(&r, "review", "--held", "--quarantine", "-o", "/dev/null");
 	ck_assert_int_eq(r.status, 2);
+	result_clear(&r);
+	/* A link where the page goes is not followed. */
+	snprintf(target, sizeof(target), "%s/target", h.dir);
+	snprintf(link, sizeof(link), "%s/link.html", h.dir);
+	ck_assert_int_eq(harness_write_file(target, "kept", 4), 0);
+	ck_assert_int_eq(symlink(target, link), 0);
+	MEDIACTL(&r, "review", "-o", link);
+	ck_assert_msg(r.status == 1 && strstr(r.err, "cannot write"), "%s", r.err);
+	result_clear(&r);
+	page = read_page(target);
+	ck_assert_str_eq(page, "kept");
+	free(page);
+	MEDIACTL(&r, "reject");
+	ck_assert_int_eq(r.status, 0);
 	result_clear(&r);
 	MEDIACTL(&r, "review", "--held", "-o", "/dev/null");
 	ck_assert_msg(r.status == 1 && strstr(r.err, "no scan is held"), "%s", r.err);
