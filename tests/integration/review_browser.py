@@ -29,7 +29,7 @@ REPORT = """JSON.stringify({
   handlers: document.querySelectorAll('[onerror],[onload],[onclick]').length,
   tiles: document.querySelectorAll('figure.tile').length,
   images: Array.from(document.images).map(i => i.complete ? i.naturalWidth : -1),
-  text: document.body.innerText,
+  text: document.body.textContent,
 })"""
 
 
@@ -98,7 +98,9 @@ def main():
             target = browser.call('Target.createTarget', url='file://' + os.path.abspath(page))
             session = browser.call('Target.attachToTarget', targetId=target['targetId'],
                                    flatten=True)['sessionId']
-            while browser.evaluate(session, 'document.readyState') != 'complete':
+            # The new target shows about:blank first: wait for the page itself.
+            while not browser.evaluate(session, "location.protocol == 'file:' && "
+                                       "document.readyState == 'complete'"):
                 time.sleep(0.05)
             # Every image decoded (or failed) before it is counted.
             browser.evaluate(session, 'Promise.all(Array.from(document.images).map('
