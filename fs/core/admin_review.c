@@ -16,7 +16,11 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "grow.h"
 #include "log.h"
+
+/* Up to this many candidates are read one by one, more in one pass. */
+enum { CANDIDATES_ONE_BY_ONE = 2000 };
 
 /* ------------------------------------------------------------------ */
 /* Answers                                                              */
@@ -74,18 +78,74 @@ static int add_file(void *arg, const struct catalog_row *row)
 	return json_array_append_new(list->files, file) == 0 ? 0 : -ENOMEM;
 }
 
-static int add_candidate(void *arg, int64_t file_id)
-{
-	struct file_list *list = arg;
-	struct catalog_row row;
-	int err = catalog_get_row(list->ctx->cat, file_id, &row);
+/* The ids of a scan's candidates, sorted. */
+struct id_set {
+	int64_t *ids;
+	size_t count, capacity;
+};
 
-	/* A candidate whose row went away since is not shown. */
-	if (err == -ENOENT)
+static int add_id(void *arg, int64_t id)
+{
+	struct id_set *set = arg;
+	int64_t *grown = grow_array(set->ids, &set->capacity, set->count + 1, sizeof(*grown),
+				    1024);
+
+	if (!grown)
+		return -ENOMEM;
+	set->ids = grown;
+	set->ids[set->count++] = id;
+	return 0;
+}
+
+static int compare_ids(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+struct candidate_list {
+	struct file_list *list;
+	const struct id_set *set;
+};
+
+static int add_live_candidate(void *arg, const struct catalog_row *row)
+{
+	struct candidate_list *c = arg;
+
+	if (!bsearch(&row->id, c->set->ids, c->set->count, sizeof(int64_t), compare_ids))
 		return 0;
-	if (!err)
-		err = add_file(list, &row);
-	catalog_row_clear(&row);
+	return add_file(c->list, row);
+}
+
+/*
+ * The candidates of a held or dry-run scan that are still live (one that
+ * went since is not shown).  Few are asked for one by one; many by one
+ * pass over the live rows, as 100,000 point queries take seconds.
+ */
+static int list_candidates(struct admin_context *ctx, int64_t scan_id, struct file_list *list)
+{
+	struct id_set set = { 0 };
+	struct catalog_filter live = { .state = CATALOG_LIVE };
+	struct candidate_list c = { list, &set };
+	int err = catalog_scan_each_candidate(ctx->cat, scan_id, add_id, &set);
+
+	if (!err && set.count > CANDIDATES_ONE_BY_ONE) {
+		qsort(set.ids, set.count, sizeof(*set.ids), compare_ids);
+		err = catalog_query_rows(ctx->cat, &live, add_live_candidate, &c);
+	}
+	for (size_t i = 0; !err && set.count <= CANDIDATES_ONE_BY_ONE && i < set.count; i++) {
+		struct catalog_row row;
+		err = catalog_get_row(ctx->cat, set.ids[i], &row);
+		if (err == -ENOENT) {
+			err = 0;
+			continue;
+		}
+		if (!err && row.state == CATALOG_LIVE)
+			err = add_file(list, &row);
+		catalog_row_clear(&row);
+	}
+	free(set.ids);
 	return err;
 }
 
@@ -111,7 +171,7 @@ static int list_scan(struct admin_context *ctx, const struct catalog_scan *scan,
 	struct catalog_filter filter = { .state = CATALOG_QUARANTINED, .scan_id = scan->id };
 
 	if (scan->status == CATALOG_SCAN_HELD || scan->status == CATALOG_SCAN_DRY_RUN)
-		return catalog_scan_each_candidate(ctx->cat, scan->id, add_candidate, list);
+		return list_candidates(ctx, scan->id, list);
 	return catalog_query_rows(ctx->cat, &filter, add_file, list);
 }
 
