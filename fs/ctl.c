@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "admin_review.h"
 #include "checker.h"
 #include "ctladdr.h"
 #include "duration.h"
@@ -447,6 +448,13 @@ static void serve(struct ctl *ctl, int fd)
 		return;
 	}
 	while ((len = read_line(fd, ctl->idle_timeout_ms, &line, &cap)) >= 0) {
+		/* mediactl review's requests answer with a descriptor. */
+		int review = admin_review_serve(&admin, fd, line, (size_t)len);
+		if (review != 0) {
+			if (review < 0)
+				break;
+			continue;
+		}
 		json_t *response = NULL;
 		json_t *request = admin_parse_request(line, (size_t)len, &response);
 

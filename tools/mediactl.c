@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "admin_review.h"
 #include "catalog.h"
 #include "clock.h"
 #include "config.h"
@@ -34,10 +35,11 @@
 #include "log.h"
 #include "print.h"
 #include "quarantine.h"
+#include "review.h"
 #include "store.h"
 #include "termesc.h"
 
-enum { SPINNER_MS = 200 };
+enum { SPINNER_MS = 200, PROGRESS_MS = 1000 };
 
 struct options {
 	bool json;
@@ -62,6 +64,8 @@ static const char usage_text[] =
 "                             paths the checker never quarantines\n"
 "  scan [--dry-run]           run a scan now and wait for it\n"
 "  confirm [n], reject [n]    decide on a held scan\n"
+"  review [--scan n | --held | --quarantine] [-o file]\n"
+"                             a web page of thumbnails of what a scan moves\n"
 "  purge --expired | --id n | --all --yes\n"
 "                             delete quarantined files for good\n"
 "  check                      dangling references, catalog against the disk\n"
@@ -127,7 +131,23 @@ static int find_socket(const struct options *opts, char *path, size_t size)
 	return fail(EXIT_USAGE, "%d mounts are running: name one with --mount", found);
 }
 
-static void spinner(const char *what, int64_t started_ms, bool done)
+/*
+ * How far a restore or a purge is: how many files have left the
+ * quarantine since it began, as the status counts them on a second
+ * connection (the catalog records each file in its own transaction).
+ * Approximate: a scan or the checker's purge at the same time counts too.
+ */
+struct progress {
+	const char *socket_path;	/* NULL: nothing to count */
+	const char *done_word;		/* "restored", "purged" */
+	int64_t before;			/* quarantined files when it began */
+	int64_t total;			/* files it will move, or -1 when unknown */
+	int64_t left_quarantine;	/* so far, or -1 before the first count */
+	int64_t counted_ms;
+};
+
+static void spinner(const char *what, int64_t started_ms, bool done,
+		    const struct progress *progress)
 {
 	static const char frames[] = "|/-\\";
 	static int frame;
@@ -140,6 +160,12 @@ static void spinner(const char *what, int64_t started_ms, bool done)
 	}
 	fprintf(stderr, "\r%c %s... %llds", frames[frame++ % 4], what,
 		(long long)((clock_now_ms() - started_ms) / 1000));
+	if (progress && progress->left_quarantine >= 0 && progress->total >= 0)
+		fprintf(stderr, ", %lld of %lld files %s", (long long)progress->left_quarantine,
+			(long long)progress->total, progress->done_word);
+	else if (progress && progress->left_quarantine >= 0)
+		fprintf(stderr, ", %lld files %s", (long long)progress->left_quarantine,
+			progress->done_word);
 }
 
 /* text and a newline; MSG_NOSIGNAL: a closed socket is EPIPE, not a signal. */
@@ -159,8 +185,43 @@ static int send_line(int fd, const char *text)
 	return send(fd, "\n", 1, MSG_NOSIGNAL) == 1 ? 0 : -1;
 }
 
-/* Send request, wait for the response line (a spinner meanwhile). */
-static json_t *ask_daemon(const char *socket_path, json_t *request, const char *what)
+static json_t *ask_daemon(const char *socket_path, json_t *request, const char *what,
+			  struct progress *progress);
+
+/* The files in the quarantine now, or -1 when the status does not say. */
+static int64_t quarantined_files(const char *socket_path)
+{
+	json_t *request = json_pack("{s:s}", "command", "status");
+	json_t *status = request ? ask_daemon(socket_path, request, NULL, NULL) : NULL;
+	json_t *totals = json_object_get(json_object_get(status, "totals"), "quarantined");
+	int64_t files = json_is_integer(json_object_get(totals, "files")) ?
+			json_integer_value(json_object_get(totals, "files")) : -1;
+
+	json_decref(request);
+	json_decref(status);
+	return files;
+}
+
+/* Count again, once a second. */
+static void progress_count(struct progress *progress)
+{
+	int64_t now = clock_now_ms(), files;
+
+	if (!progress || !progress->socket_path || now - progress->counted_ms < PROGRESS_MS)
+		return;
+	progress->counted_ms = now;
+	files = quarantined_files(progress->socket_path);
+	if (files < 0) {
+		progress->socket_path = NULL;
+		return;
+	}
+	progress->left_quarantine = progress->before > files ? progress->before - files : 0;
+}
+
+/* Send request, wait for the response line (a spinner, and progress
+ * when given, meanwhile). */
+static json_t *ask_daemon(const char *socket_path, json_t *request, const char *what,
+			  struct progress *progress)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	char *text = json_dumps(request, JSON_COMPACT);
@@ -195,7 +256,8 @@ static json_t *ask_daemon(const char *socket_path, json_t *request, const char *
 		ssize_t n;
 
 		if (poll(&p, 1, SPINNER_MS) == 0) {
-			spinner(what, started, false);
+			progress_count(progress);
+			spinner(what, started, false, progress);
 			continue;
 		}
 		n = read(fd, buf, sizeof(buf));
@@ -218,7 +280,7 @@ static json_t *ask_daemon(const char *socket_path, json_t *request, const char *
 		if (memchr(buf, '\n', (size_t)n))
 			break;
 	}
-	spinner(what, started, true);
+	spinner(what, started, true, progress);
 	if (line) {
 		line[len] = '\0';
 		response = json_loads(line, 0, NULL);
@@ -256,22 +318,48 @@ static int load_remembered_config(struct catalog *cat, struct config *cfg)
 	return err;
 }
 
+/*
+ * A restore or a purge counts the files that leave the quarantine; purge
+ * --all knows how many will.
+ */
+static void start_progress(struct progress *progress, const char *command,
+			   const json_t *request, const char *socket_path)
+{
+	bool purge = !strcmp(command, "purge");
+
+	if (!purge && strcmp(command, "restore") != 0)
+		return;
+	progress->before = quarantined_files(socket_path);
+	if (progress->before < 0)
+		return;
+	progress->socket_path = socket_path;
+	progress->done_word = purge ? "purged" : "restored";
+	progress->counted_ms = clock_now_ms();
+	if (purge && json_is_true(json_object_get(request, "all")))
+		progress->total = progress->before;
+}
+
 /* --backing: the store itself, locked against a daemon. */
-static json_t *run_offline(const struct options *opts, json_t *request)
+struct offline {
+	struct store st;
+	struct quarantine q;
+	struct config cfg;
+	struct admin_context ctx;
+};
+
+/* Open the store of --backing; 0, or an exit status having said why. */
+static int offline_open(const struct options *opts, struct offline *off)
 {
 	char catalog_path[PATH_MAX], error[1024], state_dir[PATH_MAX], why[1024];
-	struct store st;
-	struct quarantine q = { .dir_fd = -1 };
-	struct config cfg;
-	struct admin_context ctx = { .config = &cfg };
-	json_t *response = NULL;
 	struct stat sb;
 	int err;
 
-	config_init_defaults(&cfg);
-	if (opts->config && config_load(&cfg, opts->config, error, sizeof(error)) != 0) {
-		fail(EXIT_USAGE, "%s", print_esc(error));
-		return NULL;
+	off->q = (struct quarantine){ .dir_fd = -1 };
+	off->ctx = (struct admin_context){ .config = &off->cfg };
+	config_init_defaults(&off->cfg);
+	if (opts->config && config_load(&off->cfg, opts->config, error, sizeof(error)) != 0) {
+		config_free(&off->cfg);
+		return fail(EXIT_USAGE, "%s", print_esc(error));
 	}
 	snprintf(state_dir, sizeof(state_dir), "%s/%s", opts->backing, STORE_STATE_DIR_NAME);
 	/* lstat: a link named .mediafs is a store that store_open() refuses
@@ -281,7 +369,7 @@ static json_t *run_offline(const struct options *opts, json_t *request)
 		     STORE_STATE_DIR_NAME);
 		goto out_config;
 	}
-	err = store_open(&st, opts->backing, why, sizeof(why));
+	err = store_open(&off->st, opts->backing, why, sizeof(why));
 	if (err == -EWOULDBLOCK) {
 		fail(EXIT_REFUSED, "a mediafs daemon holds '%s': ask it with --mount", print_esc(opts->backing));
 		goto out_config;
@@ -292,33 +380,95 @@ static json_t *run_offline(const struct options *opts, json_t *request)
 	}
 	/* Each step says what failed: error holds a message only from
 	 * catalog_open(). */
-	err = quarantine_open(&q, &st);
+	err = quarantine_open(&off->q, &off->st);
 	if (err) {
 		fail(EXIT_REFUSED, "cannot open the quarantine of '%s': %s", print_esc(opts->backing),
 		     strerror(-err));
 		goto out_store;
 	}
-	err = store_state_path(&st, CATALOG_FILE_NAME, catalog_path, sizeof(catalog_path));
+	err = store_state_path(&off->st, CATALOG_FILE_NAME, catalog_path, sizeof(catalog_path));
 	if (!err)
-		err = catalog_open(catalog_path, false, &ctx.cat, error, sizeof(error));
+		err = catalog_open(catalog_path, false, &off->ctx.cat, error, sizeof(error));
 	if (err) {
 		fail(EXIT_REFUSED, "cannot open the catalog of '%s': %s", print_esc(opts->backing),
 		     err == -ENOENT || err == -ENAMETOOLONG ? strerror(-err) : print_esc(error));
 		goto out_store;
 	}
-	ctx.store = &st;
-	ctx.quarantine = &q;
-	ctx.config_origin = opts->config ? "given" : "none";
-	if (!opts->config && load_remembered_config(ctx.cat, &cfg) == 0)
-		ctx.config_origin = "remembered";
-	response = admin_execute(&ctx, request);
-	catalog_close(ctx.cat);
+	off->ctx.store = &off->st;
+	off->ctx.quarantine = &off->q;
+	off->ctx.config_origin = opts->config ? "given" : "none";
+	if (!opts->config && load_remembered_config(off->ctx.cat, &off->cfg) == 0)
+		off->ctx.config_origin = "remembered";
+	return EXIT_OK;
 out_store:
-	quarantine_close(&q);
-	store_close(&st);
+	quarantine_close(&off->q);
+	store_close(&off->st);
 out_config:
-	config_free(&cfg);
+	config_free(&off->cfg);
+	return EXIT_REFUSED;
+}
+
+static void offline_close(struct offline *off)
+{
+	catalog_close(off->ctx.cat);
+	quarantine_close(&off->q);
+	store_close(&off->st);
+	config_free(&off->cfg);
+}
+
+static json_t *run_offline(const struct options *opts, json_t *request)
+{
+	struct offline off;
+	json_t *response;
+
+	if (offline_open(opts, &off) != EXIT_OK)
+		return NULL;
+	response = admin_execute(&off.ctx, request);
+	offline_close(&off);
 	return response;
+}
+
+/* review's backend on the stopped store: its requests and the admin's. */
+static json_t *offline_ask(void *arg, const json_t *request, int *fd)
+{
+	struct offline *off = arg;
+
+	*fd = -1;
+	if (admin_review_is_request(request))
+		return admin_review_execute(&off->ctx, request, fd);
+	return admin_execute(&off->ctx, request);
+}
+
+/* mediactl review, on the daemon or the stopped store. */
+static int run_review(const struct options *opts, const json_t *request)
+{
+	struct review_options review = {
+		.request = request, .mount = opts->mount, .backing = opts->backing,
+		.json = opts->json, .progress = !opts->json && isatty(STDOUT_FILENO),
+	};
+	struct review_backend backend = { 0 };
+	char socket_path[PATH_MAX];
+	struct offline off;
+	int status;
+
+	if (opts->backing) {
+		status = offline_open(opts, &off);
+		if (status)
+			return status;
+		backend.ask = offline_ask;
+		backend.ctx = &off;
+		status = review_run(&review, &backend);
+		offline_close(&off);
+		return status;
+	}
+	status = find_socket(opts, socket_path, sizeof(socket_path));
+	if (!status)
+		status = review_connect(socket_path, &backend);
+	if (status)
+		return status;
+	status = review_run(&review, &backend);
+	review_disconnect(&backend);
+	return status;
 }
 
 /* ------------------------------------------------------------------ */
@@ -392,6 +542,14 @@ static const struct command commands[] = {
 	  { { 0 } } },
 	{ "reject", "reject [n]", "Reject the held scan (or scan n): nothing moves.", "id",
 	  VALUE_INT, false, NULL, { { 0 } } },
+	{ "review", "review [--scan n | --held | --quarantine] [-o file]", "One self-contained "
+	  "HTML page of the files a held scan would move (the default), a scan moved, or the "
+	  "quarantine holds: thumbnails grouped by directory, sizes, ages, reasons, purge times "
+	  "and the restore commands to copy.  The page goes to -o FILE (or to stdout when it "
+	  "is not a terminal).", NULL, VALUE_NONE, false, NULL,
+	  { { "--scan", "scan", VALUE_INT }, { "--held", "held", VALUE_NONE },
+	    { "--quarantine", "quarantine", VALUE_NONE }, { "-o", "output", VALUE_PATH },
+	    { "--output", "output", VALUE_PATH }, { 0 } } },
 	{ "purge", "purge --expired | --id n | --all --yes", "Delete quarantined files for "
 	  "good: those past grace, one, or all of them.", NULL, VALUE_NONE, false, "purging",
 	  { { "--expired", "expired", VALUE_NONE }, { "--id", "id", VALUE_INT },
@@ -626,11 +784,22 @@ int main(int argc, char **argv)
 		return fail(EXIT_USAGE, "use --mount (a running daemon) or --backing (a stopped "
 			    "store), not both");
 	}
+	if (!strcmp(cmd->name, "review")) {
+		status = run_review(&opts, request);
+		json_decref(request);
+		return status;
+	}
 	if (opts.backing) {
 		response = run_offline(&opts, request);
 	} else {
+		/* Progress only for people watching: stdout a terminal, no --json. */
+		bool watched = !opts.json && isatty(STDOUT_FILENO);
+		struct progress progress = { .left_quarantine = -1, .total = -1 };
 		status = find_socket(&opts, socket_path, sizeof(socket_path));
-		response = status ? NULL : ask_daemon(socket_path, request, cmd->progress);
+		if (!status && watched)
+			start_progress(&progress, cmd->name, request, socket_path);
+		response = status ? NULL : ask_daemon(socket_path, request,
+						      watched ? cmd->progress : NULL, &progress);
 	}
 	json_decref(request);
 	if (!response)
