@@ -4,8 +4,12 @@
  */
 #include "mount_harness.h"
 
+#include "clock.h"
+
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -167,6 +171,8 @@ int harness_mount_at(struct mount_harness *h, const char *backing,
 		/* Check ends a failing test with _exit(), which runs no
 		 * cleanup: the daemon unmounts itself when its test dies. */
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (h->clock_path[0])
+			setenv(CLOCK_TEST_OFFSET_ENV, h->clock_path, 1);
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
@@ -241,6 +247,42 @@ void harness_kill(struct mount_harness *h)
 	harness_sh("fusermount3 -u -z '%s' 2>/dev/null", h->mountpoint);
 }
 
+/* Write the offset into a new 0600 file and rename it over the old one,
+ * so that the daemon never reads half a number. */
+static int write_clock(struct mount_harness *h, long long offset_ms)
+{
+	char tmp[sizeof(h->clock_path) + 8], text[32];
+	int len = snprintf(text, sizeof(text), "%lld\n", offset_ms);
+	int fd, err = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s.new", h->clock_path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	if (fchmod(fd, 0600) != 0 || write(fd, text, (size_t)len) != len)
+		err = errno ? -errno : -EIO;
+	if (close(fd) != 0 && !err)
+		err = -errno;
+	if (!err && rename(tmp, h->clock_path) != 0)
+		err = -errno;
+	if (!err)
+		h->clock_offset_ms = offset_ms;
+	return err;
+}
+
+int harness_use_test_clock(struct mount_harness *h)
+{
+	snprintf(h->clock_path, sizeof(h->clock_path), "%s/clock-offset", h->dir);
+	return write_clock(h, 0);
+}
+
+int harness_advance_clock(struct mount_harness *h, long ms)
+{
+	if (!h->clock_path[0] || ms < 0)
+		return -EINVAL;
+	return write_clock(h, h->clock_offset_ms + ms);
+}
+
 void harness_destroy(struct mount_harness *h)
 {
 	harness_unmount(h);
@@ -283,6 +325,88 @@ int harness_sh(const char *fmt, ...)
 	if (status < 0 || !WIFEXITED(status))
 		return -1;
 	return WEXITSTATUS(status);
+}
+
+/* Read both pipes until both close (poll: neither can fill up and stall
+ * the child); each buffer is cut at its size and NUL-terminated. */
+static void read_both(int out_fd, char *out, size_t out_size, int err_fd, char *err,
+		      size_t err_size)
+{
+	struct pollfd fds[2] = { { .fd = out_fd, .events = POLLIN },
+				 { .fd = err_fd, .events = POLLIN } };
+	char *bufs[2] = { out, err }, scratch[4096];
+	size_t sizes[2] = { out_size, err_size }, lens[2] = { 0, 0 };
+	int open_count = 2;
+
+	while (open_count > 0) {
+		if (poll(fds, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (int i = 0; i < 2; i++) {
+			if (fds[i].fd < 0 || !fds[i].revents)
+				continue;
+			size_t room = sizes[i] - 1 - lens[i];
+			ssize_t n = room ? read(fds[i].fd, bufs[i] + lens[i], room) :
+					   read(fds[i].fd, scratch, sizeof(scratch));
+			if (n <= 0) {
+				fds[i].fd = -1;
+				open_count--;
+			} else if (room) {
+				lens[i] += (size_t)n;
+			}
+		}
+	}
+	out[lens[0]] = '\0';
+	err[lens[1]] = '\0';
+}
+
+int harness_run(struct harness_output *r, uid_t uid, const char *const argv[])
+{
+	int out_pipe[2], err_pipe[2], status;
+	pid_t pid;
+
+	r->status = -1;
+	r->out[0] = r->err[0] = '\0';
+	if (pipe(out_pipe) != 0)
+		return -1;
+	if (pipe(err_pipe) != 0) {
+		close(out_pipe[0]);
+		close(out_pipe[1]);
+		return -1;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		dup2(out_pipe[1], STDOUT_FILENO);
+		dup2(err_pipe[1], STDERR_FILENO);
+		close(out_pipe[0]);
+		close(err_pipe[0]);
+		if (uid && (setgroups(0, NULL) != 0 || setgid(uid) != 0 || setuid(uid) != 0))
+			_exit(99);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(out_pipe[1]);
+	close(err_pipe[1]);
+	if (pid > 0)
+		read_both(out_pipe[0], r->out, sizeof(r->out), err_pipe[0], r->err,
+			  sizeof(r->err));
+	close(out_pipe[0]);
+	close(err_pipe[0]);
+	if (pid > 0 && waitpid(pid, &status, 0) == pid)
+		r->status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	return r->status;
+}
+
+void harness_slurp(const char *path, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	if (harness_read_file(path, buf, size - 1, &len) == 0)
+		buf[len] = '\0';
 }
 
 int harness_write_file(const char *path, const void *data, size_t len)
