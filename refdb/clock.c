@@ -36,7 +36,7 @@ static void clock_test_init(void)
 	if (!path || !*path)
 		return;
 	clock_test_path = path;
-	log_warn("clock: a test offset from '%s' is added to the time: ages are not real",
+	log_info("clock: a test offset from '%s' is added to the time: ages are not real",
 		 termesc(path, shown, sizeof(shown)));
 }
 

@@ -11,8 +11,9 @@
  * for the daemon) and of mode 0600: nobody but that user, who could stop
  * the daemon or rewrite the catalog anyway, can age a file by it.  Not a
  * build option: the tests run the very binary that is installed.  Every
- * program that honours it says so in its log once, so that a production
- * daemon started with the variable by mistake is seen at once.  The file
+ * program that honours it says so once at info level (the daemon's
+ * default), so that a daemon started with the variable by mistake is seen
+ * at once.  The file
  * holds a decimal count of milliseconds, never negative; a file that cannot
  * be read or does not parse leaves the last good offset (time never runs
  * backwards) and is logged once.  The file system's own times (mtime,

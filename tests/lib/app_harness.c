@@ -177,21 +177,43 @@ void app_mount(struct app_harness *app, const char *settings)
 /* mediactl                                                             */
 /* ------------------------------------------------------------------ */
 
-int app_ctl_argv(const struct app_harness *app, struct app_ctl *r, const char *const args[])
+/* "mediactl [--json] --mount MNT args..." into *r; returns its status. */
+static int run_mediactl(const struct app_harness *app, bool json, struct harness_output *r,
+			const char *const args[])
 {
-	const char *argv[MAX_CTL_ARGS + 1] = { getenv("MEDIACTL_BIN"), "--json", "--mount",
-					       app->h->mountpoint };
-	int argc = 4;
+	const char *argv[MAX_CTL_ARGS + 1] = { getenv("MEDIACTL_BIN") };
+	int argc = 1;
 
 	ck_assert_msg(argv[0] != NULL, "$MEDIACTL_BIN is set");
+	if (json)
+		argv[argc++] = "--json";
+	argv[argc++] = "--mount";
+	argv[argc++] = app->h->mountpoint;
 	for (int i = 0; args[i]; i++) {
 		ck_assert_int_lt(argc, MAX_CTL_ARGS);
 		argv[argc++] = args[i];
 	}
 	argv[argc] = NULL;
-	harness_run(&r->run, 0, argv);
+	return harness_run(r, 0, argv);
+}
+
+int app_ctl_argv(const struct app_harness *app, struct app_ctl *r, const char *const args[])
+{
+	run_mediactl(app, true, &r->run, args);
 	r->json = json_loads(r->run.out, 0, NULL);
 	return r->run.status;
+}
+
+/* Collect the NULL-terminated arguments after first into args. */
+static void collect_args(const char *args[], const char *first, va_list ap)
+{
+	int argc = 0;
+
+	for (const char *arg = first; arg; arg = va_arg(ap, const char *)) {
+		ck_assert_int_lt(argc, MAX_CTL_ARGS - 5);
+		args[argc++] = arg;
+	}
+	args[argc] = NULL;
 }
 
 void app_ctl_clear(struct app_ctl *r)
@@ -202,25 +224,41 @@ void app_ctl_clear(struct app_ctl *r)
 
 int app_mediactl(const struct app_harness *app, json_t **out, const char *first, ...)
 {
-	const char *args[MAX_CTL_ARGS] = { first };
+	const char *args[MAX_CTL_ARGS];
 	struct app_ctl *r = malloc(sizeof(*r));
-	int argc = 1, status;
+	int status;
 	va_list ap;
 
 	ck_assert_ptr_nonnull(r);
 	va_start(ap, first);
-	for (const char *arg = first ? va_arg(ap, const char *) : NULL; arg;
-	     arg = va_arg(ap, const char *)) {
-		ck_assert_int_lt(argc, MAX_CTL_ARGS - 5);
-		args[argc++] = arg;
-	}
+	collect_args(args, first, ap);
 	va_end(ap);
-	args[argc] = NULL;
 	status = app_ctl_argv(app, r, args);
-	if (out)
+	if (out) {
+		ck_assert_msg(r->json != NULL, "mediactl %s answers in JSON (status %d): %s",
+			      first ? first : "", status, r->run.out);
 		*out = r->json;
-	else
+	} else {
 		json_decref(r->json);
+	}
+	free(r);
+	return status;
+}
+
+int app_mediactl_text(const struct app_harness *app, char *out, size_t size,
+		      const char *first, ...)
+{
+	const char *args[MAX_CTL_ARGS];
+	struct harness_output *r = malloc(sizeof(*r));
+	int status;
+	va_list ap;
+
+	ck_assert_ptr_nonnull(r);
+	va_start(ap, first);
+	collect_args(args, first, ap);
+	va_end(ap);
+	status = run_mediactl(app, false, r, args);
+	snprintf(out, size, "%s", r->out);
 	free(r);
 	return status;
 }
@@ -277,6 +315,42 @@ int app_in_quarantine(const struct app_harness *app, const char *rel)
 	}
 	closedir(ids);
 	return n;
+}
+
+struct recorded_probe {
+	const struct app_harness *app;
+	const char *rel;
+};
+
+static bool is_recorded(void *ctx)
+{
+	struct recorded_probe *probe = ctx;
+	json_t *r = NULL, *row;
+	struct stat st;
+	bool recorded = false;
+	size_t i;
+
+	if (lstat(harness_backing_path(probe->app->h, probe->rel), &st) != 0 ||
+	    app_mediactl(probe->app, &r, "show", probe->rel, NULL) != 0) {
+		json_decref(r);
+		return false;
+	}
+	json_array_foreach(json_object_get(r, "files"), i, row) {
+		const char *state = json_string_value(json_object_get(row, "state"));
+		recorded = recorded || (state && strcmp(state, "live") == 0 &&
+					json_integer_value(json_object_get(row, "size")) ==
+						st.st_size);
+	}
+	json_decref(r);
+	return recorded;
+}
+
+void app_wait_recorded(const struct app_harness *app, const char *rel)
+{
+	struct recorded_probe probe = { app, rel };
+
+	ck_assert_msg(harness_wait_until(is_recorded, &probe, APP_WAIT_MS),
+		      "the catalog records '%s' with its size", rel);
 }
 
 void app_assert_bytes(const char *path, const char *content, const char *where)

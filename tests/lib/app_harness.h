@@ -90,11 +90,18 @@ void app_ctl_clear(struct app_ctl *r);
 
 /*
  * The same for callers that keep only the JSON: "mediactl --json --mount
- * MNT first ..." (NULL-terminated); *out gets the JSON (NULL when none,
- * the caller decrefs).  Returns the exit status.
+ * MNT first ..." (NULL-terminated).  With out, asserts that the answer is
+ * JSON and gives it to *out (the caller decrefs).  Returns the exit status.
  */
 int app_mediactl(const struct app_harness *app, json_t **out, const char *first, ...)
 	__attribute__((sentinel));
+
+/*
+ * "mediactl --mount MNT first ..." in its text form: stdout into out
+ * (size bytes, NUL-terminated, cut when longer).  Returns the exit status.
+ */
+int app_mediactl_text(const struct app_harness *app, char *out, size_t size,
+		      const char *first, ...) __attribute__((sentinel));
 
 /* A "scan" answer's status and numbers ("" and 0 when absent). */
 const char *app_scan_status(json_t *answer);
@@ -110,6 +117,13 @@ bool app_in_backing(const struct app_harness *app, const char *rel);
 /* How many times rel is in the quarantine (under how many scan ids);
  * -1 when there is no quarantine. */
 int app_in_quarantine(const struct app_harness *app, const char *rel);
+
+/*
+ * Wait until the catalog has rel live with the size it has in BACKING:
+ * the close of its last write was reported (a release is asynchronous,
+ * and a file still open for writing is never moved).
+ */
+void app_wait_recorded(const struct app_harness *app, const char *rel);
 
 /* The file at path holds exactly content (where names the side). */
 void app_assert_bytes(const char *path, const char *content, const char *where);

@@ -171,8 +171,6 @@ int harness_mount_at(struct mount_harness *h, const char *backing,
 		/* Check ends a failing test with _exit(), which runs no
 		 * cleanup: the daemon unmounts itself when its test dies. */
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (h->clock_path[0])
-			setenv(CLOCK_TEST_OFFSET_ENV, h->clock_path, 1);
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
@@ -272,8 +270,13 @@ static int write_clock(struct mount_harness *h, long long offset_ms)
 
 int harness_use_test_clock(struct mount_harness *h)
 {
+	int err;
+
 	snprintf(h->clock_path, sizeof(h->clock_path), "%s/clock-offset", h->dir);
-	return write_clock(h, 0);
+	err = write_clock(h, 0);
+	if (!err && setenv(CLOCK_TEST_OFFSET_ENV, h->clock_path, 1) != 0)
+		err = -errno;
+	return err;
 }
 
 int harness_advance_clock(struct mount_harness *h, long ms)

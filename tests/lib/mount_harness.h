@@ -21,7 +21,7 @@
 #define HARNESS_EXIT_SKIP 77
 
 /* The stdout a program may print before harness_run() cuts it. */
-#define HARNESS_OUTPUT_BYTES (1 << 16)
+#define HARNESS_OUTPUT_BYTES (1 << 18)
 
 struct mount_harness {
 	char dir[256];			/* temporary directory holding the rest */
@@ -71,9 +71,10 @@ int harness_unmount(struct mount_harness *h);
 void harness_kill(struct mount_harness *h);
 
 /*
- * Give every daemon started from now on the test clock (refdb/clock.h):
- * an offset file in h->dir, 0600, holding 0.  Only the daemon sees it,
- * not the test's other programs.  Returns 0 or -errno.
+ * Give every program this process starts from now on (the daemon,
+ * mediactl) the test clock of refdb/clock.h: an offset file in h->dir,
+ * 0600, holding 0, named in this process's environment.  Returns 0 or
+ * -errno.
  */
 int harness_use_test_clock(struct mount_harness *h);
 
