@@ -1346,11 +1346,7 @@ int main(void)
 	SRunner *runner;
 	int failed;
 
-	harness_require_fuse();
-	if (!getenv("MEDIACTL_BIN")) {
-		printf("skip: $MEDIACTL_BIN is not set\n");
-		return HARNESS_EXIT_SKIP;
-	}
+	app_require_mediactl();
 	snprintf(run_prefix, sizeof(run_prefix), "/tmp/mediafs-faults%ld-", (long)getpid());
 	probe_abilities(&can);
 	runner = srunner_create(faults_suite(&can));

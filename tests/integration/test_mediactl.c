@@ -68,9 +68,9 @@ static void setup(void)
 	ck_assert_int_eq(harness_write_file(harness_mount_path(&h, "old/a.jpg"), "aaaa", 4), 0);
 	ck_assert_int_eq(harness_write_file(harness_mount_path(&h, "old/b.jpg"), "bbbbbbbb", 8), 0);
 	/* Closed for the daemon too: a file open for writing is never moved. */
-	app_wait_recorded(&app, "keep/used.jpg");
-	app_wait_recorded(&app, "old/a.jpg");
-	app_wait_recorded(&app, "old/b.jpg");
+	app_wait_closed(&app, "keep/used.jpg");
+	app_wait_closed(&app, "old/a.jpg");
+	app_wait_closed(&app, "old/b.jpg");
 	app_advance_clock(&app, PAST_MIN_AGE_MS);
 }
 
@@ -667,11 +667,7 @@ int main(void)
 	SRunner *runner;
 	int failed;
 
-	harness_require_fuse();
-	if (!getenv("MEDIACTL_BIN")) {
-		printf("skip: $MEDIACTL_BIN is not set\n");
-		return HARNESS_EXIT_SKIP;
-	}
+	app_require_mediactl();
 	runner = srunner_create(mediactl_suite());
 	srunner_run_all(runner, CK_NORMAL);
 	failed = srunner_ntests_failed(runner);

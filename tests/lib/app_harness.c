@@ -100,6 +100,15 @@ static void app_reset(const struct app_harness *app)
 		      app->db_path, strerror(errno));
 }
 
+void app_require_mediactl(void)
+{
+	harness_require_fuse();
+	if (!getenv("MEDIACTL_BIN")) {
+		printf("skip: $MEDIACTL_BIN is not set\n");
+		exit(HARNESS_EXIT_SKIP);
+	}
+}
+
 void app_setup(struct app_harness *app, struct mount_harness *h, const char *name,
 	       const struct pg_harness *pg, const char *defaults)
 {
@@ -285,6 +294,7 @@ void app_put(const struct app_harness *app, const char *rel, const char *content
 	int err = harness_write_file(harness_mount_path(app->h, rel), content, strlen(content));
 
 	ck_assert_msg(err == 0, "write '%s': %s", rel, strerror(-err));
+	app_wait_closed(app, rel);
 }
 
 bool app_in_backing(const struct app_harness *app, const char *rel)
@@ -317,40 +327,26 @@ int app_in_quarantine(const struct app_harness *app, const char *rel)
 	return n;
 }
 
-struct recorded_probe {
-	const struct app_harness *app;
-	const char *rel;
+struct closed_probe {
+	struct mount_harness *h;
+	const char *path;
 };
 
-static bool is_recorded(void *ctx)
+static bool is_closed(void *ctx)
 {
-	struct recorded_probe *probe = ctx;
-	json_t *r = NULL, *row;
-	struct stat st;
-	bool recorded = false;
-	size_t i;
+	struct closed_probe *probe = ctx;
 
-	if (lstat(harness_backing_path(probe->app->h, probe->rel), &st) != 0 ||
-	    app_mediactl(probe->app, &r, "show", probe->rel, NULL) != 0) {
-		json_decref(r);
-		return false;
-	}
-	json_array_foreach(json_object_get(r, "files"), i, row) {
-		const char *state = json_string_value(json_object_get(row, "state"));
-		recorded = recorded || (state && strcmp(state, "live") == 0 &&
-					json_integer_value(json_object_get(row, "size")) ==
-						st.st_size);
-	}
-	json_decref(r);
-	return recorded;
+	return !harness_daemon_writes(probe->h, probe->path);
 }
 
-void app_wait_recorded(const struct app_harness *app, const char *rel)
+void app_wait_closed(const struct app_harness *app, const char *rel)
 {
-	struct recorded_probe probe = { app, rel };
+	char path[PATH_MAX];
+	struct closed_probe probe = { app->h, path };
 
-	ck_assert_msg(harness_wait_until(is_recorded, &probe, APP_WAIT_MS),
-		      "the catalog records '%s' with its size", rel);
+	snprintf(path, sizeof(path), "%s", harness_backing_path(app->h, rel));
+	ck_assert_msg(harness_wait_until(is_closed, &probe, APP_WAIT_MS),
+		      "the daemon releases '%s'", rel);
 }
 
 void app_assert_bytes(const char *path, const char *content, const char *where)

@@ -41,6 +41,12 @@ struct app_harness {
 };
 
 /*
+ * Exit with HARNESS_EXIT_SKIP and a reason when FUSE is missing
+ * (harness_require_fuse) or $MEDIACTL_BIN is not set.
+ */
+void app_require_mediactl(void);
+
+/*
  * Make h (harness_init with name) and an empty application database, and
  * point MEDIAFS_RUNTIME_DIR into h->dir.  pg: use the database "app" of
  * this cluster (dropped and made again), or NULL for a SQLite file.  The
@@ -107,7 +113,8 @@ int app_mediactl_text(const struct app_harness *app, char *out, size_t size,
 const char *app_scan_status(json_t *answer);
 long long app_scan_number(json_t *answer, const char *key);
 
-/* Write content to rel through the mount. */
+/* Write content to rel through the mount, and wait until the daemon has
+ * released it (app_wait_closed): a scan may move it from then on. */
 void app_put(const struct app_harness *app, const char *rel, const char *content);
 
 /* Is rel in BACKING (not following a final link)?  Presence is checked
@@ -119,11 +126,11 @@ bool app_in_backing(const struct app_harness *app, const char *rel);
 int app_in_quarantine(const struct app_harness *app, const char *rel);
 
 /*
- * Wait until the catalog has rel live with the size it has in BACKING:
- * the close of its last write was reported (a release is asynchronous,
- * and a file still open for writing is never moved).
+ * Wait until the daemon has released rel: it holds no descriptor open
+ * for writing on it (a release is asynchronous, and a file still open
+ * for writing is never moved).
  */
-void app_wait_recorded(const struct app_harness *app, const char *rel);
+void app_wait_closed(const struct app_harness *app, const char *rel);
 
 /* The file at path holds exactly content (where names the side). */
 void app_assert_bytes(const char *path, const char *content, const char *where);

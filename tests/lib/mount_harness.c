@@ -6,6 +6,7 @@
 
 #include "clock.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -441,6 +442,57 @@ int harness_read_file(const char *path, void *buf, size_t cap, size_t *len)
 	close(fd);
 	*len = got;
 	return 0;
+}
+
+/* The open flags of descriptor name of process pid, from its fdinfo. */
+static int fd_flags(pid_t pid, const char *name)
+{
+	char path[64], line[256];
+	unsigned int flags;
+	int found = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%s", (int)pid, name);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (found < 0 && fgets(line, sizeof(line), f))
+		if (sscanf(line, "flags: %o", &flags) == 1)
+			found = (int)flags;
+	fclose(f);
+	return found;
+}
+
+bool harness_daemon_writes(struct mount_harness *h, const char *path)
+{
+	char dir[64], link[64], target[PATH_MAX];
+	struct dirent *e;
+	bool writes = false;
+	DIR *fds;
+
+	if (h->pid <= 0)
+		return false;
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)h->pid);
+	fds = opendir(dir);
+	if (!fds)
+		return false;
+	while (!writes && (e = readdir(fds)) != NULL) {
+		ssize_t n;
+		int flags;
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(link, sizeof(link), "%s/%s", dir, e->d_name);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		if (strcmp(target, path) != 0)
+			continue;
+		flags = fd_flags(h->pid, e->d_name);
+		writes = flags >= 0 && !(flags & O_PATH) && (flags & O_ACCMODE) != O_RDONLY;
+	}
+	closedir(fds);
+	return writes;
 }
 
 bool harness_log_contains(struct mount_harness *h, const char *needle)

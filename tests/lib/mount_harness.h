@@ -115,6 +115,13 @@ int harness_read_file(const char *path, void *buf, size_t cap, size_t *len);
  * "" when it cannot be read. */
 void harness_slurp(const char *path, char *buf, size_t size);
 
+/*
+ * Does the daemon hold a descriptor open for writing on path (a file in
+ * BACKING)?  A close through the mount returns before the daemon's
+ * release of the file, and a file open for writing is never moved.
+ */
+bool harness_daemon_writes(struct mount_harness *h, const char *path);
+
 /* Does the daemon's log contain needle? */
 bool harness_log_contains(struct mount_harness *h, const char *needle);
 

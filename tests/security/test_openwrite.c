@@ -678,11 +678,7 @@ int main(void)
 	SRunner *runner;
 	int failed;
 
-	harness_require_fuse();
-	if (!getenv("MEDIACTL_BIN")) {
-		printf("skip: $MEDIACTL_BIN is not set\n");
-		return HARNESS_EXIT_SKIP;
-	}
+	app_require_mediactl();
 	user_harness_require(&user);
 	runner = srunner_create(openwrite_suite());
 	srunner_run_all(runner, CK_NORMAL);

@@ -369,11 +369,7 @@ int main(void)
 	int failed = 0;
 	SRunner *runner;
 
-	harness_require_fuse();
-	if (!getenv("MEDIACTL_BIN")) {
-		printf("skip: $MEDIACTL_BIN is not set\n");
-		return HARNESS_EXIT_SKIP;
-	}
+	app_require_mediactl();
 	use_pg = false;
 	runner = srunner_create(references_suite("references-sqlite", true));
 	srunner_run_all(runner, CK_NORMAL);
