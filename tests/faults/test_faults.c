@@ -62,13 +62,6 @@ static struct app_harness app;
 /* Small helpers                                                        */
 /* ------------------------------------------------------------------ */
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
 static const char *in_dir(const char *name)
 {
 	static char path[2][1024];
@@ -760,7 +753,7 @@ static int daemon_exit_status(void)
 			umount2(h.mountpoint, MNT_DETACH);
 			ck_abort_msg("mediafs mounted (or hung) on a read-only BACKING");
 		}
-		sleep_ms(POLL_MS);
+		harness_sleep_ms(POLL_MS);
 		waited += POLL_MS;
 	}
 	ck_assert_msg(WIFEXITED(status), "mediafs died of signal %d", WTERMSIG(status));

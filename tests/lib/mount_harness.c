@@ -75,7 +75,7 @@ static void untrack(struct mount_harness *h)
 	}
 }
 
-static long now_ms(void)
+long harness_now_ms(void)
 {
 	struct timespec ts;
 
@@ -83,7 +83,7 @@ static long now_ms(void)
 	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void sleep_ms(long ms)
+void harness_sleep_ms(long ms)
 {
 	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
 
@@ -176,8 +176,8 @@ int harness_mount_at(struct mount_harness *h, const char *backing,
 		_exit(127);
 	}
 	track(h);
-	deadline = now_ms() + MOUNT_WAIT_MS;
-	while (now_ms() < deadline) {
+	deadline = harness_now_ms() + MOUNT_WAIT_MS;
+	while (harness_now_ms() < deadline) {
 		if (waitpid(h->pid, &status, WNOHANG) == h->pid) {
 			h->pid = 0;
 			fprintf(stderr, "mediafs exited before mounting:\n");
@@ -186,7 +186,7 @@ int harness_mount_at(struct mount_harness *h, const char *backing,
 		}
 		if (harness_is_mounted(h->mountpoint))
 			return 0;
-		sleep_ms(POLL_MS);
+		harness_sleep_ms(POLL_MS);
 	}
 	fprintf(stderr, "mount did not appear within %d ms:\n", MOUNT_WAIT_MS);
 	print_log(h);
@@ -208,7 +208,7 @@ static void print_users(struct mount_harness *h)
 
 int harness_unmount(struct mount_harness *h)
 {
-	long deadline = now_ms() + UNMOUNT_WAIT_MS;
+	long deadline = harness_now_ms() + UNMOUNT_WAIT_MS;
 	int status;
 
 	if (h->pid <= 0)
@@ -219,13 +219,13 @@ int harness_unmount(struct mount_harness *h)
 		fprintf(stderr, "fusermount3 -u '%s' failed; processes using it:\n", h->mountpoint);
 		print_users(h);
 	}
-	while (now_ms() < deadline) {
+	while (harness_now_ms() < deadline) {
 		if (waitpid(h->pid, &status, WNOHANG) == h->pid) {
 			h->pid = 0;
 			untrack(h);
 			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 		}
-		sleep_ms(POLL_MS);
+		harness_sleep_ms(POLL_MS);
 	}
 	fprintf(stderr, "mediafs did not exit after unmount; its threads, then its log:\n");
 	harness_sh("command -v gdb >/dev/null && gdb -p %d -batch -ex 'thread apply all bt' "
@@ -466,6 +466,7 @@ static int fd_flags(pid_t pid, const char *name)
 bool harness_daemon_writes(struct mount_harness *h, const char *path)
 {
 	char dir[64], link[64], target[PATH_MAX];
+	size_t len = strlen(path);
 	struct dirent *e;
 	bool writes = false;
 	DIR *fds;
@@ -486,7 +487,7 @@ bool harness_daemon_writes(struct mount_harness *h, const char *path)
 		if (n <= 0)
 			continue;
 		target[n] = '\0';
-		if (strcmp(target, path) != 0)
+		if (strncmp(target, path, len) != 0 || (target[len] && target[len] != '/'))
 			continue;
 		flags = fd_flags(h->pid, e->d_name);
 		writes = flags >= 0 && !(flags & O_PATH) && (flags & O_ACCMODE) != O_RDONLY;
@@ -511,12 +512,12 @@ bool harness_log_contains(struct mount_harness *h, const char *needle)
 
 bool harness_wait_until(bool (*cond)(void *ctx), void *ctx, long timeout_ms)
 {
-	long deadline = now_ms() + timeout_ms;
+	long deadline = harness_now_ms() + timeout_ms;
 
 	while (!cond(ctx)) {
-		if (now_ms() > deadline)
+		if (harness_now_ms() > deadline)
 			return cond(ctx);
-		sleep_ms(POLL_MS);
+		harness_sleep_ms(POLL_MS);
 	}
 	return true;
 }

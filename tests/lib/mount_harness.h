@@ -117,8 +117,9 @@ void harness_slurp(const char *path, char *buf, size_t size);
 
 /*
  * Does the daemon hold a descriptor open for writing on path (a file in
- * BACKING)?  A close through the mount returns before the daemon's
- * release of the file, and a file open for writing is never moved.
+ * BACKING), or on a file under it (a directory)?  A close through the
+ * mount returns before the daemon's release of the file, and a file open
+ * for writing is never moved.
  */
 bool harness_daemon_writes(struct mount_harness *h, const char *path);
 
@@ -127,6 +128,11 @@ bool harness_log_contains(struct mount_harness *h, const char *needle);
 
 /* Poll the daemon's log for needle, up to timeout_ms. */
 bool harness_wait_log(struct mount_harness *h, const char *needle, long timeout_ms);
+
+/* A monotonic clock in milliseconds, and a pause (for pacing a workload;
+ * a test waits on a condition, harness_wait_until, never on time). */
+long harness_now_ms(void);
+void harness_sleep_ms(long ms);
 
 /* Poll until cond(ctx) is true, up to timeout_ms; returns the last answer. */
 bool harness_wait_until(bool (*cond)(void *ctx), void *ctx, long timeout_ms);
