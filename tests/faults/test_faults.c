@@ -1000,16 +1000,7 @@ static void assert_fingerprint(const char *path, const struct fingerprint *befor
 /* The names in a directory, sorted, one per line. */
 static void list_dir(const char *dir, char *out, size_t size)
 {
-	char cmd[1200];
-	FILE *f;
-	size_t len;
-
-	snprintf(cmd, sizeof(cmd), "ls -A '%s' | sort", dir);
-	f = popen(cmd, "r");
-	ck_assert_ptr_nonnull(f);
-	len = fread(out, 1, size - 1, f);
-	out[len] = '\0';
-	pclose(f);
+	ck_assert_int_eq(harness_sh_output(out, size, "ls -A '%s' | sort", dir), 0);
 }
 
 static void mkdirs_through_mount(const char *rel)
@@ -1336,16 +1327,12 @@ static Suite *faults_suite(const struct abilities *can)
 int main(void)
 {
 	struct abilities can;
-	SRunner *runner;
 	int failed;
 
 	app_require_mediactl();
 	snprintf(run_prefix, sizeof(run_prefix), "/tmp/mediafs-faults%ld-", (long)getpid());
 	probe_abilities(&can);
-	runner = srunner_create(faults_suite(&can));
-	srunner_run_all(runner, CK_NORMAL);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
+	failed = app_run_suite(faults_suite(&can));
 	detach_leftover_mounts();
 	if (pg_ready)
 		pg_harness_destroy(&pg);

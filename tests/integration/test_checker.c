@@ -720,9 +720,9 @@ START_TEST(test_kill_during_scan_and_purge_loses_nothing)
 }
 END_TEST
 
-static Suite *checker_suite(const char *name)
+static Suite *checker_suite(bool on_pg)
 {
-	Suite *s = suite_create(name);
+	Suite *s = suite_create(on_pg ? "checker-postgresql" : "checker-sqlite");
 	TCase *tc = tcase_create("promises");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
@@ -750,25 +750,6 @@ static Suite *checker_suite(const char *name)
 
 int main(void)
 {
-	int failed = 0;
-	SRunner *runner;
-
 	app_require_mediactl();
-	use_pg = false;
-	runner = srunner_create(checker_suite("checker-sqlite"));
-	srunner_run_all(runner, CK_NORMAL);
-	failed += srunner_ntests_failed(runner);
-	srunner_free(runner);
-
-	if (pg_harness_start(&pg) != 0) {
-		printf("PostgreSQL is not available here: its half of the checker tests is skipped\n");
-		return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-	}
-	use_pg = true;
-	runner = srunner_create(checker_suite("checker-postgresql"));
-	srunner_run_all(runner, CK_NORMAL);
-	failed += srunner_ntests_failed(runner);
-	srunner_free(runner);
-	pg_harness_destroy(&pg);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return app_run_over_both(checker_suite, &pg, &use_pg);
 }

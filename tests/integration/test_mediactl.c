@@ -31,19 +31,14 @@ struct result {
 	json_t *json;		/* when --json was given */
 };
 
-/* Run mediactl with argv (NULL-terminated), optionally as another uid. */
+/* Run mediactl with args (NULL-terminated), optionally as another uid. */
 static void run(struct result *r, uid_t uid, const char *const *args)
 {
-	const char *argv[40] = { getenv("MEDIACTL_BIN") };
-	int argc = 1;
 	bool json = false;
 
-	for (int i = 0; args[i] && argc < 39; i++) {
-		argv[argc++] = args[i];
+	for (int i = 0; args[i]; i++)
 		json = json || strcmp(args[i], "--json") == 0;
-	}
-	argv[argc] = NULL;
-	harness_run(&r->run, uid, argv);
+	app_mediactl_argv(&r->run, uid, args);
 	r->json = json ? json_loads(r->run.out, 0, NULL) : NULL;
 }
 
@@ -664,13 +659,9 @@ static Suite *mediactl_suite(void)
 
 int main(void)
 {
-	SRunner *runner;
 	int failed;
 
 	app_require_mediactl();
-	runner = srunner_create(mediactl_suite());
-	srunner_run_all(runner, CK_NORMAL);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
+	failed = app_run_suite(mediactl_suite());
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

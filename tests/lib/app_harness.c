@@ -109,6 +109,33 @@ void app_require_mediactl(void)
 	}
 }
 
+int app_run_suite(Suite *s)
+{
+	SRunner *runner = srunner_create(s);
+	int failed;
+
+	srunner_run_all(runner, CK_NORMAL);
+	failed = srunner_ntests_failed(runner);
+	srunner_free(runner);
+	return failed;
+}
+
+int app_run_over_both(Suite *(*make)(bool on_pg), struct pg_harness *pg, bool *on_pg)
+{
+	int failed;
+
+	*on_pg = false;
+	failed = app_run_suite(make(false));
+	if (pg_harness_start(pg) != 0) {
+		printf("PostgreSQL is not available here: its half of the tests is skipped\n");
+		return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	}
+	*on_pg = true;
+	failed += app_run_suite(make(true));
+	pg_harness_destroy(pg);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
 void app_setup(struct app_harness *app, struct mount_harness *h, const char *name,
 	       const struct pg_harness *pg, const char *defaults)
 {
@@ -206,6 +233,20 @@ static int run_mediactl(const struct app_harness *app, bool json, struct harness
 	return harness_run(r, 0, argv);
 }
 
+int app_mediactl_argv(struct harness_output *r, uid_t uid, const char *const args[])
+{
+	const char *argv[MAX_CTL_ARGS + 1] = { getenv("MEDIACTL_BIN") };
+	int argc = 1;
+
+	ck_assert_msg(argv[0] != NULL, "$MEDIACTL_BIN is set");
+	for (int i = 0; args[i]; i++) {
+		ck_assert_int_lt(argc, MAX_CTL_ARGS);
+		argv[argc++] = args[i];
+	}
+	argv[argc] = NULL;
+	return harness_run(r, uid, argv);
+}
+
 int app_ctl_argv(const struct app_harness *app, struct app_ctl *r, const char *const args[])
 {
 	run_mediactl(app, true, &r->run, args);
@@ -231,24 +272,36 @@ void app_ctl_clear(struct app_ctl *r)
 	r->json = NULL;
 }
 
-int app_mediactl(const struct app_harness *app, json_t **out, const char *first, ...)
+/* "mediactl [--json] --mount MNT first ..." into a new *r (the caller
+ * frees it); returns the exit status. */
+static int run_listed(const struct app_harness *app, bool json, struct harness_output **r,
+		      const char *first, va_list ap)
 {
 	const char *args[MAX_CTL_ARGS];
-	struct app_ctl *r = malloc(sizeof(*r));
+
+	*r = malloc(sizeof(**r));
+	ck_assert_ptr_nonnull(*r);
+	collect_args(args, first, ap);
+	return run_mediactl(app, json, *r, args);
+}
+
+int app_mediactl(const struct app_harness *app, json_t **out, const char *first, ...)
+{
+	struct harness_output *r;
+	json_t *json;
 	int status;
 	va_list ap;
 
-	ck_assert_ptr_nonnull(r);
 	va_start(ap, first);
-	collect_args(args, first, ap);
+	status = run_listed(app, true, &r, first, ap);
 	va_end(ap);
-	status = app_ctl_argv(app, r, args);
+	json = json_loads(r->out, 0, NULL);
 	if (out) {
-		ck_assert_msg(r->json != NULL, "mediactl %s answers in JSON (status %d): %s",
-			      first ? first : "", status, r->run.out);
-		*out = r->json;
+		ck_assert_msg(json != NULL, "mediactl %s answers in JSON (status %d): %s",
+			      first ? first : "", status, r->out);
+		*out = json;
 	} else {
-		json_decref(r->json);
+		json_decref(json);
 	}
 	free(r);
 	return status;
@@ -257,16 +310,13 @@ int app_mediactl(const struct app_harness *app, json_t **out, const char *first,
 int app_mediactl_text(const struct app_harness *app, char *out, size_t size,
 		      const char *first, ...)
 {
-	const char *args[MAX_CTL_ARGS];
-	struct harness_output *r = malloc(sizeof(*r));
+	struct harness_output *r;
 	int status;
 	va_list ap;
 
-	ck_assert_ptr_nonnull(r);
 	va_start(ap, first);
-	collect_args(args, first, ap);
+	status = run_listed(app, false, &r, first, ap);
 	va_end(ap);
-	status = run_mediactl(app, false, r, args);
 	snprintf(out, size, "%s", r->out);
 	free(r);
 	return status;

@@ -14,6 +14,7 @@
 #ifndef MEDIAFS_APP_HARNESS_H
 #define MEDIAFS_APP_HARNESS_H
 
+#include <check.h>
 #include <jansson.h>
 #include <stdbool.h>
 
@@ -45,6 +46,17 @@ struct app_harness {
  * (harness_require_fuse) or $MEDIACTL_BIN is not set.
  */
 void app_require_mediactl(void);
+
+/* Run a suite (Check's fork mode); returns how many of its tests failed. */
+int app_run_suite(Suite *s);
+
+/*
+ * Run make(false), the cases over a SQLite file; then, when pg can start
+ * (pg_harness_start), make(true) over it with *on_pg true while it runs.
+ * Without a PostgreSQL server that half is skipped, with the reason on
+ * stdout.  Returns EXIT_SUCCESS or EXIT_FAILURE, for main().
+ */
+int app_run_over_both(Suite *(*make)(bool on_pg), struct pg_harness *pg, bool *on_pg);
 
 /*
  * Make h (harness_init with name) and an empty application database, and
@@ -90,6 +102,12 @@ struct app_ctl {
  */
 int app_ctl_argv(const struct app_harness *app, struct app_ctl *r, const char *const args[]);
 #define APP_CTL(app, r, ...) app_ctl_argv((app), (r), (const char *const[]){ __VA_ARGS__, NULL })
+
+/*
+ * Run "mediactl args..." exactly so (no --mount, no --json) as uid (0:
+ * as this process) and wait.  Returns its exit status.
+ */
+int app_mediactl_argv(struct harness_output *r, uid_t uid, const char *const args[]);
 
 /* Drop r's JSON; r may be used again. */
 void app_ctl_clear(struct app_ctl *r);

@@ -331,6 +331,30 @@ int harness_sh(const char *fmt, ...)
 	return WEXITSTATUS(status);
 }
 
+int harness_sh_output(char *out, size_t size, const char *fmt, ...)
+{
+	char cmd[8192];
+	size_t len = 0;
+	va_list ap;
+	int status;
+	FILE *f;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	out[0] = '\0';
+	fflush(NULL);
+	f = popen(cmd, "r");
+	if (!f)
+		return -1;
+	len = fread(out, 1, size - 1, f);
+	out[len] = '\0';
+	status = pclose(f);
+	if (status < 0 || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
 /* Read both pipes until both close (poll: neither can fill up and stall
  * the child); each buffer is cut at its size and NUL-terminated. */
 static void read_both(int out_fd, char *out, size_t out_size, int err_fd, char *err,

@@ -38,7 +38,7 @@ struct mount_harness {
 struct harness_output {
 	int status;			/* exit status, or -1 when it did not exit */
 	char out[HARNESS_OUTPUT_BYTES];	/* stdout, NUL-terminated, cut when longer */
-	char err[4096];			/* stderr, the same */
+	char err[8192];			/* stderr, the same */
 };
 
 /*
@@ -98,6 +98,11 @@ const char *harness_mount_path(struct mount_harness *h, const char *rel);
 
 /* Run a shell command; returns its exit status (or -1). */
 int harness_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The same, with its stdout in out (size bytes, NUL-terminated, cut when
+ * longer); returns its exit status, or -1 when it could not run. */
+int harness_sh_output(char *out, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /*
  * Run argv (argv[0] a path; NULL-terminated) as uid (0: as this process,

@@ -546,14 +546,10 @@ static Suite *deleted_suite(void)
 
 int main(void)
 {
-	SRunner *runner;
 	int failed;
 
 	harness_require_fuse();
 	user_harness_require(&user);
-	runner = srunner_create(deleted_suite());
-	srunner_run_all(runner, CK_NORMAL);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
+	failed = app_run_suite(deleted_suite());
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

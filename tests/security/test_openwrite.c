@@ -675,14 +675,10 @@ static Suite *openwrite_suite(void)
 
 int main(void)
 {
-	SRunner *runner;
 	int failed;
 
 	app_require_mediactl();
 	user_harness_require(&user);
-	runner = srunner_create(openwrite_suite());
-	srunner_run_all(runner, CK_NORMAL);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
+	failed = app_run_suite(openwrite_suite());
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

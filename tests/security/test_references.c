@@ -347,14 +347,15 @@ START_TEST(test_the_confirmation_applies_the_same_matching)
 }
 END_TEST
 
-static Suite *references_suite(const char *name, bool all)
+/* PostgreSQL runs the spellings again; links are the same there. */
+static Suite *references_suite(bool on_pg)
 {
-	Suite *s = suite_create(name);
+	Suite *s = suite_create(on_pg ? "references-postgresql" : "references-sqlite");
 	TCase *tc = tcase_create("promise 1");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
-	if (all) {
+	if (!on_pg) {
 		tcase_add_test(tc, test_links_keep_their_targets_and_themselves);
 		tcase_add_test(tc, test_links_out_of_backing_are_never_followed);
 		tcase_add_test(tc, test_the_confirmation_applies_the_same_matching);
@@ -366,25 +367,6 @@ static Suite *references_suite(const char *name, bool all)
 
 int main(void)
 {
-	int failed = 0;
-	SRunner *runner;
-
 	app_require_mediactl();
-	use_pg = false;
-	runner = srunner_create(references_suite("references-sqlite", true));
-	srunner_run_all(runner, CK_NORMAL);
-	failed += srunner_ntests_failed(runner);
-	srunner_free(runner);
-
-	if (pg_harness_start(&pg) != 0) {
-		printf("PostgreSQL is not available here: its half of the tests is skipped\n");
-		return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-	}
-	use_pg = true;
-	runner = srunner_create(references_suite("references-postgresql", false));
-	srunner_run_all(runner, CK_NORMAL);
-	failed += srunner_ntests_failed(runner);
-	srunner_free(runner);
-	pg_harness_destroy(&pg);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return app_run_over_both(references_suite, &pg, &use_pg);
 }
