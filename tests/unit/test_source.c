@@ -24,8 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "app_harness.h"
 #include "config.h"
-#include "pg_harness.h"
 #include "refset.h"
 #include "source.h"
 
@@ -549,28 +549,41 @@ START_TEST(test_a_wal_database_is_read_while_it_is_written)
 }
 END_TEST
 
-START_TEST(test_check_prints_each_column_and_each_error)
+/*
+ * source_check() over body fails with -ENOENT and prints format, each of
+ * its three %s being name (SQLite: the file) or, when name is NULL, the
+ * source's description.
+ */
+static void assert_check_prints(const char *body, const char *format, const char *name)
 {
-	char *text = NULL;
+	char *text = NULL, expected[1024];
 	size_t size = 0;
 	FILE *out = open_memstream(&text, &size);
-	char expected[1024];
 
-	db_exec("CREATE TABLE evil (p TEXT); INSERT INTO evil VALUES ('../x'), ('ok.jpg');");
-	open_source("columns = gallery_photo.image, gallery_photo.thumb, evil.p, gallery_photo.nope\n");
+	ck_assert_ptr_nonnull(out);
+	open_source(body);
 	ck_assert_int_eq(source_check(src, out, error, sizeof(error)), -ENOENT);
 	fclose(out);
-	snprintf(expected, sizeof(expected),
-		 "source 'app' (sqlite %s): gallery_photo.image ok, 4 rows (4 paths, 0 empty)\n"
-		 "source 'app' (sqlite %s): gallery_photo.thumb ok, 4 rows (2 paths, 2 empty)\n"
-		 "source 'app' (sqlite %s): evil.p ok, 2 rows (1 paths, 0 empty, 1 unusable, "
-		 "e.g. '../x (dotdot)')\n"
-		 "error: source 'app': table 'gallery_photo' column 'nope': no such column: nope\n",
-		 db_path, db_path, db_path);
+	if (!name)
+		name = source_description(src);
+	snprintf(expected, sizeof(expected), format, name, name, name);
 	ck_assert_str_eq(text, expected);
+	free(text);
+}
+
+START_TEST(test_check_prints_each_column_and_each_error)
+{
+	db_exec("CREATE TABLE evil (p TEXT); INSERT INTO evil VALUES ('../x'), ('ok.jpg');");
+	assert_check_prints("columns = gallery_photo.image, gallery_photo.thumb, evil.p, "
+			    "gallery_photo.nope\n",
+			    "source 'app' (sqlite %s): gallery_photo.image ok, 4 rows (4 paths, 0 empty)\n"
+			    "source 'app' (sqlite %s): gallery_photo.thumb ok, 4 rows (2 paths, 2 empty)\n"
+			    "source 'app' (sqlite %s): evil.p ok, 2 rows (1 paths, 0 empty, 1 unusable, "
+			    "e.g. '../x (dotdot)')\n"
+			    "error: source 'app': table 'gallery_photo' column 'nope': no such column: "
+			    "nope\n", db_path);
 	ck_assert_str_eq(error, "source 'app': table 'gallery_photo' column 'nope': "
 			 "no such column: nope");
-	free(text);
 }
 END_TEST
 
@@ -866,22 +879,12 @@ END_TEST
 
 START_TEST(test_check_prints_each_column_and_each_error_pg)
 {
-	char *text = NULL;
-	size_t size = 0;
-	FILE *out = open_memstream(&text, &size);
-	char expected[1024];
-
-	open_source("columns = gallery_photo.thumb, media.asset.file, docs.nope\n");
-	ck_assert_int_eq(source_check(src, out, error, sizeof(error)), -ENOENT);
-	fclose(out);
-	snprintf(expected, sizeof(expected),
-		 "source 'app' (%s): gallery_photo.thumb ok, 4 rows (2 paths, 2 empty)\n"
-		 "source 'app' (%s): media.asset.file ok, 3 rows (2 paths, 0 empty, 1 unusable, "
-		 "e.g. '/media/assets/hero.jpg (absolute)')\n"
-		 "error: source 'app': table 'docs' column 'nope': column \"nope\" does not exist\n",
-		 source_description(src), source_description(src));
-	ck_assert_str_eq(text, expected);
-	free(text);
+	assert_check_prints("columns = gallery_photo.thumb, media.asset.file, docs.nope\n",
+			    "source 'app' (%s): gallery_photo.thumb ok, 4 rows (2 paths, 2 empty)\n"
+			    "source 'app' (%s): media.asset.file ok, 3 rows (2 paths, 0 empty, "
+			    "1 unusable, e.g. '/media/assets/hero.jpg (absolute)')\n"
+			    "error: source 'app': table 'docs' column 'nope': column \"nope\" does "
+			    "not exist\n", NULL);
 }
 END_TEST
 
@@ -1041,23 +1044,12 @@ static int create_fixtures(void)
 	return err;
 }
 
-static int run_suite(Suite *s)
-{
-	SRunner *runner = srunner_create(s);
-	int failed;
-
-	srunner_run_all(runner, CK_NORMAL);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
-	return failed;
-}
-
 int main(void)
 {
 	int failed, err;
 
 	backend = BACKEND_SQLITE;
-	failed = run_suite(source_sqlite_suite());
+	failed = app_run_suite(source_sqlite_suite());
 
 	err = pg_harness_start(&cluster);
 	if (err == -ENOENT) {
@@ -1074,7 +1066,7 @@ int main(void)
 		return EXIT_FAILURE;
 	}
 	backend = BACKEND_PG;
-	failed += run_suite(source_pg_suite());
+	failed += app_run_suite(source_pg_suite());
 	pg_harness_destroy(&cluster);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
