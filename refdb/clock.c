@@ -87,7 +87,10 @@ static int clock_test_read(int64_t *offset_ms, const char **why)
 	}
 	*offset_ms = value;
 out_close:
-	close(fd);
+	if (close(fd) != 0 && !err) {
+		*why = strerror(errno);
+		err = -errno;
+	}
 	return err;
 }
 

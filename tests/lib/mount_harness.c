@@ -258,6 +258,7 @@ static int write_clock(struct mount_harness *h, long long offset_ms)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -errno;
+	errno = 0;
 	if (fchmod(fd, 0600) != 0 || write(fd, text, (size_t)len) != len)
 		err = errno ? -errno : -EIO;
 	if (close(fd) != 0 && !err)
