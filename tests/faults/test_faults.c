@@ -34,8 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mount_harness.h"
-#include "pg_harness.h"
+#include "app_harness.h"
 
 enum {
 	WAIT_MS = 15000,		/* for anything that should happen soon */
@@ -57,19 +56,11 @@ static bool pg_ready;
 /* The current test's (each runs in its own child). */
 static struct mount_harness h;
 static bool use_pg;
-static char app_path[700];
-static char config_path[700];
+static struct app_harness app;
 
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                        */
 /* ------------------------------------------------------------------ */
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
 
 static const char *in_dir(const char *name)
 {
@@ -143,29 +134,6 @@ static void detach_leftover_mounts(void)
 /* The application database                                             */
 /* ------------------------------------------------------------------ */
 
-static void app_exec(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void app_exec(const char *fmt, ...)
-{
-	char sql[4096];
-	char *error = NULL;
-	sqlite3 *db;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(sql, sizeof(sql), fmt, ap);
-	va_end(ap);
-	if (use_pg) {
-		ck_assert_msg(pg_harness_exec(&pg, "app", sql) == 0, "pg: %s", sql);
-		return;
-	}
-	ck_assert_int_eq(sqlite3_open(app_path, &db), SQLITE_OK);
-	sqlite3_busy_timeout(db, 5000);
-	ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &error) == SQLITE_OK, "sqlite: %s: %s",
-		      sql, error ? error : "");
-	sqlite3_close(db);
-}
-
 /* Insert len raw bytes into photo.image: NUL and invalid UTF-8 included. */
 static void app_insert_bytes(const void *value, size_t len, bool as_blob)
 {
@@ -173,7 +141,7 @@ static void app_insert_bytes(const void *value, size_t len, bool as_blob)
 	sqlite3 *db;
 
 	ck_assert(!use_pg);
-	ck_assert_int_eq(sqlite3_open(app_path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_open(app.db_path, &db), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_prepare_v2(db, "INSERT INTO photo (image) VALUES (?1)", -1, &st,
 					    NULL), SQLITE_OK);
 	if (as_blob)
@@ -183,26 +151,6 @@ static void app_insert_bytes(const void *value, size_t len, bool as_blob)
 	ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
 	sqlite3_finalize(st);
 	sqlite3_close(db);
-}
-
-static void app_reference(const char *table, const char *path)
-{
-	app_exec("INSERT INTO %s (%s) VALUES ('%s')", table,
-		 strcmp(table, "photo") == 0 ? "image" : "thumb", path);
-}
-
-static void app_reset(void)
-{
-	if (use_pg) {
-		pg_harness_exec(&pg, NULL, "DROP DATABASE IF EXISTS app WITH (FORCE)");
-		ck_assert_int_eq(pg_harness_exec(&pg, NULL, "CREATE DATABASE app"), 0);
-		app_exec("CREATE TABLE photo (id serial primary key, image text);"
-			 "CREATE TABLE gallery (id serial primary key, thumb text);");
-		return;
-	}
-	snprintf(app_path, sizeof(app_path), "%s/app.db", h.dir);
-	app_exec("CREATE TABLE photo (id integer primary key, image text);"
-		 "CREATE TABLE gallery (id integer primary key, thumb text);");
 }
 
 /* A connection of the test's own to the application's PostgreSQL database. */
@@ -273,132 +221,22 @@ static void wait_for_lock_wait(PGconn *observer, const char *table, int pid, con
 /* Mount, daemon and mediactl                                           */
 /* ------------------------------------------------------------------ */
 
-/* The test's settings, then the defaults for every key it did not set. */
-static void write_config(const char *settings)
-{
-	static const char *const defaults[] = {
-		"interval = 1h", "min_age = 0s", "grace = 1h", "max_fraction = 1",
-		"temp_max_age = 0s",
-	};
-	char url[1024];
-	FILE *f;
-
-	if (use_pg)
-		snprintf(url, sizeof(url), "postgresql:///app?host=%s&user=%s", pg.dir,
-			 PG_HARNESS_SUPERUSER);
-	else
-		snprintf(url, sizeof(url), "sqlite:///%s", app_path);
-	snprintf(config_path, sizeof(config_path), "%s/mediafs.ini", h.dir);
-	f = fopen(config_path, "w");
-	ck_assert_ptr_nonnull(f);
-	fprintf(f, "[mediafs]\n%s", settings ? settings : "");
-	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
-		char key[32];
-		sscanf(defaults[i], "%31s", key);
-		if (!settings || !strstr(settings, key))
-			fprintf(f, "%s\n", defaults[i]);
-	}
-	fprintf(f, "\n[source app]\nurl = %s\ncolumns = photo.image, gallery.thumb\n", url);
-	fclose(f);
-}
-
-/* Mount with extra [mediafs] lines and wait for the startup scan. */
-static void mount_with(const char *settings)
-{
-	char option[800];
-	const char *args[] = { "-o", option, NULL };
-
-	write_config(settings);
-	snprintf(option, sizeof(option), "config=%s", config_path);
-	harness_clear_log(&h);
-	ck_assert_int_eq(harness_mount(&h, args), 0);
-	ck_assert_msg(harness_wait_log(&h, "(startup)", WAIT_MS), "the startup scan runs");
-}
-
-struct ctl {
-	int status;
-	char out[CTL_OUTPUT_BYTES];
-	char err[4096];
-	json_t *json;
-};
-
-static void ctl_clear(struct ctl *r)
-{
-	json_decref(r->json);
-	r->json = NULL;
-}
-
-/* Read a whole small file into buf (NUL-terminated); "" when missing. */
-static void slurp(const char *path, char *buf, size_t size)
-{
-	size_t len = 0;
-
-	buf[0] = '\0';
-	if (harness_read_file(path, buf, size - 1, &len) == 0)
-		buf[len] = '\0';
-}
-
-/* Run "mediactl --json --mount MNT args..." and keep its exit status,
- * output and JSON. */
-static void ctl_argv(struct ctl *r, const char *const *args)
-{
-	const char *argv[40] = { getenv("MEDIACTL_BIN"), "--json", "--mount", h.mountpoint };
-	const char *err_path = in_dir("mediactl.err");
-	int argc = 4, out_pipe[2], status;
-	size_t len = 0;
-	ssize_t n;
-	pid_t pid;
-
-	for (int i = 0; args[i] && argc < 39; i++)
-		argv[argc++] = args[i];
-	argv[argc] = NULL;
-	ck_assert_int_eq(pipe(out_pipe), 0);
-	fflush(NULL);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		int fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		dup2(out_pipe[1], STDOUT_FILENO);
-		if (fd >= 0)
-			dup2(fd, STDERR_FILENO);
-		close(out_pipe[0]);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(out_pipe[1]);
-	while ((n = read(out_pipe[0], r->out + len, sizeof(r->out) - len - 1)) > 0)
-		len += (size_t)n;
-	r->out[len] = '\0';
-	close(out_pipe[0]);
-	waitpid(pid, &status, 0);
-	r->status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-	slurp(err_path, r->err, sizeof(r->err));
-	r->json = json_loads(r->out, 0, NULL);
-}
-
 /* What mediactl said about a failure: its JSON "error" and its stderr. */
-static const char *ctl_said(const struct ctl *r)
+static const char *ctl_said(const struct app_ctl *r)
 {
-	static char said[sizeof(r->err) + 1024];
+	static char said[sizeof(r->run.err) + 1024];
 	const char *error = json_string_value(json_object_get(r->json, "error"));
 
-	snprintf(said, sizeof(said), "%s%s%s", error ? error : "", error ? " / " : "", r->err);
+	snprintf(said, sizeof(said), "%s%s%s", error ? error : "", error ? " / " : "", r->run.err);
 	return said;
 }
 
-#define CTL(r, ...) ctl_argv((r), (const char *const[]){ __VA_ARGS__, NULL })
-
-static json_t *scan_of(const struct ctl *r)
+static json_t *scan_of(const struct app_ctl *r)
 {
 	return json_object_get(r->json, "scan");
 }
 
-static long long scan_number(const struct ctl *r, const char *key)
-{
-	return json_integer_value(json_object_get(scan_of(r), key));
-}
-
-static const char *scan_text(const struct ctl *r, const char *key)
+static const char *scan_text(const struct app_ctl *r, const char *key)
 {
 	const char *s = json_string_value(json_object_get(scan_of(r), key));
 
@@ -419,89 +257,39 @@ static char *dump(const json_t *j)
 /* Does "mediactl status" list an alarm of this kind whose message holds needle? */
 static bool status_has_alarm(const char *kind, const char *needle)
 {
-	struct ctl r = { 0 };
+	struct app_ctl r = { 0 };
 	json_t *alarm;
 	size_t i;
 	bool found = false;
 
-	CTL(&r, "status");
+	APP_CTL(&app, &r, "status");
 	json_array_foreach(json_object_get(r.json, "alarms"), i, alarm) {
 		const char *k = json_string_value(json_object_get(alarm, "kind"));
 		const char *m = json_string_value(json_object_get(alarm, "message"));
 		if (k && m && strcmp(k, kind) == 0 && (!needle || strstr(m, needle)))
 			found = true;
 	}
-	ctl_clear(&r);
+	app_ctl_clear(&r);
 	return found;
 }
 
 /* How many requests through the mount failed with this error, by the status. */
 static long long data_path_errors(const char *name)
 {
-	struct ctl r = { 0 };
+	struct app_ctl r = { 0 };
 	long long count;
 
-	CTL(&r, "status");
+	APP_CTL(&app, &r, "status");
 	count = json_integer_value(json_object_get(json_object_get(r.json, "data_path_errors"),
 						   name));
-	ctl_clear(&r);
+	app_ctl_clear(&r);
 	return count;
-}
-
-static void put(const char *rel, const char *content)
-{
-	int err = harness_write_file(harness_mount_path(&h, rel), content, strlen(content));
-
-	ck_assert_msg(err == 0, "write '%s': %s", rel, strerror(-err));
-}
-
-/* How many times rel is in the quarantine: under how many ids. */
-static int in_quarantine(const char *rel)
-{
-	char path[PATH_MAX];
-	struct dirent *id;
-	struct stat st;
-	int n = 0;
-	DIR *ids;
-
-	snprintf(path, sizeof(path), "%s/.mediafs/quarantine", h.backing);
-	ids = opendir(path);
-	if (!ids)
-		return -1;
-	while ((id = readdir(ids)) != NULL) {
-		if (id->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/.mediafs/quarantine/%s/%s", h.backing, id->d_name,
-			 rel);
-		n += lstat(path, &st) == 0 && !S_ISDIR(st.st_mode);
-	}
-	closedir(ids);
-	return n;
-}
-
-static bool exists_backing(const char *rel)
-{
-	struct stat st;
-
-	return lstat(harness_backing_path(&h, rel), &st) == 0;
 }
 
 struct expected {
 	const char *rel;
 	const char *content;
 };
-
-static void assert_bytes(const char *path, const char *content, const char *where)
-{
-	char buf[4096];
-	size_t len = 0;
-	int err = harness_read_file(path, buf, sizeof(buf), &len);
-
-	ck_assert_msg(err == 0, "%s: cannot read '%s': %s", where, path, strerror(-err));
-	ck_assert_msg(len == strlen(content) && memcmp(buf, content, len) == 0,
-		      "%s: '%s' holds other bytes (%zu of %zu)", where, path, len,
-		      strlen(content));
-}
 
 /*
  * Nothing lost: each file in BACKING with its exact bytes, not also in the
@@ -512,47 +300,44 @@ static void assert_bytes(const char *path, const char *content, const char *wher
 static void assert_intact(const struct expected *files, size_t count)
 {
 	for (size_t i = 0; i < count; i++) {
-		assert_bytes(harness_backing_path(&h, files[i].rel), files[i].content, "BACKING");
-		ck_assert_msg(in_quarantine(files[i].rel) == 0, "'%s' is also in the quarantine",
+		app_assert_bytes(harness_backing_path(&h, files[i].rel), files[i].content, "BACKING");
+		ck_assert_msg(app_in_quarantine(&app, files[i].rel) == 0, "'%s' is also in the quarantine",
 			      files[i].rel);
 	}
 	for (size_t i = 0; i < count; i++)
-		assert_bytes(harness_mount_path(&h, files[i].rel), files[i].content, "mount");
+		app_assert_bytes(harness_mount_path(&h, files[i].rel), files[i].content, "mount");
 }
 
 /* The orphan left its place and is in the quarantine exactly once. */
 static void assert_quarantined_once(const char *rel)
 {
-	ck_assert_msg(!exists_backing(rel), "'%s' is still in its place", rel);
-	ck_assert_msg(in_quarantine(rel) == 1, "'%s' is in the quarantine %d times", rel,
-		      in_quarantine(rel));
+	ck_assert_msg(!app_in_backing(&app, rel), "'%s' is still in its place", rel);
+	ck_assert_msg(app_in_quarantine(&app, rel) == 1, "'%s' is in the quarantine %d times", rel,
+		      app_in_quarantine(&app, rel));
 }
 
-static void setup_common(const char *name)
+static void setup_common(const char *name, bool on_pg)
 {
-	char runtime[600], label[64];
+	static const char *const columns[] = { "photo.image", "gallery.thumb", NULL };
+	char label[64];
 
 	detach_leftover_mounts();
 	if (pg_ready)
 		ck_assert_int_eq(pg_harness_restart(&pg), 0);
 	snprintf(label, sizeof(label), "%s%s", run_prefix + strlen("/tmp/mediafs-"), name);
-	ck_assert_int_eq(harness_init(&h, label), 0);
-	snprintf(runtime, sizeof(runtime), "%s/run", h.dir);
-	setenv("MEDIAFS_RUNTIME_DIR", runtime, 1);
+	use_pg = on_pg;
+	app_setup(&app, &h, label, on_pg ? &pg : NULL, APP_SETTINGS_AT_ONCE);
+	app_create_tables(&app, columns);
 }
 
 static void setup_sqlite(void)
 {
-	setup_common("sqlite");
-	use_pg = false;
-	app_reset();
+	setup_common("sqlite", false);
 }
 
 static void setup_pg(void)
 {
-	setup_common("pg");
-	use_pg = true;
-	app_reset();
+	setup_common("pg", true);
 }
 
 static void teardown(void)
@@ -577,19 +362,19 @@ static void put_pg_files(void)
 {
 	ck_assert_int_eq(mkdir(harness_mount_path(&h, "thumbs"), 0755), 0);
 	for (size_t i = 0; i < 2; i++)
-		put(pg_files[i].rel, pg_files[i].content);
-	put("orphan.jpg", "nobody's");
-	app_reference("photo", "used.jpg");
-	app_reference("gallery", "thumbs/used.png");
+		app_put(&app, pg_files[i].rel, pg_files[i].content);
+	app_put(&app, "orphan.jpg", "nobody's");
+	app_insert(&app, "photo.image", "used.jpg");
+	app_insert(&app, "gallery.thumb", "thumbs/used.png");
 }
 
 /* The failed scan's answer, log and status name the source and the cause. */
-static void assert_source_failure_reported(struct ctl *r, const char *cause)
+static void assert_source_failure_reported(struct app_ctl *r, const char *cause)
 {
-	ck_assert_msg(r->status == 1, "a failed scan exits 1 (%d): %s", r->status, r->out);
+	ck_assert_msg(r->run.status == 1, "a failed scan exits 1 (%d): %s", r->run.status, r->run.out);
 	ck_assert_msg(strcmp(scan_text(r, "status"), "failed") == 0, "status: %s", dump(r->json));
-	ck_assert_int_eq(scan_number(r, "quarantined"), 0);
-	ck_assert_int_eq(scan_number(r, "purged"), 0);
+	ck_assert_int_eq(app_scan_number(r->json, "quarantined"), 0);
+	ck_assert_int_eq(app_scan_number(r->json, "purged"), 0);
 	ck_assert_msg(strstr(scan_text(r, "message"), "source 'app'") != NULL,
 		      "the scan names the source: %s", scan_text(r, "message"));
 	ck_assert_msg(strstr(scan_text(r, "message"), cause) != NULL,
@@ -602,14 +387,14 @@ static void assert_source_failure_reported(struct ctl *r, const char *cause)
 /* After the restart the next scan works normally and the alarm is gone. */
 static void assert_recovered_after_restart(void)
 {
-	struct ctl r = { 0 };
+	struct app_ctl r = { 0 };
 
 	ck_assert_int_eq(pg_harness_restart(&pg), 0);
-	CTL(&r, "scan");
-	ck_assert_msg(r.status == 0, "the scan after the restart works: %s", dump(r.json));
+	APP_CTL(&app, &r, "scan");
+	ck_assert_msg(r.run.status == 0, "the scan after the restart works: %s", dump(r.json));
 	ck_assert_str_eq(scan_text(&r, "status"), "done");
-	ck_assert_int_eq(scan_number(&r, "quarantined"), 1);
-	ctl_clear(&r);
+	ck_assert_int_eq(app_scan_number(r.json, "quarantined"), 1);
+	app_ctl_clear(&r);
 	ck_assert_msg(!status_has_alarm("source", NULL), "the source alarm is gone");
 	assert_intact(pg_files, 2);
 	assert_quarantined_once("orphan.jpg");
@@ -618,21 +403,21 @@ static void assert_recovered_after_restart(void)
 
 START_TEST(test_pg_down_at_scan_time_moves_nothing)
 {
-	struct ctl r = { 0 };
+	struct app_ctl r = { 0 };
 
-	mount_with(NULL);
+	app_mount(&app, NULL);
 	put_pg_files();
 	ck_assert_int_eq(pg_harness_stop(&pg), 0);
-	CTL(&r, "scan");
+	APP_CTL(&app, &r, "scan");
 	assert_source_failure_reported(&r, "cannot connect");
-	ctl_clear(&r);
+	app_ctl_clear(&r);
 	/* A second scan while it is still down: the same, nothing moves. */
-	CTL(&r, "scan");
-	ck_assert_int_eq(r.status, 1);
-	ck_assert_int_eq(scan_number(&r, "quarantined"), 0);
-	ctl_clear(&r);
+	APP_CTL(&app, &r, "scan");
+	ck_assert_int_eq(r.run.status, 1);
+	ck_assert_int_eq(app_scan_number(r.json, "quarantined"), 0);
+	app_ctl_clear(&r);
 	assert_intact(pg_files, 2);
-	ck_assert_msg(exists_backing("orphan.jpg"), "promise 4: the orphan was not moved");
+	ck_assert_msg(app_in_backing(&app, "orphan.jpg"), "promise 4: the orphan was not moved");
 	assert_recovered_after_restart();
 }
 END_TEST
@@ -656,14 +441,14 @@ static pid_t scan_in_background(const char *out_path)
 	return pid;
 }
 
-static void finish_background_scan(pid_t pid, const char *out_path, struct ctl *r)
+static void finish_background_scan(pid_t pid, const char *out_path, struct app_ctl *r)
 {
 	int status;
 
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	r->status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-	slurp(out_path, r->out, sizeof(r->out));
-	r->json = json_loads(r->out, 0, NULL);
+	r->run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	harness_slurp(out_path, r->run.out, sizeof(r->run.out));
+	r->json = json_loads(r->run.out, 0, NULL);
 }
 
 /*
@@ -674,11 +459,11 @@ static void finish_background_scan(pid_t pid, const char *out_path, struct ctl *
 START_TEST(test_pg_stopped_while_the_scan_reads)
 {
 	const char *answer = in_dir("scan.json");
-	struct ctl r = { 0 };
+	struct app_ctl r = { 0 };
 	PGconn *holder, *observer;
 	pid_t scanner;
 
-	mount_with(NULL);
+	app_mount(&app, NULL);
 	put_pg_files();
 	holder = pg_open_app();
 	observer = pg_open_app();
@@ -692,9 +477,9 @@ START_TEST(test_pg_stopped_while_the_scan_reads)
 	PQfinish(holder);
 	finish_background_scan(scanner, answer, &r);
 	assert_source_failure_reported(&r, "photo");
-	ctl_clear(&r);
+	app_ctl_clear(&r);
 	assert_intact(pg_files, 2);
-	ck_assert(exists_backing("orphan.jpg"));
+	ck_assert(app_in_backing(&app, "orphan.jpg"));
 	assert_recovered_after_restart();
 }
 END_TEST
@@ -713,12 +498,12 @@ END_TEST
 START_TEST(test_pg_stopped_between_fetch_and_confirmation)
 {
 	const char *answer = in_dir("scan.json");
-	struct ctl r = { 0 };
+	struct app_ctl r = { 0 };
 	PGconn *photo_lock, *gallery_lock, *observer;
 	PGresult *res;
 	pid_t scanner;
 
-	mount_with(NULL);
+	app_mount(&app, NULL);
 	put_pg_files();
 	photo_lock = pg_open_app();
 	gallery_lock = pg_open_app();
@@ -750,9 +535,9 @@ START_TEST(test_pg_stopped_between_fetch_and_confirmation)
 	ck_assert_msg(harness_log_contains(&h, "confirmation failed"),
 		      "the log says the confirmation failed: %s", dump(r.json));
 	assert_source_failure_reported(&r, "photo");
-	ctl_clear(&r);
+	app_ctl_clear(&r);
 	assert_intact(pg_files, 2);
-	ck_assert_msg(exists_backing("orphan.jpg"), "no candidate moved without confirmation");
+	ck_assert_msg(app_in_backing(&app, "orphan.jpg"), "no candidate moved without confirmation");
 	assert_recovered_after_restart();
 }
 END_TEST
@@ -818,15 +603,15 @@ static bool has_free_space(void *ctx)
 /* mediactl check finds the catalog and the disk in agreement. */
 static bool catalog_agrees_with_disk(void *ctx)
 {
-	struct ctl r = { 0 };
+	struct app_ctl r = { 0 };
 	bool agrees;
 
 	(void)ctx;
-	CTL(&r, "check");
-	agrees = r.status == 0 &&
+	APP_CTL(&app, &r, "check");
+	agrees = r.run.status == 0 &&
 		 json_integer_value(json_object_get(r.json, "missing_count")) == 0 &&
 		 json_integer_value(json_object_get(r.json, "untracked_count")) == 0;
-	ctl_clear(&r);
+	app_ctl_clear(&r);
 	return agrees;
 }
 
@@ -845,19 +630,19 @@ static const struct expected full_files[] = {
  */
 START_TEST(test_full_backing_gives_enospc_and_loses_nothing)
 {
-	struct ctl r = { 0 };
+	struct app_ctl r = { 0 };
 	int fd, err;
 
 	mount_tmpfs_backing();
-	mount_with("temp_max_age = 1h\nexclude = fill/*\n");
+	app_mount(&app, "temp_max_age = 1h\nexclude = fill/*\n");
 	ck_assert_int_eq(mkdir(harness_mount_path(&h, "keep"), 0755), 0);
 	ck_assert_int_eq(mkdir(harness_mount_path(&h, "fill"), 0755), 0);
 	for (size_t i = 0; i < 3; i++) {
-		put(full_files[i].rel, full_files[i].content);
-		app_reference("photo", full_files[i].rel);
+		app_put(&app, full_files[i].rel, full_files[i].content);
+		app_insert(&app, "photo.image", full_files[i].rel);
 	}
-	put("orphan1.jpg", "orphan one");
-	put("orphan2.jpg", "orphan two");
+	app_put(&app, "orphan1.jpg", "orphan one");
+	app_put(&app, "orphan2.jpg", "orphan two");
 
 	err = write_until_error(harness_mount_path(&h, "fill/big"));
 	ck_assert_msg(err == ENOSPC, "filling BACKING ends with ENOSPC, not '%s'", strerror(err));
@@ -883,40 +668,40 @@ START_TEST(test_full_backing_gives_enospc_and_loses_nothing)
 	ck_assert_msg(data_path_errors("ENOSPC") >= 2,
 		      "the status counts the uploads that failed on the full disk");
 
-	CTL(&r, "scan");
+	APP_CTL(&app, &r, "scan");
 	ck_assert_msg(harness_log_contains(&h, "full: "), "the scan logs that BACKING is full");
-	if (r.status == 0) {
+	if (r.run.status == 0) {
 		ck_assert_msg(strcmp(scan_text(&r, "status"), "done") == 0, "%s", dump(r.json));
 		assert_quarantined_once("orphan1.jpg");
 		assert_quarantined_once("orphan2.jpg");
 	} else {
-		ck_assert_msg(r.status == 1 && strstr(ctl_said(&r), "full"),
+		ck_assert_msg(r.run.status == 1 && strstr(ctl_said(&r), "full"),
 			      "a scan on a full disk moves the orphans or fails with the cause: %s",
 			      ctl_said(&r));
 		ck_assert_msg(harness_log_contains(&h, "nothing is moved"), "the log says so");
-		ck_assert(exists_backing("orphan1.jpg") && exists_backing("orphan2.jpg"));
+		ck_assert(app_in_backing(&app, "orphan1.jpg") && app_in_backing(&app, "orphan2.jpg"));
 	}
-	ctl_clear(&r);
+	app_ctl_clear(&r);
 
 	/* The application deletes its failed upload: young, never
 	 * referenced, it is deleted for good and frees the space. */
 	ck_assert_int_eq(unlink(harness_mount_path(&h, "fill/big")), 0);
-	ck_assert_msg(in_quarantine("fill/big") == 0, "a failed upload is not kept");
+	ck_assert_msg(app_in_quarantine(&app, "fill/big") == 0, "a failed upload is not kept");
 	/* The kernel releases the daemon's descriptor on it a little later. */
 	ck_assert_msg(harness_wait_until(has_free_space, NULL, WAIT_MS),
 		      "the space is free again (%llu bytes)", backing_free_bytes());
-	put("after.jpg", "written after the space came back");
-	app_reference("photo", "after.jpg");
+	app_put(&app, "after.jpg", "written after the space came back");
+	app_insert(&app, "photo.image", "after.jpg");
 	ck_assert_msg(harness_wait_until(catalog_agrees_with_disk, NULL, WAIT_MS),
 		      "the catalog tracks every file again");
 	ck_assert_msg(!status_has_alarm("backing", NULL), "the full-disk alarm is gone");
-	CTL(&r, "scan");
-	ck_assert_msg(r.status == 0, "scans work again: %s", dump(r.json));
-	ctl_clear(&r);
+	APP_CTL(&app, &r, "scan");
+	ck_assert_msg(r.run.status == 0, "scans work again: %s", dump(r.json));
+	app_ctl_clear(&r);
 	assert_intact(full_files, 3);
 	const struct expected after[] = { { "after.jpg", "written after the space came back" } };
 	assert_intact(after, 1);
-	ck_assert_int_eq(in_quarantine("orphan1.jpg") + exists_backing("orphan1.jpg"), 1);
+	ck_assert_int_eq(app_in_quarantine(&app, "orphan1.jpg") + app_in_backing(&app, "orphan1.jpg"), 1);
 	ck_assert_int_eq(harness_unmount(&h), 0);
 }
 END_TEST
@@ -945,8 +730,8 @@ static int daemon_exit_status(void)
 	int status;
 	pid_t pid;
 
-	write_config(NULL);
-	snprintf(option, sizeof(option), "config=%s", config_path);
+	app_write_config(&app, NULL);
+	snprintf(option, sizeof(option), "config=%s", app.config_path);
 	harness_clear_log(&h);
 	fflush(NULL);
 	pid = fork();
@@ -968,7 +753,7 @@ static int daemon_exit_status(void)
 			umount2(h.mountpoint, MNT_DETACH);
 			ck_abort_msg("mediafs mounted (or hung) on a read-only BACKING");
 		}
-		sleep_ms(POLL_MS);
+		harness_sleep_ms(POLL_MS);
 		waited += POLL_MS;
 	}
 	ck_assert_msg(WIFEXITED(status), "mediafs died of signal %d", WTERMSIG(status));
@@ -980,7 +765,7 @@ static void assert_refusal_is_one_clear_sentence(void)
 {
 	char log[4096];
 
-	slurp(h.log_path, log, sizeof(log));
+	harness_slurp(h.log_path, log, sizeof(log));
 	ck_assert_msg(strchr(log, '\n') == log + strlen(log) - 1, "one line: %s", log);
 	ck_assert_msg(strncmp(log, "mediafs: ", 9) == 0 && strstr(log, h.backing) &&
 		      strstr(log, "read-only"), "it names BACKING and says read-only: %s", log);
@@ -1004,18 +789,18 @@ START_TEST(test_read_only_backing_is_refused_at_mount)
 
 	/* A store in use, then made read-only while unmounted. */
 	remount_backing(false);
-	mount_with(NULL);
+	app_mount(&app, NULL);
 	ck_assert_int_eq(mkdir(harness_mount_path(&h, "keep"), 0755), 0);
-	put(files[0].rel, files[0].content);
-	app_reference("photo", files[0].rel);
+	app_put(&app, files[0].rel, files[0].content);
+	app_insert(&app, "photo.image", files[0].rel);
 	ck_assert_int_eq(harness_unmount(&h), 0);
 	remount_backing(true);
 	ck_assert_int_eq(daemon_exit_status(), 1);
 	assert_refusal_is_one_clear_sentence();
-	assert_bytes(harness_backing_path(&h, files[0].rel), files[0].content, "BACKING");
+	app_assert_bytes(harness_backing_path(&h, files[0].rel), files[0].content, "BACKING");
 
 	remount_backing(false);
-	mount_with(NULL);
+	app_mount(&app, NULL);
 	assert_intact(files, 1);
 	ck_assert_int_eq(harness_unmount(&h), 0);
 }
@@ -1111,19 +896,19 @@ static const struct expected ro_files[] = {
 START_TEST(test_backing_turning_read_only_loses_nothing)
 {
 	char trigger[300];
-	struct ctl r = { 0 };
+	struct app_ctl r = { 0 };
 
 	mount_ext4_backing(true);
-	mount_with(NULL);
+	app_mount(&app, NULL);
 	ck_assert_int_eq(mkdir(harness_mount_path(&h, "keep"), 0755), 0);
 	for (size_t i = 0; i < 2; i++) {
-		put(ro_files[i].rel, ro_files[i].content);
-		app_reference("photo", ro_files[i].rel);
+		app_put(&app, ro_files[i].rel, ro_files[i].content);
+		app_insert(&app, "photo.image", ro_files[i].rel);
 	}
-	put("orphan.jpg", "unreferenced");
-	CTL(&r, "scan", "--dry-run");
-	ck_assert_msg(r.status == 0 && scan_number(&r, "candidates") == 1, "%s", dump(r.json));
-	ctl_clear(&r);
+	app_put(&app, "orphan.jpg", "unreferenced");
+	APP_CTL(&app, &r, "scan", "--dry-run");
+	ck_assert_msg(r.run.status == 0 && app_scan_number(r.json, "candidates") == 1, "%s", dump(r.json));
+	app_ctl_clear(&r);
 
 	/* What the kernel has not written back when a filesystem fails is
 	 * lost with it, through mediafs or not: the error comes later. */
@@ -1145,15 +930,15 @@ START_TEST(test_backing_turning_read_only_loses_nothing)
 	ck_assert_int_eq(errno, EROFS);
 	assert_intact(ro_files, 2);
 
-	CTL(&r, "scan");
-	ck_assert_msg(r.status == 1 && strcmp(scan_text(&r, "status"), "failed") == 0 &&
-		      scan_number(&r, "quarantined") == 0, "%s", dump(r.json));
+	APP_CTL(&app, &r, "scan");
+	ck_assert_msg(r.run.status == 1 && strcmp(scan_text(&r, "status"), "failed") == 0 &&
+		      app_scan_number(r.json, "quarantined") == 0, "%s", dump(r.json));
 	ck_assert_msg(strstr(ctl_said(&r), "read-only"), "the scan says why: %s", ctl_said(&r));
-	ctl_clear(&r);
+	app_ctl_clear(&r);
 	ck_assert_msg(harness_log_contains(&h, "read-only filesystem"), "the log says why");
 	ck_assert_msg(status_has_alarm("backing", "read-only"),
 		      "mediactl status says that BACKING is read-only");
-	ck_assert_msg(exists_backing("orphan.jpg") && in_quarantine("orphan.jpg") == 0,
+	ck_assert_msg(app_in_backing(&app, "orphan.jpg") && app_in_quarantine(&app, "orphan.jpg") == 0,
 		      "nothing was moved");
 
 	/* Recovery: the daemon stops cleanly; the filesystem is repaired. */
@@ -1162,14 +947,14 @@ START_TEST(test_backing_turning_read_only_loses_nothing)
 	ck_assert_msg(harness_sh("e2fsck -f -y '%s' >/dev/null 2>&1", in_dir("backing.img")) <= 1,
 		      "e2fsck repairs the image");
 	mount_ext4_backing(false);
-	mount_with(NULL);
+	app_mount(&app, NULL);
 	assert_intact(ro_files, 2);
-	put("new.jpg", "an upload after the repair");
-	app_reference("gallery", "new.jpg");
-	CTL(&r, "scan");
-	ck_assert_msg(r.status == 0 && strcmp(scan_text(&r, "status"), "done") == 0, "%s",
+	app_put(&app, "new.jpg", "an upload after the repair");
+	app_insert(&app, "gallery.thumb", "new.jpg");
+	APP_CTL(&app, &r, "scan");
+	ck_assert_msg(r.run.status == 0 && strcmp(scan_text(&r, "status"), "done") == 0, "%s",
 		      dump(r.json));
-	ctl_clear(&r);
+	app_ctl_clear(&r);
 	/* The startup scan or this one moved it. */
 	assert_quarantined_once("orphan.jpg");
 	ck_assert_msg(!status_has_alarm("backing", NULL), "the alarm is gone");
@@ -1215,16 +1000,7 @@ static void assert_fingerprint(const char *path, const struct fingerprint *befor
 /* The names in a directory, sorted, one per line. */
 static void list_dir(const char *dir, char *out, size_t size)
 {
-	char cmd[1200];
-	FILE *f;
-	size_t len;
-
-	snprintf(cmd, sizeof(cmd), "ls -A '%s' | sort", dir);
-	f = popen(cmd, "r");
-	ck_assert_ptr_nonnull(f);
-	len = fread(out, 1, size - 1, f);
-	out[len] = '\0';
-	pclose(f);
+	ck_assert_int_eq(harness_sh_output(out, size, "ls -A '%s' | sort", dir), 0);
 }
 
 static void mkdirs_through_mount(const char *rel)
@@ -1243,7 +1019,7 @@ static void mkdirs_through_mount(const char *rel)
 static void put_deep(const char *rel, const char *content)
 {
 	mkdirs_through_mount(rel);
-	put(rel, content);
+	app_put(&app, rel, content);
 }
 
 #define BAD_UTF8_NAME "bad\xff\xfe.jpg"
@@ -1264,7 +1040,7 @@ START_TEST(test_hostile_values_touch_nothing_and_keep_nothing)
 	struct fingerprint canary_prints[3], passwd_print;
 	char abs_value[600], abs_twin[600], long_value[5001];
 	char outside_before[4096], outside_after[4096];
-	struct ctl r = { 0 };
+	struct app_ctl r = { 0 };
 	json_t *example;
 	size_t i;
 
@@ -1276,31 +1052,31 @@ START_TEST(test_hostile_values_touch_nothing_and_keep_nothing)
 	take_fingerprint("/etc/passwd", &passwd_print);
 	snprintf(abs_value, sizeof(abs_value), "%s", canaries[2]);
 	snprintf(abs_twin, sizeof(abs_twin), "%s", canaries[2] + 1);
-	mount_with("restore_on_access = no\n");
+	app_mount(&app, "restore_on_access = no\n");
 
 	/* Scan 1: same-named files inside BACKING go to the quarantine. */
-	put("used.jpg", "used");
-	put("back.jpg", "referenced again later");
-	put("outside.jpg", "inside twin of ../outside.jpg");
+	app_put(&app, "used.jpg", "used");
+	app_put(&app, "back.jpg", "referenced again later");
+	app_put(&app, "outside.jpg", "inside twin of ../outside.jpg");
 	put_deep("etc/passwd", "inside twin of /etc/passwd");
 	put_deep(abs_twin, "inside twin of the absolute canary");
-	app_reference("photo", "used.jpg");
-	CTL(&r, "scan");
-	ck_assert_msg(r.status == 0 && scan_number(&r, "quarantined") == 4, "scan 1: %s",
+	app_insert(&app, "photo.image", "used.jpg");
+	APP_CTL(&app, &r, "scan");
+	ck_assert_msg(r.run.status == 0 && app_scan_number(r.json, "quarantined") == 4, "scan 1: %s",
 		      dump(r.json));
-	ctl_clear(&r);
+	app_ctl_clear(&r);
 
 	/* Scan 2: the hostile rows arrive with more same-named files. */
-	put("x", "inside twin of a/../../x");
+	app_put(&app, "x", "inside twin of a/../../x");
 	put_deep("a/x", "inside twin of a/../../x, one level down");
-	put(BAD_UTF8_NAME, "inside twin of the invalid UTF-8 value");
-	put("nul.jpg", "inside twin of the value with a NUL");
-	put("orphan2.jpg", "an ordinary orphan");
-	app_reference("gallery", "back.jpg");
-	app_reference("photo", "../outside.jpg");
-	app_reference("photo", "/etc/passwd");
-	app_reference("photo", abs_value);
-	app_reference("photo", "a/../../x");
+	app_put(&app, BAD_UTF8_NAME, "inside twin of the invalid UTF-8 value");
+	app_put(&app, "nul.jpg", "inside twin of the value with a NUL");
+	app_put(&app, "orphan2.jpg", "an ordinary orphan");
+	app_insert(&app, "gallery.thumb", "back.jpg");
+	app_insert(&app, "photo.image", "../outside.jpg");
+	app_insert(&app, "photo.image", "/etc/passwd");
+	app_insert(&app, "photo.image", abs_value);
+	app_insert(&app, "photo.image", "a/../../x");
 	memset(long_value, 'd', sizeof(long_value) - 1);
 	for (i = 1; i < sizeof(long_value) - 1; i += 2)
 		long_value[i] = '/';
@@ -1309,18 +1085,18 @@ START_TEST(test_hostile_values_touch_nothing_and_keep_nothing)
 	app_insert_bytes(BAD_UTF8_NAME, strlen(BAD_UTF8_NAME), false);
 	app_insert_bytes(nul_value, sizeof(nul_value) - 1, true);
 	list_dir(h.dir, outside_before, sizeof(outside_before));
-	CTL(&r, "scan");
-	ck_assert_msg(r.status == 0, "scan 2: %s", dump(r.json));
-	ck_assert_msg(scan_number(&r, "hostile") == 7, "7 hostile values: %s", dump(r.json));
+	APP_CTL(&app, &r, "scan");
+	ck_assert_msg(r.run.status == 0, "scan 2: %s", dump(r.json));
+	ck_assert_msg(app_scan_number(r.json, "hostile") == 7, "7 hostile values: %s", dump(r.json));
 	ck_assert_msg(json_array_size(json_object_get(scan_of(&r), "hostile_examples")) > 0,
 		      "the scan shows examples: %s", dump(r.json));
 	json_array_foreach(json_object_get(scan_of(&r), "hostile_examples"), i, example)
 		ck_assert_msg(strstr(json_string_value(example), "(") != NULL,
 			      "an example says why: %s", json_string_value(example));
-	ck_assert_msg(scan_number(&r, "quarantined") == 5, "the 4 twins and the orphan: %s",
+	ck_assert_msg(app_scan_number(r.json, "quarantined") == 5, "the 4 twins and the orphan: %s",
 		      dump(r.json));
-	ck_assert_msg(scan_number(&r, "restored") == 1, "back.jpg came back: %s", dump(r.json));
-	ctl_clear(&r);
+	ck_assert_msg(app_scan_number(r.json, "restored") == 1, "back.jpg came back: %s", dump(r.json));
+	app_ctl_clear(&r);
 	ck_assert_msg(harness_log_contains(&h, "can never name a file"),
 		      "the log counts the hostile values");
 	ck_assert_msg(harness_log_contains(&h, "../outside.jpg (dotdot)"),
@@ -1368,36 +1144,36 @@ START_TEST(test_restore_targets_outside_the_mount_are_refused)
 		{ ".mediafs/quarantine/x.jpg", NULL, outside },
 	};
 	char absolute[600];
-	struct ctl r = { 0 };
+	struct app_ctl r = { 0 };
 
 	snprintf(absolute, sizeof(absolute), "%s", in_dir("escape-abs.jpg"));
 	targets[1].to = absolute;
-	mount_with(NULL);
-	put("gone.jpg", "precious");
-	app_reference("photo", "other.jpg");
-	CTL(&r, "scan");
-	ck_assert_int_eq(scan_number(&r, "quarantined"), 1);
-	ctl_clear(&r);
+	app_mount(&app, NULL);
+	app_put(&app, "gone.jpg", "precious");
+	app_insert(&app, "photo.image", "other.jpg");
+	APP_CTL(&app, &r, "scan");
+	ck_assert_int_eq(app_scan_number(r.json, "quarantined"), 1);
+	app_ctl_clear(&r);
 	ck_assert_int_eq(mkdir(harness_mount_path(&h, "sub"), 0755), 0);
 	/* A symlink inside BACKING that points out of it. */
 	ck_assert_int_eq(symlink(h.dir, harness_mount_path(&h, "link")), 0);
 	for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
-		CTL(&r, "restore", "gone.jpg", "--to", targets[i].to);
-		ck_assert_msg(r.status == 1, "restore --to '%s' is refused (exit %d): %s",
-			      targets[i].to, r.status, r.out);
+		APP_CTL(&app, &r, "restore", "gone.jpg", "--to", targets[i].to);
+		ck_assert_msg(r.run.status == 1, "restore --to '%s' is refused (exit %d): %s",
+			      targets[i].to, r.run.status, r.run.out);
 		ck_assert_msg(strstr(ctl_said(&r), targets[i].why) &&
 			      strstr(ctl_said(&r), targets[i].to),
 			      "restore --to '%s' says why: %s", targets[i].to, ctl_said(&r));
-		ctl_clear(&r);
+		app_ctl_clear(&r);
 		if (targets[i].escape)
 			ck_assert_msg(access(in_dir(targets[i].escape), F_OK) != 0,
 				      "nothing was written at '%s'", targets[i].escape);
 	}
-	ck_assert_msg(in_quarantine("gone.jpg") == 1, "the file is still in the quarantine");
-	CTL(&r, "restore", "gone.jpg", "--to", "sub/back.jpg");
-	ck_assert_msg(r.status == 0, "a plain target works: %s", r.out);
-	ctl_clear(&r);
-	assert_bytes(harness_backing_path(&h, "sub/back.jpg"), "precious", "BACKING");
+	ck_assert_msg(app_in_quarantine(&app, "gone.jpg") == 1, "the file is still in the quarantine");
+	APP_CTL(&app, &r, "restore", "gone.jpg", "--to", "sub/back.jpg");
+	ck_assert_msg(r.run.status == 0, "a plain target works: %s", r.run.out);
+	app_ctl_clear(&r);
+	app_assert_bytes(harness_backing_path(&h, "sub/back.jpg"), "precious", "BACKING");
 	ck_assert_int_eq(harness_unmount(&h), 0);
 }
 END_TEST
@@ -1407,11 +1183,11 @@ START_TEST(test_state_directory_tricks_through_the_mount)
 {
 	struct stat st;
 
-	mount_with(NULL);
+	app_mount(&app, NULL);
 	ck_assert_int_eq(mknod(harness_mount_path(&h, ".mediafs"), S_IFIFO | 0644, 0), -1);
 	ck_assert_int_eq(errno, EPERM);
 	ck_assert_int_eq(mkdir(harness_mount_path(&h, "dir"), 0755), 0);
-	put("file", "f");
+	app_put(&app, "file", "f");
 	/* An exchange needs both names: the state directory is not one. */
 	ck_assert_int_eq(renameat2(AT_FDCWD, harness_mount_path(&h, "dir"), AT_FDCWD,
 				   harness_mount_path(&h, ".mediafs"), RENAME_EXCHANGE), -1);
@@ -1425,8 +1201,8 @@ START_TEST(test_state_directory_tricks_through_the_mount)
 	ck_assert_int_eq(stat(harness_mount_path(&h, "dir/../.mediafs/catalog.db"), &st), -1);
 	ck_assert_int_eq(errno, ENOENT);
 	/* Below the root, .mediafs is an ordinary name. */
-	put("dir/.mediafs", "mine");
-	assert_bytes(harness_backing_path(&h, "dir/.mediafs"), "mine", "BACKING");
+	app_put(&app, "dir/.mediafs", "mine");
+	app_assert_bytes(harness_backing_path(&h, "dir/.mediafs"), "mine", "BACKING");
 	ck_assert_msg(stat(harness_backing_path(&h, ".mediafs/catalog.db"), &st) == 0,
 		      "the state directory is intact");
 	ck_assert_int_eq(harness_unmount(&h), 0);
@@ -1551,20 +1327,12 @@ static Suite *faults_suite(const struct abilities *can)
 int main(void)
 {
 	struct abilities can;
-	SRunner *runner;
 	int failed;
 
-	harness_require_fuse();
-	if (!getenv("MEDIACTL_BIN")) {
-		printf("skip: $MEDIACTL_BIN is not set\n");
-		return HARNESS_EXIT_SKIP;
-	}
+	app_require_mediactl();
 	snprintf(run_prefix, sizeof(run_prefix), "/tmp/mediafs-faults%ld-", (long)getpid());
 	probe_abilities(&can);
-	runner = srunner_create(faults_suite(&can));
-	srunner_run_all(runner, CK_NORMAL);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
+	failed = app_run_suite(faults_suite(&can));
 	detach_leftover_mounts();
 	if (pg_ready)
 		pg_harness_destroy(&pg);

@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mount_harness.h"
+#include "app_harness.h"
 
 struct run_result {
 	int status;		/* exit status, or -1 when killed */
@@ -332,13 +332,9 @@ static Suite *daemon_suite(void)
 
 int main(void)
 {
-	SRunner *runner;
 	int failed;
 
 	harness_require_fuse();
-	runner = srunner_create(daemon_suite());
-	srunner_run_all(runner, CK_NORMAL);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
+	failed = app_run_suite(daemon_suite());
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

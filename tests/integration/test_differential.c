@@ -26,7 +26,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "mount_harness.h"
+#include "app_harness.h"
 
 enum {
 	SLOTS = 4,
@@ -491,13 +491,9 @@ static Suite *differential_suite(void)
 
 int main(void)
 {
-	SRunner *runner;
 	int failed;
 
 	harness_require_fuse();
-	runner = srunner_create(differential_suite());
-	srunner_run_all(runner, CK_NORMAL);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
+	failed = app_run_suite(differential_suite());
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -21,120 +21,55 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mount_harness.h"
+#include "app_harness.h"
 
 enum { WAIT_MS = 10000, OUTPUT_BYTES = 1 << 16 };
 
 static struct mount_harness h;
-static char app_path[600];
+static struct app_harness app;
+static char metrics_line[800];	/* the defaults, with the metrics file */
 
 struct result {
-	int status;
-	char out[OUTPUT_BYTES];
-	char err[4096];
+	struct harness_output run;
 	json_t *json;		/* when --json was given */
 };
 
-static void app_exec(const char *sql)
-{
-	sqlite3 *db;
-
-	ck_assert_int_eq(sqlite3_open(app_path, &db), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
-/* Run mediactl with argv (NULL-terminated), optionally as another uid. */
+/* Run mediactl with args (NULL-terminated), optionally as another uid. */
 static void run(struct result *r, uid_t uid, const char *const *args)
 {
-	const char *argv[40] = { getenv("MEDIACTL_BIN") };
-	int out_pipe[2], err_pipe[2], argc = 1;
 	bool json = false;
 
-	for (int i = 0; args[i] && argc < 39; i++) {
-		argv[argc++] = args[i];
+	for (int i = 0; args[i]; i++)
 		json = json || strcmp(args[i], "--json") == 0;
-	}
-	argv[argc] = NULL;
-	ck_assert_int_eq(pipe(out_pipe), 0);
-	ck_assert_int_eq(pipe(err_pipe), 0);
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(out_pipe[1], STDOUT_FILENO);
-		dup2(err_pipe[1], STDERR_FILENO);
-		close(out_pipe[0]);
-		close(err_pipe[0]);
-		if (uid && (setgid(uid) != 0 || setuid(uid) != 0))
-			_exit(99);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(out_pipe[1]);
-	close(err_pipe[1]);
-	size_t len = 0;
-	ssize_t n;
-	while ((n = read(out_pipe[0], r->out + len, sizeof(r->out) - len - 1)) > 0)
-		len += (size_t)n;
-	r->out[len] = '\0';
-	len = 0;
-	while ((n = read(err_pipe[0], r->err + len, sizeof(r->err) - len - 1)) > 0)
-		len += (size_t)n;
-	r->err[len] = '\0';
-	close(out_pipe[0]);
-	close(err_pipe[0]);
-	int status;
-	waitpid(pid, &status, 0);
-	r->status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-	r->json = json ? json_loads(r->out, 0, NULL) : NULL;
+	app_mediactl_argv(&r->run, uid, args);
+	r->json = json ? json_loads(r->run.out, 0, NULL) : NULL;
 }
 
 #define MEDIACTL(r, ...) run((r), 0, (const char *const[]){ __VA_ARGS__, NULL })
 
-/* The store's configuration file, with settings (lines) after the fixed ones. */
-static void write_config(const char *settings)
-{
-	char config[600];
-	FILE *f;
-
-	snprintf(config, sizeof(config), "%s/mediafs.ini", h.dir);
-	f = fopen(config, "w");
-	ck_assert_ptr_nonnull(f);
-	fprintf(f, "[mediafs]\ninterval = 1h\nmin_age = 1s\nmax_fraction = 1\n"
-		   "temp_max_age = 0s\nmetrics_file = %s/metrics.prom\n%s"
-		   "\n[source app]\nurl = sqlite:///%s\ncolumns = photo.image\n", h.dir,
-		settings, app_path);
-	ck_assert_int_eq(fclose(f), 0);
-}
+/* Past min_age = 1s on the daemon's test clock. */
+enum { PAST_MIN_AGE_MS = 1100 };
 
 static void setup(void)
 {
-	char runtime[600], config[600], option[700];
-	const char *args[] = { "-o", option, NULL };
-
-	ck_assert_int_eq(harness_init(&h, "mediactl"), 0);
-	snprintf(runtime, sizeof(runtime), "%s/run", h.dir);
-	setenv("MEDIAFS_RUNTIME_DIR", runtime, 1);
-	snprintf(app_path, sizeof(app_path), "%s/app.db", h.dir);
-	app_exec("CREATE TABLE photo (id integer primary key, image text);"
+	app_setup(&app, &h, "mediactl", NULL, NULL);
+	snprintf(metrics_line, sizeof(metrics_line), "interval = 1h\nmin_age = 1s\n"
+		 "max_fraction = 1\ntemp_max_age = 0s\nmetrics_file = %s/metrics.prom\n", h.dir);
+	app.defaults = metrics_line;
+	app.source = "columns = photo.image";
+	app_exec(&app, "CREATE TABLE photo (id integer primary key, image text);"
 		 "INSERT INTO photo (image) VALUES ('keep/used.jpg');");
-	snprintf(config, sizeof(config), "%s/mediafs.ini", h.dir);
-	write_config("grace = 1h\nrestore_on_access = no\n");
-	snprintf(option, sizeof(option), "config=%s", config);
-	ck_assert_int_eq(harness_mount(&h, args), 0);
-	ck_assert(harness_wait_log(&h, "(startup)", WAIT_MS));
+	app_mount(&app, "grace = 1h\nrestore_on_access = no\n");
 	ck_assert_int_eq(mkdir(harness_mount_path(&h, "keep"), 0755), 0);
 	ck_assert_int_eq(mkdir(harness_mount_path(&h, "old"), 0755), 0);
 	ck_assert_int_eq(harness_write_file(harness_mount_path(&h, "keep/used.jpg"), "used", 4), 0);
 	ck_assert_int_eq(harness_write_file(harness_mount_path(&h, "old/a.jpg"), "aaaa", 4), 0);
 	ck_assert_int_eq(harness_write_file(harness_mount_path(&h, "old/b.jpg"), "bbbbbbbb", 8), 0);
-	sleep_ms(1100);
+	/* Closed for the daemon too: a file open for writing is never moved. */
+	app_wait_closed(&app, "keep/used.jpg");
+	app_wait_closed(&app, "old/a.jpg");
+	app_wait_closed(&app, "old/b.jpg");
+	app_advance_clock(&app, PAST_MIN_AGE_MS);
 }
 
 static void teardown(void)
@@ -145,7 +80,7 @@ static void teardown(void)
 static void quarantine_old(struct result *r)
 {
 	MEDIACTL(r, "--json", "scan");
-	ck_assert_int_eq(r->status, 0);
+	ck_assert_int_eq(r->run.status, 0);
 	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r->json, "scan"),
 							    "quarantined")), 2);
 }
@@ -160,11 +95,11 @@ START_TEST(test_status_in_both_forms)
 	struct result r;
 
 	MEDIACTL(&r, "status");
-	ck_assert_int_eq(r.status, 0);
-	ck_assert_msg(strstr(r.out, "sources      app") && strstr(r.out, "last scan"),
-		      "the table names the source and the last scan: %s", r.out);
+	ck_assert_int_eq(r.run.status, 0);
+	ck_assert_msg(strstr(r.run.out, "sources      app") && strstr(r.run.out, "last scan"),
+		      "the table names the source and the last scan: %s", r.run.out);
 	MEDIACTL(&r, "--json", "status");
-	ck_assert_int_eq(r.status, 0);
+	ck_assert_int_eq(r.run.status, 0);
 	ck_assert(json_is_true(json_object_get(r.json, "ok")));
 	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(
 		json_object_get(r.json, "totals"), "live"), "files")), 3);
@@ -179,9 +114,9 @@ START_TEST(test_ls_filters_in_both_forms)
 	struct result r;
 
 	MEDIACTL(&r, "ls", "old");
-	ck_assert_int_eq(r.status, 0);
-	ck_assert_msg(strstr(r.out, "old/a.jpg") && strstr(r.out, "old/b.jpg") &&
-		      !strstr(r.out, "keep/used.jpg"), "a prefix selects: %s", r.out);
+	ck_assert_int_eq(r.run.status, 0);
+	ck_assert_msg(strstr(r.run.out, "old/a.jpg") && strstr(r.run.out, "old/b.jpg") &&
+		      !strstr(r.run.out, "keep/used.jpg"), "a prefix selects: %s", r.run.out);
 	MEDIACTL(&r, "--json", "ls", "--larger-than", "5");
 	ck_assert_int_eq(json_array_size(json_object_get(r.json, "files")), 1);
 	json_decref(r.json);
@@ -189,13 +124,13 @@ START_TEST(test_ls_filters_in_both_forms)
 	ck_assert_int_eq(json_array_size(json_object_get(r.json, "files")), 0);
 	json_decref(r.json);
 	MEDIACTL(&r, "--json", "ls", "--unreferenced");
-	ck_assert_int_eq(r.status, 0);
+	ck_assert_int_eq(r.run.status, 0);
 	ck_assert_int_eq(json_array_size(json_object_get(r.json, "files")), 2);
 	json_decref(r.json);
 	MEDIACTL(&r, "ls", "--state", "bogus");
-	ck_assert_int_eq(r.status, 2);
+	ck_assert_int_eq(r.run.status, 2);
 	MEDIACTL(&r, "ls", "--older-than", "soon");
-	ck_assert_int_eq(r.status, 2);
+	ck_assert_int_eq(r.run.status, 2);
 }
 END_TEST
 
@@ -206,29 +141,29 @@ START_TEST(test_show_quarantine_and_log)
 	quarantine_old(&r);
 	json_decref(r.json);
 	MEDIACTL(&r, "show", "old/a.jpg");
-	ck_assert_int_eq(r.status, 0);
-	ck_assert_msg(strstr(r.out, "quarantined") && strstr(r.out, "history:") &&
-		      strstr(r.out, "unreferenced"), "show tells state and history: %s", r.out);
+	ck_assert_int_eq(r.run.status, 0);
+	ck_assert_msg(strstr(r.run.out, "quarantined") && strstr(r.run.out, "history:") &&
+		      strstr(r.run.out, "unreferenced"), "show tells state and history: %s", r.run.out);
 	MEDIACTL(&r, "--json", "show", "old/a.jpg");
 	ck_assert_int_eq(json_array_size(json_object_get(r.json, "audit")), 2);
 	json_decref(r.json);
 	MEDIACTL(&r, "show", "never/was.jpg");
-	ck_assert_int_eq(r.status, 1);
+	ck_assert_int_eq(r.run.status, 1);
 	/* A refusal that quotes a path that is not UTF-8 still comes back. */
 	MEDIACTL(&r, "show", "never/caf\xe9.jpg");
-	ck_assert_int_eq(r.status, 1);
-	ck_assert_msg(strstr(r.err, "knows nothing of") != NULL, "answered: %s", r.err);
+	ck_assert_int_eq(r.run.status, 1);
+	ck_assert_msg(strstr(r.run.err, "knows nothing of") != NULL, "answered: %s", r.run.err);
 	MEDIACTL(&r, "quarantine");
-	ck_assert_msg(strstr(r.out, "old/b.jpg") && strstr(r.out, "unreferenced") &&
-		      strstr(r.out, "in 5"), "quarantine lists why and when it is purged: %s",
-		      r.out);
+	ck_assert_msg(strstr(r.run.out, "old/b.jpg") && strstr(r.run.out, "unreferenced") &&
+		      strstr(r.run.out, "in 5"), "quarantine lists why and when it is purged: %s",
+		      r.run.out);
 	MEDIACTL(&r, "--json", "quarantine");
 	ck_assert_int_eq(json_array_size(json_object_get(r.json, "files")), 2);
 	ck_assert(json_object_get(json_array_get(json_object_get(r.json, "files"), 0),
 				  "purge_at_ms") != NULL);
 	json_decref(r.json);
 	MEDIACTL(&r, "log", "--path", "old/a.jpg");
-	ck_assert_msg(strstr(r.out, "live -> quarantined"), "%s", r.out);
+	ck_assert_msg(strstr(r.run.out, "live -> quarantined"), "%s", r.run.out);
 	MEDIACTL(&r, "--json", "log", "--since", "1h");
 	ck_assert(json_array_size(json_object_get(r.json, "entries")) >= 5);
 	json_decref(r.json);
@@ -244,9 +179,9 @@ START_TEST(test_restore_by_scan_undoes_the_whole_scan)
 	snprintf(id, sizeof(id), "%lld", scan_id(&r));
 	json_decref(r.json);
 	MEDIACTL(&r, "restore", "--scan", id);
-	ck_assert_int_eq(r.status, 0);
-	ck_assert_msg(strstr(r.out, "restored old/a.jpg") && strstr(r.out, "restored old/b.jpg"),
-		      "%s", r.out);
+	ck_assert_int_eq(r.run.status, 0);
+	ck_assert_msg(strstr(r.run.out, "restored old/a.jpg") && strstr(r.run.out, "restored old/b.jpg"),
+		      "%s", r.run.out);
 	struct stat st;
 	ck_assert_int_eq(stat(harness_backing_path(&h, "old/a.jpg"), &st), 0);
 	ck_assert_int_eq(stat(harness_backing_path(&h, "old/b.jpg"), &st), 0);
@@ -264,20 +199,20 @@ START_TEST(test_restore_by_glob_id_since_and_pin)
 	quarantine_old(&r);
 	json_decref(r.json);
 	MEDIACTL(&r, "--json", "restore", "--glob", "old/*.jpg", "--pin");
-	ck_assert_int_eq(r.status, 0);
+	ck_assert_int_eq(r.run.status, 0);
 	ck_assert_int_eq(json_array_size(json_object_get(r.json, "restored")), 2);
 	json_decref(r.json);
 	MEDIACTL(&r, "pins");
-	ck_assert_msg(strstr(r.out, "old/a.jpg") && strstr(r.out, "old/b.jpg"), "%s", r.out);
+	ck_assert_msg(strstr(r.run.out, "old/a.jpg") && strstr(r.run.out, "old/b.jpg"), "%s", r.run.out);
 	MEDIACTL(&r, "--json", "scan");
 	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r.json, "scan"),
 							    "quarantined")), 0);
 	json_decref(r.json);
 	MEDIACTL(&r, "unpin", "old/b.jpg");
-	ck_assert_int_eq(r.status, 0);
+	ck_assert_int_eq(r.run.status, 0);
 	MEDIACTL(&r, "unpin", "old/b.jpg");
-	ck_assert_int_eq(r.status, 1);
-	sleep_ms(1100);
+	ck_assert_int_eq(r.run.status, 1);
+	app_advance_clock(&app, PAST_MIN_AGE_MS);
 	MEDIACTL(&r, "--json", "scan");
 	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r.json, "scan"),
 							    "quarantined")), 1);
@@ -287,11 +222,11 @@ START_TEST(test_restore_by_glob_id_since_and_pin)
 		json_array_get(json_object_get(r.json, "files"), 0), "id")));
 	json_decref(r.json);
 	MEDIACTL(&r, "restore", "--id", id);
-	ck_assert_int_eq(r.status, 0);
+	ck_assert_int_eq(r.run.status, 0);
 	MEDIACTL(&r, "restore", "--since", "1h");
-	ck_assert_msg(r.status == 1, "nothing left to restore is a refusal");
+	ck_assert_msg(r.run.status == 1, "nothing left to restore is a refusal");
 	MEDIACTL(&r, "restore");
-	ck_assert_int_eq(r.status, 2);
+	ck_assert_int_eq(r.run.status, 2);
 }
 END_TEST
 
@@ -322,17 +257,17 @@ START_TEST(test_restore_conflict_needs_to)
 	ck_assert(mkdir(harness_mount_path(&h, "old"), 0755) == 0 || errno == EEXIST);
 	ck_assert_int_eq(harness_write_file(harness_mount_path(&h, "old/a.jpg"), "new", 3), 0);
 	MEDIACTL(&r, "restore", "old/a.jpg");
-	ck_assert_int_eq(r.status, 1);
-	ck_assert_msg(strstr(r.err, "a live file holds") != NULL, "%s", r.err);
+	ck_assert_int_eq(r.run.status, 1);
+	ck_assert_msg(strstr(r.run.err, "a live file holds") != NULL, "%s", r.run.err);
 	MEDIACTL(&r, "restore", "old/a.jpg", "--to", "../escape.jpg");
-	ck_assert_msg(r.status == 1 && strstr(r.err, "not a path inside the mount"),
-		      "a restore cannot leave the mount: %s", r.err);
+	ck_assert_msg(r.run.status == 1 && strstr(r.run.err, "not a path inside the mount"),
+		      "a restore cannot leave the mount: %s", r.run.err);
 	MEDIACTL(&r, "restore", "old/a.jpg", "--to", ".mediafs/x");
-	ck_assert_int_eq(r.status, 1);
+	ck_assert_int_eq(r.run.status, 1);
 	MEDIACTL(&r, "restore", "old/a.jpg", "--to", "old/a-before.jpg");
-	ck_assert_int_eq(r.status, 0);
-	ck_assert_msg(strstr(r.out, "old/a-before.jpg (was old/a.jpg)\n"),
-		      "the answer names both places: %s", r.out);
+	ck_assert_int_eq(r.run.status, 0);
+	ck_assert_msg(strstr(r.run.out, "old/a-before.jpg (was old/a.jpg)\n"),
+		      "the answer names both places: %s", r.run.out);
 	/* One story at both paths: show NEW tells how it left OLD, and
 	 * log --path OLD tells where it went. */
 	MEDIACTL(&r, "--json", "show", "old/a-before.jpg");
@@ -356,25 +291,25 @@ START_TEST(test_held_scan_confirm_reject_and_purge)
 {
 	struct result r;
 
-	app_exec("DELETE FROM photo");
+	app_exec(&app, "DELETE FROM photo");
 	MEDIACTL(&r, "--json", "scan");
 	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r.json, "scan"),
 							   "status")), "held");
 	json_decref(r.json);
 	MEDIACTL(&r, "status");
-	ck_assert_msg(strstr(r.out, "held scan") && strstr(r.out, "mediactl confirm"), "%s", r.out);
+	ck_assert_msg(strstr(r.run.out, "held scan") && strstr(r.run.out, "mediactl confirm"), "%s", r.run.out);
 	MEDIACTL(&r, "reject");
-	ck_assert_int_eq(r.status, 0);
+	ck_assert_int_eq(r.run.status, 0);
 	MEDIACTL(&r, "reject");
-	ck_assert_msg(r.status == 1, "nothing held any more");
+	ck_assert_msg(r.run.status == 1, "nothing held any more");
 	MEDIACTL(&r, "scan");
 	MEDIACTL(&r, "--json", "confirm");
-	ck_assert_int_eq(r.status, 0);
+	ck_assert_int_eq(r.run.status, 0);
 	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r.json, "scan"),
 							    "quarantined")), 3);
 	json_decref(r.json);
 	MEDIACTL(&r, "purge", "--all");
-	ck_assert_int_eq(r.status, 2);
+	ck_assert_int_eq(r.run.status, 2);
 	MEDIACTL(&r, "--json", "purge", "--expired");
 	ck_assert_int_eq(json_array_size(json_object_get(r.json, "purged")), 0);
 	json_decref(r.json);
@@ -382,7 +317,7 @@ START_TEST(test_held_scan_confirm_reject_and_purge)
 	ck_assert_int_eq(json_array_size(json_object_get(r.json, "purged")), 3);
 	json_decref(r.json);
 	MEDIACTL(&r, "purge", "--id", "1");
-	ck_assert_msg(r.status == 0, "purging a purged id purges nothing");
+	ck_assert_msg(r.run.status == 0, "purging a purged id purges nothing");
 }
 END_TEST
 
@@ -413,10 +348,10 @@ START_TEST(test_purge_that_cannot_delete_says_so)
 	struct result r;
 	int err;
 
-	app_exec("DELETE FROM photo");
+	app_exec(&app, "DELETE FROM photo");
 	MEDIACTL(&r, "scan");
 	MEDIACTL(&r, "confirm");
-	ck_assert_int_eq(r.status, 0);
+	ck_assert_int_eq(r.run.status, 0);
 	MEDIACTL(&r, "--json", "quarantine");
 	qname = json_string_value(json_object_get(json_array_get(json_object_get(r.json, "files"),
 								 0), "quarantine_name"));
@@ -431,15 +366,15 @@ START_TEST(test_purge_that_cannot_delete_says_so)
 	ck_assert_int_eq(err, 0);
 	MEDIACTL(&r, "--json", "purge", "--all", "--yes");
 	ck_assert_int_eq(set_immutable(harness_backing_path(&h, rel), false), 0);
-	ck_assert_msg(r.status == 1, "a file left in the quarantine fails the purge: %s", r.out);
+	ck_assert_msg(r.run.status == 1, "a file left in the quarantine fails the purge: %s", r.run.out);
 	ck_assert_int_eq(json_array_size(json_object_get(r.json, "failed")), 1);
 	ck_assert_int_eq(json_array_size(json_object_get(r.json, "purged")), 2);
 	ck_assert_msg(strstr(json_string_value(json_object_get(r.json, "error")),
-			     "could not be deleted"), "%s", r.out);
+			     "could not be deleted"), "%s", r.run.out);
 	json_decref(r.json);
 	MEDIACTL(&r, "--json", "quarantine");
 	ck_assert_msg(json_array_size(json_object_get(r.json, "files")) == 1,
-		      "the file not deleted is still quarantined: %s", r.out);
+		      "the file not deleted is still quarantined: %s", r.run.out);
 	json_decref(r.json);
 }
 END_TEST
@@ -448,18 +383,18 @@ START_TEST(test_check_and_du)
 {
 	struct result r;
 
-	app_exec("INSERT INTO photo (image) VALUES ('gone/missing.jpg')");
+	app_exec(&app, "INSERT INTO photo (image) VALUES ('gone/missing.jpg')");
 	MEDIACTL(&r, "--json", "check");
-	ck_assert_int_eq(r.status, 0);
+	ck_assert_int_eq(r.run.status, 0);
 	ck_assert_int_eq(json_integer_value(json_object_get(r.json, "dangling_count")), 1);
 	ck_assert_int_eq(json_integer_value(json_object_get(r.json, "missing_count")), 0);
 	json_decref(r.json);
 	MEDIACTL(&r, "check");
-	ck_assert_msg(strstr(r.out, "gone/missing.jpg"), "%s", r.out);
+	ck_assert_msg(strstr(r.run.out, "gone/missing.jpg"), "%s", r.run.out);
 	quarantine_old(&r);
 	json_decref(r.json);
 	MEDIACTL(&r, "du");
-	ck_assert_msg(strstr(r.out, "reclaimable (quarantined): 12 B"), "%s", r.out);
+	ck_assert_msg(strstr(r.run.out, "reclaimable (quarantined): 12 B"), "%s", r.run.out);
 	MEDIACTL(&r, "--json", "du");
 	ck_assert_int_eq(json_integer_value(json_object_get(r.json, "reclaimable_bytes")), 12);
 	json_decref(r.json);
@@ -476,22 +411,22 @@ START_TEST(test_usage_errors_and_help)
 
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		MEDIACTL(&r, commands[i], "--help");
-		ck_assert_msg(r.status == 0 && strstr(r.out, "usage: mediactl"),
+		ck_assert_msg(r.run.status == 0 && strstr(r.run.out, "usage: mediactl"),
 			      "%s --help prints its usage", commands[i]);
 	}
 	MEDIACTL(&r, "--help");
-	ck_assert_int_eq(r.status, 0);
+	ck_assert_int_eq(r.run.status, 0);
 	MEDIACTL(&r, "frobnicate");
-	ck_assert_int_eq(r.status, 2);
+	ck_assert_int_eq(r.run.status, 2);
 	MEDIACTL(&r, "show");
-	ck_assert_int_eq(r.status, 2);
+	ck_assert_int_eq(r.run.status, 2);
 	MEDIACTL(&r, "scan", "--now");
-	ck_assert_int_eq(r.status, 2);
+	ck_assert_int_eq(r.run.status, 2);
 	/* Sizes no int64_t holds are usage errors, not undefined behaviour. */
 	MEDIACTL(&r, "ls", "--larger-than", "1e30");
-	ck_assert_int_eq(r.status, 2);
+	ck_assert_int_eq(r.run.status, 2);
 	MEDIACTL(&r, "ls", "--larger-than", "inf");
-	ck_assert_int_eq(r.status, 2);
+	ck_assert_int_eq(r.run.status, 2);
 }
 END_TEST
 
@@ -502,9 +437,9 @@ START_TEST(test_other_user_is_refused)
 	if (geteuid() != 0)
 		return;
 	run(&r, 5555, (const char *const[]){ "--mount", h.mountpoint, "status", NULL });
-	ck_assert_msg(r.status == 1, "another user's mediactl is refused (%d): %s", r.status,
-		      r.err);
-	ck_assert_msg(strstr(r.err, "ermission denied") != NULL, "%s", r.err);
+	ck_assert_msg(r.run.status == 1, "another user's mediactl is refused (%d): %s", r.run.status,
+		      r.run.err);
+	ck_assert_msg(strstr(r.run.err, "ermission denied") != NULL, "%s", r.run.err);
 }
 END_TEST
 
@@ -513,20 +448,20 @@ START_TEST(test_offline_mode)
 	struct result r;
 
 	MEDIACTL(&r, "--backing", h.backing, "status");
-	ck_assert_msg(r.status == 1 && strstr(r.err, "holds"),
-		      "the running daemon's store is refused offline: %s", r.err);
+	ck_assert_msg(r.run.status == 1 && strstr(r.run.err, "holds"),
+		      "the running daemon's store is refused offline: %s", r.run.err);
 	quarantine_old(&r);
 	json_decref(r.json);
 	ck_assert_int_eq(harness_unmount(&h), 0);
 	MEDIACTL(&r, "status");
-	ck_assert_msg(r.status == 1, "no daemon, no socket: %s", r.err);
+	ck_assert_msg(r.run.status == 1, "no daemon, no socket: %s", r.run.err);
 	MEDIACTL(&r, "--backing", h.backing, "status");
-	ck_assert_int_eq(r.status, 0);
-	ck_assert_msg(strstr(r.out, "daemon stopped"), "%s", r.out);
+	ck_assert_int_eq(r.run.status, 0);
+	ck_assert_msg(strstr(r.run.out, "daemon stopped"), "%s", r.run.out);
 	/* Without --config, the settings and sources of the file the daemon
 	 * ran with, which the store remembers; never the defaults unsaid. */
 	MEDIACTL(&r, "--json", "--backing", h.backing, "status");
-	ck_assert_int_eq(r.status, 0);
+	ck_assert_int_eq(r.run.status, 0);
 	json_t *config = json_object_get(r.json, "config");
 	ck_assert_str_eq(json_string_value(json_object_get(config, "origin")), "remembered");
 	ck_assert_msg(strstr(json_string_value(json_object_get(config, "path")), "mediafs.ini"),
@@ -536,7 +471,7 @@ START_TEST(test_offline_mode)
 	ck_assert_int_eq(json_array_size(json_object_get(r.json, "sources")), 1);
 	json_decref(r.json);
 	MEDIACTL(&r, "--json", "--backing", h.backing, "check");
-	ck_assert_int_eq(r.status, 0);
+	ck_assert_int_eq(r.run.status, 0);
 	ck_assert_msg(json_object_get(r.json, "note") == NULL &&
 		      json_array_size(json_object_get(r.json, "sources")) == 1,
 		      "check reads the remembered source");
@@ -546,9 +481,9 @@ START_TEST(test_offline_mode)
 	snprintf(moved, sizeof(moved), "%s.moved", config_file);
 	ck_assert_int_eq(rename(config_file, moved), 0);
 	MEDIACTL(&r, "--json", "--backing", h.backing, "check");
-	ck_assert_int_eq(r.status, 0);
-	ck_assert_msg(strstr(r.err, "configuration cannot be read") != NULL,
-		      "a remembered file that is gone is said: %s", r.err);
+	ck_assert_int_eq(r.run.status, 0);
+	ck_assert_msg(strstr(r.run.err, "configuration cannot be read") != NULL,
+		      "a remembered file that is gone is said: %s", r.run.err);
 	ck_assert_msg(json_object_get(r.json, "note") != NULL,
 		      "a check that read no source says so");
 	json_decref(r.json);
@@ -557,13 +492,13 @@ START_TEST(test_offline_mode)
 	ck_assert_int_eq(json_array_size(json_object_get(r.json, "files")), 2);
 	json_decref(r.json);
 	MEDIACTL(&r, "--backing", h.backing, "restore", "old/a.jpg");
-	ck_assert_int_eq(r.status, 0);
+	ck_assert_int_eq(r.run.status, 0);
 	struct stat st;
 	ck_assert_int_eq(stat(harness_backing_path(&h, "old/a.jpg"), &st), 0);
 	MEDIACTL(&r, "--backing", h.backing, "scan");
-	ck_assert_msg(r.status == 1, "scans need the daemon");
+	ck_assert_msg(r.run.status == 1, "scans need the daemon");
 	MEDIACTL(&r, "--backing", h.dir, "status");
-	ck_assert_msg(r.status == 1 && strstr(r.err, "not a mediafs store"), "%s", r.err);
+	ck_assert_msg(r.run.status == 1 && strstr(r.run.err, "not a mediafs store"), "%s", r.run.err);
 
 	/* A store whose quarantine cannot be opened says so, and which. */
 	char broken[700];
@@ -572,8 +507,8 @@ START_TEST(test_offline_mode)
 	ck_assert_int_eq(harness_sh("mkdir -m 0700 '%s/.mediafs' && touch '%s/.mediafs/quarantine'",
 				    broken, broken), 0);
 	MEDIACTL(&r, "--backing", broken, "status");
-	ck_assert_msg(r.status == 1 && strstr(r.err, "cannot open the quarantine of '") &&
-		      strstr(r.err, "Not a directory"), "%s", r.err);
+	ck_assert_msg(r.run.status == 1 && strstr(r.run.err, "cannot open the quarantine of '") &&
+		      strstr(r.run.err, "Not a directory"), "%s", r.run.err);
 }
 END_TEST
 
@@ -586,9 +521,9 @@ START_TEST(test_mount_over_own_backing_is_found_alone)
 	snprintf(over, sizeof(over), "%s", h.backing);
 	ck_assert_int_eq(harness_mount_at(&h, over, over, NULL), 0);
 	run(&r, 0, (const char *const[]){ "status", NULL });
-	ck_assert_msg(r.status == 0, "the only mount is found without --mount: %s", r.err);
+	ck_assert_msg(r.run.status == 0, "the only mount is found without --mount: %s", r.run.err);
 	MEDIACTL(&r, "--mount", over, "--json", "ls");
-	ck_assert_int_eq(r.status, 0);
+	ck_assert_int_eq(r.run.status, 0);
 	ck_assert(json_array_size(json_object_get(r.json, "files")) >= 3);
 	json_decref(r.json);
 }
@@ -627,6 +562,14 @@ static void assert_exposition_format(const char *text)
 	}
 }
 
+static bool metrics_count_two_quarantined(void *path)
+{
+	char text[OUTPUT_BYTES];
+
+	harness_slurp(path, text, sizeof(text));
+	return strstr(text, "mediafs_files{state=\"quarantined\"} 2\n") != NULL;
+}
+
 START_TEST(test_metrics_textfile_after_scan_and_command)
 {
 	char path[700], text[OUTPUT_BYTES];
@@ -638,14 +581,7 @@ START_TEST(test_metrics_textfile_after_scan_and_command)
 	json_decref(r.json);
 	snprintf(path, sizeof(path), "%s/metrics.prom", h.dir);
 	/* The file is rewritten after the scan's answer: wait for its figures. */
-	for (int i = 0; i < 200; i++) {
-		if (harness_read_file(path, text, sizeof(text) - 1, &len) == 0) {
-			text[len] = '\0';
-			if (strstr(text, "mediafs_files{state=\"quarantined\"} 2\n"))
-				break;
-		}
-		sleep_ms(50);
-	}
+	harness_wait_until(metrics_count_two_quarantined, path, WAIT_MS);
 	ck_assert_int_eq(harness_read_file(path, text, sizeof(text) - 1, &len), 0);
 	text[len] = '\0';
 	ck_assert_msg(strstr(text, "mediafs_files{state=\"quarantined\"} 2\n") &&
@@ -663,16 +599,16 @@ START_TEST(test_metrics_textfile_after_scan_and_command)
 	ck_assert_int_eq(st.st_mode & 07777, 0644);
 
 	MEDIACTL(&r, "restore", "old/a.jpg");
-	ck_assert_int_eq(r.status, 0);
+	ck_assert_int_eq(r.run.status, 0);
 	ck_assert_msg(harness_wait_log(&h, "admin restored 'old/a.jpg' from '", WAIT_MS),
 		      "the daemon's log tells each admin restore");
 	MEDIACTL(&r, "metrics");
-	ck_assert_int_eq(r.status, 0);
-	ck_assert_msg(strstr(r.out, "mediafs_restores_total{cause=\"admin\"} 1\n") &&
-		      strstr(r.out, "mediafs_daemon_up 1\n") &&
-		      strstr(r.out, "mediafs_catalog_events_queued "),
-		      "mediactl metrics: %s", r.out);
-	assert_exposition_format(r.out);
+	ck_assert_int_eq(r.run.status, 0);
+	ck_assert_msg(strstr(r.run.out, "mediafs_restores_total{cause=\"admin\"} 1\n") &&
+		      strstr(r.run.out, "mediafs_daemon_up 1\n") &&
+		      strstr(r.run.out, "mediafs_catalog_events_queued "),
+		      "mediactl metrics: %s", r.run.out);
+	assert_exposition_format(r.run.out);
 }
 END_TEST
 
@@ -682,7 +618,7 @@ static long long status_setting(const char *key)
 	long long value;
 
 	MEDIACTL(&r, "--json", "status");
-	ck_assert_int_eq(r.status, 0);
+	ck_assert_int_eq(r.run.status, 0);
 	json_t *setting = json_object_get(json_object_get(r.json, "settings"), key);
 	value = json_is_boolean(setting) ? json_is_true(setting) : json_integer_value(setting);
 	json_decref(r.json);
@@ -695,11 +631,11 @@ START_TEST(test_reload_applies_the_file_without_unmounting)
 	struct stat st;
 
 	/* mediactl reload: dry run on, a new grace, at the next scan. */
-	write_config("grace = 2h\nrestore_on_access = no\ndry_run = yes\n");
+	app_write_config(&app, "grace = 2h\nrestore_on_access = no\ndry_run = yes\n");
 	MEDIACTL(&r, "reload");
-	ck_assert_msg(r.status == 0, "reload: %s%s", r.out, r.err);
-	ck_assert_msg(strstr(r.out, "grace") && strstr(r.out, "dry_run (now yes)") &&
-		      strstr(r.out, "next mount"), "the answer names what changed: %s", r.out);
+	ck_assert_msg(r.run.status == 0, "reload: %s%s", r.run.out, r.run.err);
+	ck_assert_msg(strstr(r.run.out, "grace") && strstr(r.run.out, "dry_run (now yes)") &&
+		      strstr(r.run.out, "next mount"), "the answer names what changed: %s", r.run.out);
 	ck_assert_int_eq(status_setting("grace_ms"), 2 * 3600 * 1000);
 	ck_assert_int_eq(status_setting("dry_run"), 1);
 	MEDIACTL(&r, "--json", "scan");
@@ -708,15 +644,15 @@ START_TEST(test_reload_applies_the_file_without_unmounting)
 	json_decref(r.json);
 
 	/* A file that does not validate: refused, the running one stays. */
-	write_config("grace = 2h\nrestore_on_access = no\ndry_run = yes\nno_such_key = 1\n");
+	app_write_config(&app, "grace = 2h\nrestore_on_access = no\ndry_run = yes\nno_such_key = 1\n");
 	MEDIACTL(&r, "reload");
-	ck_assert_msg(r.status == 1 && strstr(r.err, "not reloaded") &&
-		      strstr(r.err, "no_such_key"), "refused in one sentence: %s", r.err);
+	ck_assert_msg(r.run.status == 1 && strstr(r.run.err, "not reloaded") &&
+		      strstr(r.run.err, "no_such_key"), "refused in one sentence: %s", r.run.err);
 	ck_assert_int_eq(status_setting("dry_run"), 1);
 	ck_assert(harness_wait_log(&h, "the configuration was not reloaded", WAIT_MS));
 
 	/* SIGHUP (systemctl reload) reloads too, and never unmounts. */
-	write_config("grace = 2h\nrestore_on_access = yes\n");
+	app_write_config(&app, "grace = 2h\nrestore_on_access = yes\n");
 	harness_clear_log(&h);
 	ck_assert_int_eq(kill(h.pid, SIGHUP), 0);
 	ck_assert_msg(harness_wait_log(&h, "reloaded '", WAIT_MS), "SIGHUP reloads");
@@ -735,24 +671,24 @@ START_TEST(test_output_for_people)
 
 	/* Global options are taken where people type them. */
 	MEDIACTL(&r, "status", "--json");
-	ck_assert_msg(r.status == 0 && r.json != NULL, "--json after the command: %s", r.err);
+	ck_assert_msg(r.run.status == 0 && r.json != NULL, "--json after the command: %s", r.run.err);
 	json_decref(r.json);
 	quarantine_old(&r);
 	json_decref(r.json);
 	MEDIACTL(&r, "quarantine");
-	ck_assert_int_eq(r.status, 0);
-	ck_assert_msg(strstr(r.out, "SCAN") != NULL, "the quarantine shows each file's scan: %s",
-		      r.out);
+	ck_assert_int_eq(r.run.status, 0);
+	ck_assert_msg(strstr(r.run.out, "SCAN") != NULL, "the quarantine shows each file's scan: %s",
+		      r.run.out);
 	/* A purged file says so, with no purge time to come. */
 	MEDIACTL(&r, "purge", "--all", "--yes");
-	ck_assert_int_eq(r.status, 0);
+	ck_assert_int_eq(r.run.status, 0);
 	MEDIACTL(&r, "show", "old/b.jpg");
-	ck_assert_int_eq(r.status, 0);
-	ck_assert_msg(strstr(r.out, "was in the quarantine as ") && strstr(r.out, "; purged ") &&
-		      !strstr(r.out, "purged -"), "%s", r.out);
+	ck_assert_int_eq(r.run.status, 0);
+	ck_assert_msg(strstr(r.run.out, "was in the quarantine as ") && strstr(r.run.out, "; purged ") &&
+		      !strstr(r.run.out, "purged -"), "%s", r.run.out);
 	/* The status says where its settings come from. */
 	MEDIACTL(&r, "status");
-	ck_assert_msg(strstr(r.out, "config       ") && strstr(r.out, "mediafs.ini"), "%s", r.out);
+	ck_assert_msg(strstr(r.run.out, "config       ") && strstr(r.run.out, "mediafs.ini"), "%s", r.run.out);
 }
 END_TEST
 
@@ -785,17 +721,9 @@ static Suite *mediactl_suite(void)
 
 int main(void)
 {
-	SRunner *runner;
 	int failed;
 
-	harness_require_fuse();
-	if (!getenv("MEDIACTL_BIN")) {
-		printf("skip: $MEDIACTL_BIN is not set\n");
-		return HARNESS_EXIT_SKIP;
-	}
-	runner = srunner_create(mediactl_suite());
-	srunner_run_all(runner, CK_NORMAL);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
+	app_require_mediactl();
+	failed = app_run_suite(mediactl_suite());
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

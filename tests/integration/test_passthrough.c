@@ -19,7 +19,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "mount_harness.h"
+#include "app_harness.h"
 
 static struct mount_harness h;
 
@@ -687,13 +687,9 @@ static Suite *passthrough_suite(void)
 
 int main(void)
 {
-	SRunner *runner;
 	int failed;
 
 	harness_require_fuse();
-	runner = srunner_create(passthrough_suite());
-	srunner_run_all(runner, CK_NORMAL);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
+	failed = app_run_suite(passthrough_suite());
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

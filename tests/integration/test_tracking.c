@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mount_harness.h"
+#include "app_harness.h"
 
 enum { WAIT_MS = 5000 };
 
@@ -411,13 +411,9 @@ static Suite *tracking_suite(void)
 
 int main(void)
 {
-	SRunner *runner;
 	int failed;
 
 	harness_require_fuse();
-	runner = srunner_create(tracking_suite());
-	srunner_run_all(runner, CK_NORMAL);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
+	failed = app_run_suite(tracking_suite());
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

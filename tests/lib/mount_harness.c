@@ -4,8 +4,13 @@
  */
 #include "mount_harness.h"
 
+#include "clock.h"
+
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -70,7 +75,7 @@ static void untrack(struct mount_harness *h)
 	}
 }
 
-static long now_ms(void)
+long harness_now_ms(void)
 {
 	struct timespec ts;
 
@@ -78,7 +83,7 @@ static long now_ms(void)
 	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void sleep_ms(long ms)
+void harness_sleep_ms(long ms)
 {
 	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
 
@@ -171,8 +176,8 @@ int harness_mount_at(struct mount_harness *h, const char *backing,
 		_exit(127);
 	}
 	track(h);
-	deadline = now_ms() + MOUNT_WAIT_MS;
-	while (now_ms() < deadline) {
+	deadline = harness_now_ms() + MOUNT_WAIT_MS;
+	while (harness_now_ms() < deadline) {
 		if (waitpid(h->pid, &status, WNOHANG) == h->pid) {
 			h->pid = 0;
 			fprintf(stderr, "mediafs exited before mounting:\n");
@@ -181,7 +186,7 @@ int harness_mount_at(struct mount_harness *h, const char *backing,
 		}
 		if (harness_is_mounted(h->mountpoint))
 			return 0;
-		sleep_ms(POLL_MS);
+		harness_sleep_ms(POLL_MS);
 	}
 	fprintf(stderr, "mount did not appear within %d ms:\n", MOUNT_WAIT_MS);
 	print_log(h);
@@ -203,7 +208,7 @@ static void print_users(struct mount_harness *h)
 
 int harness_unmount(struct mount_harness *h)
 {
-	long deadline = now_ms() + UNMOUNT_WAIT_MS;
+	long deadline = harness_now_ms() + UNMOUNT_WAIT_MS;
 	int status;
 
 	if (h->pid <= 0)
@@ -214,13 +219,13 @@ int harness_unmount(struct mount_harness *h)
 		fprintf(stderr, "fusermount3 -u '%s' failed; processes using it:\n", h->mountpoint);
 		print_users(h);
 	}
-	while (now_ms() < deadline) {
+	while (harness_now_ms() < deadline) {
 		if (waitpid(h->pid, &status, WNOHANG) == h->pid) {
 			h->pid = 0;
 			untrack(h);
 			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 		}
-		sleep_ms(POLL_MS);
+		harness_sleep_ms(POLL_MS);
 	}
 	fprintf(stderr, "mediafs did not exit after unmount; its threads, then its log:\n");
 	harness_sh("command -v gdb >/dev/null && gdb -p %d -batch -ex 'thread apply all bt' "
@@ -239,6 +244,48 @@ void harness_kill(struct mount_harness *h)
 	}
 	untrack(h);
 	harness_sh("fusermount3 -u -z '%s' 2>/dev/null", h->mountpoint);
+}
+
+/* Write the offset into a new 0600 file and rename it over the old one,
+ * so that the daemon never reads half a number. */
+static int write_clock(struct mount_harness *h, long long offset_ms)
+{
+	char tmp[sizeof(h->clock_path) + 8], text[32];
+	int len = snprintf(text, sizeof(text), "%lld\n", offset_ms);
+	int fd, err = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s.new", h->clock_path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	errno = 0;
+	if (fchmod(fd, 0600) != 0 || write(fd, text, (size_t)len) != len)
+		err = errno ? -errno : -EIO;
+	if (close(fd) != 0 && !err)
+		err = -errno;
+	if (!err && rename(tmp, h->clock_path) != 0)
+		err = -errno;
+	if (!err)
+		h->clock_offset_ms = offset_ms;
+	return err;
+}
+
+int harness_use_test_clock(struct mount_harness *h)
+{
+	int err;
+
+	snprintf(h->clock_path, sizeof(h->clock_path), "%s/clock-offset", h->dir);
+	err = write_clock(h, 0);
+	if (!err && setenv(CLOCK_TEST_OFFSET_ENV, h->clock_path, 1) != 0)
+		err = -errno;
+	return err;
+}
+
+int harness_advance_clock(struct mount_harness *h, long ms)
+{
+	if (!h->clock_path[0] || ms < 0)
+		return -EINVAL;
+	return write_clock(h, h->clock_offset_ms + ms);
 }
 
 void harness_destroy(struct mount_harness *h)
@@ -285,6 +332,112 @@ int harness_sh(const char *fmt, ...)
 	return WEXITSTATUS(status);
 }
 
+int harness_sh_output(char *out, size_t size, const char *fmt, ...)
+{
+	char cmd[8192];
+	size_t len = 0;
+	va_list ap;
+	int status;
+	FILE *f;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	out[0] = '\0';
+	fflush(NULL);
+	f = popen(cmd, "r");
+	if (!f)
+		return -1;
+	len = fread(out, 1, size - 1, f);
+	out[len] = '\0';
+	status = pclose(f);
+	if (status < 0 || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/* Read both pipes until both close (poll: neither can fill up and stall
+ * the child); each buffer is cut at its size and NUL-terminated. */
+static void read_both(int out_fd, char *out, size_t out_size, int err_fd, char *err,
+		      size_t err_size)
+{
+	struct pollfd fds[2] = { { .fd = out_fd, .events = POLLIN },
+				 { .fd = err_fd, .events = POLLIN } };
+	char *bufs[2] = { out, err }, scratch[4096];
+	size_t sizes[2] = { out_size, err_size }, lens[2] = { 0, 0 };
+	int open_count = 2;
+
+	while (open_count > 0) {
+		if (poll(fds, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (int i = 0; i < 2; i++) {
+			if (fds[i].fd < 0 || !fds[i].revents)
+				continue;
+			size_t room = sizes[i] - 1 - lens[i];
+			ssize_t n = room ? read(fds[i].fd, bufs[i] + lens[i], room) :
+					   read(fds[i].fd, scratch, sizeof(scratch));
+			if (n <= 0) {
+				fds[i].fd = -1;
+				open_count--;
+			} else if (room) {
+				lens[i] += (size_t)n;
+			}
+		}
+	}
+	out[lens[0]] = '\0';
+	err[lens[1]] = '\0';
+}
+
+int harness_run(struct harness_output *r, uid_t uid, const char *const argv[])
+{
+	int out_pipe[2], err_pipe[2], status;
+	pid_t pid;
+
+	r->status = -1;
+	r->out[0] = r->err[0] = '\0';
+	if (pipe(out_pipe) != 0)
+		return -1;
+	if (pipe(err_pipe) != 0) {
+		close(out_pipe[0]);
+		close(out_pipe[1]);
+		return -1;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		dup2(out_pipe[1], STDOUT_FILENO);
+		dup2(err_pipe[1], STDERR_FILENO);
+		close(out_pipe[0]);
+		close(err_pipe[0]);
+		if (uid && (setgroups(0, NULL) != 0 || setgid(uid) != 0 || setuid(uid) != 0))
+			_exit(99);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(out_pipe[1]);
+	close(err_pipe[1]);
+	if (pid > 0)
+		read_both(out_pipe[0], r->out, sizeof(r->out), err_pipe[0], r->err,
+			  sizeof(r->err));
+	close(out_pipe[0]);
+	close(err_pipe[0]);
+	if (pid > 0 && waitpid(pid, &status, 0) == pid)
+		r->status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	return r->status;
+}
+
+void harness_slurp(const char *path, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	if (harness_read_file(path, buf, size - 1, &len) == 0)
+		buf[len] = '\0';
+}
+
 int harness_write_file(const char *path, const void *data, size_t len)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -316,6 +469,58 @@ int harness_read_file(const char *path, void *buf, size_t cap, size_t *len)
 	return 0;
 }
 
+/* The open flags of descriptor name of process pid, from its fdinfo. */
+static int fd_flags(pid_t pid, const char *name)
+{
+	char path[64], line[256];
+	unsigned int flags;
+	int found = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%s", (int)pid, name);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (found < 0 && fgets(line, sizeof(line), f))
+		if (sscanf(line, "flags: %o", &flags) == 1)
+			found = (int)flags;
+	fclose(f);
+	return found;
+}
+
+bool harness_daemon_writes(struct mount_harness *h, const char *path)
+{
+	char dir[64], link[64], target[PATH_MAX];
+	size_t len = strlen(path);
+	struct dirent *e;
+	bool writes = false;
+	DIR *fds;
+
+	if (h->pid <= 0)
+		return false;
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)h->pid);
+	fds = opendir(dir);
+	if (!fds)
+		return false;
+	while (!writes && (e = readdir(fds)) != NULL) {
+		ssize_t n;
+		int flags;
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(link, sizeof(link), "%s/%s", dir, e->d_name);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		if (strncmp(target, path, len) != 0 || (target[len] && target[len] != '/'))
+			continue;
+		flags = fd_flags(h->pid, e->d_name);
+		writes = flags >= 0 && !(flags & O_PATH) && (flags & O_ACCMODE) != O_RDONLY;
+	}
+	closedir(fds);
+	return writes;
+}
+
 bool harness_log_contains(struct mount_harness *h, const char *needle)
 {
 	FILE *f = fopen(h->log_path, "r");
@@ -332,12 +537,12 @@ bool harness_log_contains(struct mount_harness *h, const char *needle)
 
 bool harness_wait_until(bool (*cond)(void *ctx), void *ctx, long timeout_ms)
 {
-	long deadline = now_ms() + timeout_ms;
+	long deadline = harness_now_ms() + timeout_ms;
 
 	while (!cond(ctx)) {
-		if (now_ms() > deadline)
+		if (harness_now_ms() > deadline)
 			return cond(ctx);
-		sleep_ms(POLL_MS);
+		harness_sleep_ms(POLL_MS);
 	}
 	return true;
 }

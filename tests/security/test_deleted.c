@@ -29,57 +29,39 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mount_harness.h"
+#include "app_harness.h"
 #include "user_harness.h"
 
-enum { WAIT_MS = 20000, DEEP_NAME_BYTES = 250, DEEP_LEVELS = 17 };
+enum {
+	WAIT_MS = 20000,
+	DEEP_NAME_BYTES = 250,
+	DEEP_LEVELS = 17,
+	GRACE_2S_PASSED_MS = 2100,	/* for "grace = 2s" */
+	GRACE_6S_PASSED_MS = 6100,	/* for "grace = 6s" */
+};
 
 /* An orphan whose name would drive a terminal. */
 #define ESCAPE_NAME "orphan\033c.jpg"
 
 static struct mount_harness h;
 static struct test_user user;
-static char app_path[600];
-static char config_path[600];
+static struct app_harness app;
 
 /* ------------------------------------------------------------------ */
 /* The application database, the mount and mediactl                    */
 /* ------------------------------------------------------------------ */
 
-static void app_exec(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void app_exec(const char *fmt, ...)
-{
-	char sql[4096], *error = NULL;
-	sqlite3 *db;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(sql, sizeof(sql), fmt, ap);
-	va_end(ap);
-	ck_assert_int_eq(sqlite3_open(app_path, &db), SQLITE_OK);
-	sqlite3_busy_timeout(db, 5000);
-	ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &error) == SQLITE_OK, "sqlite: %s: %s",
-		      sql, error ? error : "");
-	sqlite3_close(db);
-}
-
-static void app_reference(const char *path)
-{
-	app_exec("INSERT INTO photo (image) VALUES ('%s')", path);
-}
-
 static void setup(void)
 {
-	char runtime[600];
+	static const char *const columns[] = { "photo.image", NULL };
 
-	ck_assert_int_eq(harness_init(&h, "deleted"), 0);
-	snprintf(runtime, sizeof(runtime), "%s/run", h.dir);
-	setenv("MEDIAFS_RUNTIME_DIR", runtime, 1);
-	snprintf(app_path, sizeof(app_path), "%s/app.db", h.dir);
-	app_exec("CREATE TABLE photo (id integer primary key, image text)");
+	app_setup(&app, &h, "deleted", NULL, "interval = 1h\nmax_fraction = 1\n");
+	app.source = "columns = photo.image";
+	/* allow_other: the test user reaches the files. */
+	app.options = "allow_other";
+	app_create_tables(&app, columns);
 	/* A source that returns nothing would hold every scan. */
-	app_reference("other.jpg");
+	app_insert(&app, "photo.image", "other.jpg");
 }
 
 static void teardown(void)
@@ -87,125 +69,18 @@ static void teardown(void)
 	harness_destroy(&h);
 }
 
-/* Mount with these [mediafs] lines (after the test's defaults) and
- * allow_other, so that the test user reaches the files. */
-static void mount_with(const char *settings)
-{
-	char option[700];
-	const char *args[] = { "-o", option, "-o", "allow_other", NULL };
-	FILE *f;
-
-	snprintf(config_path, sizeof(config_path), "%s/mediafs.ini", h.dir);
-	f = fopen(config_path, "w");
-	ck_assert_ptr_nonnull(f);
-	fprintf(f, "[mediafs]\ninterval = 1h\nmax_fraction = 1\n%s\n"
-		"[source app]\nurl = sqlite:///%s\ncolumns = photo.image\n", settings, app_path);
-	fclose(f);
-	snprintf(option, sizeof(option), "config=%s", config_path);
-	harness_clear_log(&h);
-	ck_assert_int_eq(harness_mount(&h, args), 0);
-	ck_assert_msg(harness_wait_log(&h, "(startup)", WAIT_MS), "the startup scan runs");
-}
-
-/* Run mediactl [--json] --mount MNT args...; its stdout goes to out
- * (size bytes).  Returns its exit status. */
-static int mediactl_text(bool json, char *out, size_t size, const char *first, va_list ap)
-{
-	const char *argv[32] = { getenv("MEDIACTL_BIN") };
-	int argc = 1, pipe_fds[2], status;
-	size_t len = 0;
-	ssize_t n;
-
-	if (json)
-		argv[argc++] = "--json";
-	argv[argc++] = "--mount";
-	argv[argc++] = h.mountpoint;
-	for (const char *arg = first; arg && argc < 31; arg = va_arg(ap, const char *))
-		argv[argc++] = arg;
-	argv[argc] = NULL;
-	ck_assert_int_eq(pipe(pipe_fds), 0);
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(pipe_fds[1], STDOUT_FILENO);
-		close(pipe_fds[0]);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(pipe_fds[1]);
-	while ((n = read(pipe_fds[0], out + len, size - len - 1)) > 0)
-		len += (size_t)n;
-	close(pipe_fds[0]);
-	out[len] = '\0';
-	waitpid(pid, &status, 0);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static int mediactl(json_t **out, const char *first, ...)
-{
-	static char buf[1 << 18];
-	va_list ap;
-	int status;
-
-	va_start(ap, first);
-	status = mediactl_text(true, buf, sizeof(buf), first, ap);
-	va_end(ap);
-	*out = json_loads(buf, 0, NULL);
-	ck_assert_msg(*out != NULL, "mediactl answers in JSON (status %d): %s", status, buf);
-	return status;
-}
-
-static int mediactl_plain(char *out, size_t size, const char *first, ...)
-{
-	va_list ap;
-	int status;
-
-	va_start(ap, first);
-	status = mediactl_text(false, out, size, first, ap);
-	va_end(ap);
-	return status;
-}
-
 static json_t *scan(void)
 {
 	json_t *r;
-	int status = mediactl(&r, "scan", NULL);
+	int status = app_mediactl(&app, &r, "scan", NULL);
 
 	ck_assert_msg(status == 0, "scan exits 0 (%d)", status);
 	return r;
 }
 
-static long long scan_number(json_t *r, const char *key)
-{
-	return json_integer_value(json_object_get(json_object_get(r, "scan"), key));
-}
-
 /* ------------------------------------------------------------------ */
 /* Files                                                                */
 /* ------------------------------------------------------------------ */
-
-static void put(const char *rel, const char *content)
-{
-	ck_assert_int_eq(harness_write_file(harness_mount_path(&h, rel), content, strlen(content)),
-			 0);
-}
-
-static bool exists_backing(const char *rel)
-{
-	struct stat st;
-
-	return lstat(harness_backing_path(&h, rel), &st) == 0;
-}
-
-static void assert_content(const char *path, const char *expected)
-{
-	char buf[256];
-	size_t len;
-
-	ck_assert_int_eq(harness_read_file(path, buf, sizeof(buf), &len), 0);
-	ck_assert_msg(len == strlen(expected) && memcmp(buf, expected, len) == 0,
-		      "'%s' holds '%.*s', not '%s'", path, (int)len, buf, expected);
-}
 
 /* The quarantined versions of rel, as paths in BACKING, one per line. */
 static int quarantined_versions(const char *rel, char *out, size_t size)
@@ -242,7 +117,7 @@ static void assert_quarantined_content(const char *rel, const char *expected)
 
 	ck_assert_int_eq(quarantined_versions(rel, lines, sizeof(lines)), 1);
 	lines[strcspn(lines, "\n")] = '\0';
-	assert_content(lines, expected);
+	app_assert_bytes(lines, expected, "the file");
 }
 
 /* stat(2) through the mount as the unprivileged user: 0 when it exists. */
@@ -258,7 +133,7 @@ static bool audit_has_reason(const char *rel, const char *reason)
 	bool found = false;
 	size_t i;
 
-	ck_assert_int_eq(mediactl(&r, "show", rel, NULL), 0);
+	ck_assert_int_eq(app_mediactl(&app, &r, "show", rel, NULL), 0);
 	json_array_foreach(json_object_get(r, "audit"), i, entry)
 		found = found || strcmp(json_string_value(json_object_get(entry, "reason")) ?
 					json_string_value(json_object_get(entry, "reason")) : "",
@@ -274,7 +149,7 @@ static int rows_in_state(const char *rel, const char *state, char *reason, size_
 	int count = 0;
 	size_t i;
 
-	ck_assert_int_eq(mediactl(&r, "show", rel, NULL), 0);
+	ck_assert_int_eq(app_mediactl(&app, &r, "show", rel, NULL), 0);
 	json_array_foreach(json_object_get(r, "files"), i, row) {
 		if (strcmp(json_string_value(json_object_get(row, "state")), state) != 0)
 			continue;
@@ -294,8 +169,8 @@ START_TEST(test_lookup_never_brings_back_a_deleted_file)
 	struct stat st;
 	json_t *r;
 
-	mount_with("temp_max_age = 0s\n");
-	put("photo.jpg", "precious");
+	app_mount(&app, "temp_max_age = 0s\n");
+	app_put(&app, "photo.jpg", "precious");
 	ck_assert_int_eq(unlink(harness_mount_path(&h, "photo.jpg")), 0);
 	ck_assert_int_eq(in_quarantine("photo.jpg"), 1);
 	/* A web server serving an old URL, as another user. */
@@ -304,14 +179,14 @@ START_TEST(test_lookup_never_brings_back_a_deleted_file)
 					 harness_mount_path(&h, "photo.jpg")), 1);
 	ck_assert_int_eq(stat(harness_mount_path(&h, "photo.jpg"), &st), -1);
 	ck_assert_int_eq(errno, ENOENT);
-	ck_assert_msg(!exists_backing("photo.jpg"), "nothing came back in BACKING");
+	ck_assert_msg(!app_in_backing(&app, "photo.jpg"), "nothing came back in BACKING");
 	ck_assert_msg(in_quarantine("photo.jpg") == 1, "the deleted file stays in the quarantine");
 	ck_assert_msg(!audit_has_reason("photo.jpg", "accessed"), "no restore by access");
 	/* Only an admin brings it back. */
-	ck_assert_int_eq(mediactl(&r, "restore", "photo.jpg", NULL), 0);
+	ck_assert_int_eq(app_mediactl(&app, &r, "restore", "photo.jpg", NULL), 0);
 	json_decref(r);
 	ck_assert_int_eq(user_stat("photo.jpg"), 0);
-	assert_content(harness_mount_path(&h, "photo.jpg"), "precious");
+	app_assert_bytes(harness_mount_path(&h, "photo.jpg"), "precious", "the file");
 	ck_assert_int_eq(harness_unmount(&h), 0);
 }
 END_TEST
@@ -321,10 +196,10 @@ START_TEST(test_new_file_under_a_deleted_name_keeps_the_old_version)
 	char reason[64];
 	int fd;
 
-	mount_with("temp_max_age = 0s\n");
-	put("trunc.jpg", "old trunc");
-	put("excl.jpg", "old excl");
-	put("renamed.jpg", "old renamed");
+	app_mount(&app, "temp_max_age = 0s\n");
+	app_put(&app, "trunc.jpg", "old trunc");
+	app_put(&app, "excl.jpg", "old excl");
+	app_put(&app, "renamed.jpg", "old renamed");
 	ck_assert_int_eq(unlink(harness_mount_path(&h, "trunc.jpg")), 0);
 	ck_assert_int_eq(unlink(harness_mount_path(&h, "excl.jpg")), 0);
 	ck_assert_int_eq(unlink(harness_mount_path(&h, "renamed.jpg")), 0);
@@ -335,7 +210,7 @@ START_TEST(test_new_file_under_a_deleted_name_keeps_the_old_version)
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(write(fd, "new trunc", 9), 9);
 	ck_assert_int_eq(close(fd), 0);
-	assert_content(harness_mount_path(&h, "trunc.jpg"), "new trunc");
+	app_assert_bytes(harness_mount_path(&h, "trunc.jpg"), "new trunc", "the file");
 	assert_quarantined_content("trunc.jpg", "old trunc");
 
 	/* open(O_CREAT | O_EXCL): EEXIST when the lookup restored it. */
@@ -343,15 +218,15 @@ START_TEST(test_new_file_under_a_deleted_name_keeps_the_old_version)
 	ck_assert_msg(fd >= 0, "O_EXCL creates the deleted name: %s", strerror(errno));
 	ck_assert_int_eq(write(fd, "new excl", 8), 8);
 	ck_assert_int_eq(close(fd), 0);
-	assert_content(harness_mount_path(&h, "excl.jpg"), "new excl");
+	app_assert_bytes(harness_mount_path(&h, "excl.jpg"), "new excl", "the file");
 	assert_quarantined_content("excl.jpg", "old excl");
 
 	/* A rename onto the name: the old version stays the one the
 	 * application deleted, not a restored file replaced again. */
-	put("incoming.tmp", "new renamed");
+	app_put(&app, "incoming.tmp", "new renamed");
 	ck_assert_int_eq(rename(harness_mount_path(&h, "incoming.tmp"),
 				harness_mount_path(&h, "renamed.jpg")), 0);
-	assert_content(harness_mount_path(&h, "renamed.jpg"), "new renamed");
+	app_assert_bytes(harness_mount_path(&h, "renamed.jpg"), "new renamed", "the file");
 	assert_quarantined_content("renamed.jpg", "old renamed");
 
 	for (int i = 0; i < 3; i++) {
@@ -377,7 +252,7 @@ static json_t *requested_alarm(json_t **r)
 	json_t *alarm;
 	size_t i;
 
-	ck_assert_int_eq(mediactl(r, "status", NULL), 0);
+	ck_assert_int_eq(app_mediactl(&app, r, "status", NULL), 0);
 	json_array_foreach(json_object_get(*r, "alarms"), i, alarm) {
 		if (strcmp(json_string_value(json_object_get(alarm, "kind")), "requested") == 0)
 			return alarm;
@@ -409,7 +284,7 @@ static int crawl(const char *a, const char *b, int n)
 static bool purged_by_a_scan(void *ctx)
 {
 	json_t *r = scan();
-	bool purged = scan_number(r, "purged") > 0;
+	bool purged = app_scan_number(r, "purged") > 0;
 
 	(void)ctx;
 	json_decref(r);
@@ -422,31 +297,31 @@ START_TEST(test_crawler_loop_converges_and_raises_the_alarm)
 	char text[1 << 14];
 	json_t *r, *alarm, *row;
 
-	mount_with(settings);
-	put("orphan-a.jpg", "a");
-	put("orphan-b.jpg", "b");
-	put(ESCAPE_NAME, "c");
+	app_mount(&app, settings);
+	app_put(&app, "orphan-a.jpg", "a");
+	app_put(&app, "orphan-b.jpg", "b");
+	app_put(&app, ESCAPE_NAME, "c");
 	r = scan();
-	ck_assert_int_eq(scan_number(r, "quarantined"), 3);
+	ck_assert_int_eq(app_scan_number(r, "quarantined"), 3);
 	json_decref(r);
 	/* The first request brings each back: a column may be missing. */
 	ck_assert_int_eq(user_stat("orphan-a.jpg"), 0);
 	ck_assert_int_eq(user_stat("orphan-b.jpg"), 0);
 	ck_assert_int_eq(user_stat(ESCAPE_NAME), 0);
-	ck_assert_int_eq(mediactl(&r, "show", "orphan-a.jpg", NULL), 0);
+	ck_assert_int_eq(app_mediactl(&app, &r, "show", "orphan-a.jpg", NULL), 0);
 	row = json_array_get(json_object_get(r, "files"), 0);
 	ck_assert_str_eq(json_string_value(json_object_get(row, "state")), "live");
 	ck_assert_int_eq(json_integer_value(json_object_get(row, "access_restores")), 1);
 	json_decref(r);
 	r = scan();
-	ck_assert_int_eq(scan_number(r, "quarantined"), 3);
+	ck_assert_int_eq(app_scan_number(r, "quarantined"), 3);
 	json_decref(r);
 
 	/* The crawler keeps asking: nothing comes back a second time. */
 	ck_assert_msg(crawl("orphan-a.jpg", "orphan-b.jpg", 5) == 0,
 		      "a crawler's requests find nothing once the file went back");
 	ck_assert_int_ne(user_stat(ESCAPE_NAME), 0);
-	ck_assert(!exists_backing("orphan-a.jpg") && !exists_backing("orphan-b.jpg"));
+	ck_assert(!app_in_backing(&app, "orphan-a.jpg") && !app_in_backing(&app, "orphan-b.jpg"));
 	ck_assert_int_eq(in_quarantine("orphan-a.jpg"), 1);
 	ck_assert_int_eq(in_quarantine("orphan-b.jpg"), 1);
 	alarm = requested_alarm(&r);
@@ -456,7 +331,7 @@ START_TEST(test_crawler_loop_converges_and_raises_the_alarm)
 	ck_assert(alarm_names(alarm, "orphan-a.jpg") && alarm_names(alarm, "orphan-b.jpg"));
 	ck_assert(alarm_names(alarm, ESCAPE_NAME));
 	json_decref(r);
-	ck_assert_int_eq(mediactl_plain(text, sizeof(text), "status", NULL), 0);
+	ck_assert_int_eq(app_mediactl_text(&app, text, sizeof(text), "status", NULL), 0);
 	ck_assert_msg(strstr(text, "requested while quarantined") && strstr(text, "orphan-a.jpg"),
 		      "the text status shows the alarm and the paths: %s", text);
 	ck_assert_msg(strstr(text, "orphan\\x1Bc.jpg") && !strstr(text, ESCAPE_NAME),
@@ -465,13 +340,13 @@ START_TEST(test_crawler_loop_converges_and_raises_the_alarm)
 
 	/* The count is in the catalog: a new daemon does not restore them. */
 	ck_assert_int_eq(harness_unmount(&h), 0);
-	mount_with(settings);
+	app_mount(&app, settings);
 	ck_assert_msg(crawl("orphan-a.jpg", "orphan-b.jpg", 1) == 0,
 		      "after a remount, still nothing comes back");
-	ck_assert(!exists_backing("orphan-a.jpg"));
+	ck_assert(!app_in_backing(&app, "orphan-a.jpg"));
 
 	/* An admin keeps one; the other is purged after grace. */
-	ck_assert_int_eq(mediactl(&r, "restore", "orphan-b.jpg", "--pin", NULL), 0);
+	ck_assert_int_eq(app_mediactl(&app, &r, "restore", "orphan-b.jpg", "--pin", NULL), 0);
 	json_decref(r);
 	ck_assert_int_eq(user_stat("orphan-b.jpg"), 0);
 	alarm = requested_alarm(&r);
@@ -479,12 +354,13 @@ START_TEST(test_crawler_loop_converges_and_raises_the_alarm)
 		      "the restored file leaves the alarm");
 	ck_assert(alarm_names(alarm, "orphan-a.jpg") && !alarm_names(alarm, "orphan-b.jpg"));
 	json_decref(r);
+	app_advance_clock(&app, GRACE_6S_PASSED_MS);
 	ck_assert_msg(harness_wait_until(purged_by_a_scan, NULL, WAIT_MS),
 		      "the orphan is purged after grace");
 	ck_assert_int_eq(in_quarantine("orphan-a.jpg"), 0);
 	ck_assert_msg(requested_alarm(&r) == NULL, "the alarm ends with the purge");
 	json_decref(r);
-	ck_assert(exists_backing("orphan-b.jpg"));
+	ck_assert(app_in_backing(&app, "orphan-b.jpg"));
 	ck_assert_int_eq(harness_unmount(&h), 0);
 }
 END_TEST
@@ -500,12 +376,14 @@ static bool grace_over(void *ctx)
 	size_t i;
 
 	(void)ctx;
-	ck_assert_int_eq(mediactl(&r, "quarantine", NULL), 0);
+	ck_assert_int_eq(app_mediactl(&app, &r, "quarantine", NULL), 0);
 	json_array_foreach(json_object_get(r, "files"), i, row) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
+		/* The daemon's now: the real time and the test clock's offset. */
 		over = over && json_integer_value(json_object_get(row, "purge_at_ms")) <
-				       (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+				       (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
+					       h.clock_offset_ms;
 	}
 	json_decref(r);
 	return over;
@@ -515,28 +393,29 @@ START_TEST(test_purge_expired_keeps_what_the_checker_keeps)
 {
 	json_t *r;
 
-	mount_with("min_age = 0s\ngrace = 2s\nrestore_on_access = no\n");
-	put("gone.jpg", "gone");
-	put("again.jpg", "again");
-	put("clash.jpg", "old clash");
-	put("my photo.jpg", "spelled");
+	app_mount(&app, "min_age = 0s\ngrace = 2s\nrestore_on_access = no\n");
+	app_put(&app, "gone.jpg", "gone");
+	app_put(&app, "again.jpg", "again");
+	app_put(&app, "clash.jpg", "old clash");
+	app_put(&app, "my photo.jpg", "spelled");
 	r = scan();
-	ck_assert_int_eq(scan_number(r, "quarantined"), 4);
+	ck_assert_int_eq(app_scan_number(r, "quarantined"), 4);
 	json_decref(r);
 	/* A new file holds the name when its reference comes back: the
 	 * scan notes a conflict and the checker keeps the old version. */
-	put("clash.jpg", "new clash");
-	app_reference("clash.jpg");
+	app_put(&app, "clash.jpg", "new clash");
+	app_insert(&app, "photo.image", "clash.jpg");
 	r = scan();
-	ck_assert_int_eq(scan_number(r, "conflicts"), 1);
+	ck_assert_int_eq(app_scan_number(r, "conflicts"), 1);
 	json_decref(r);
 	/* Referenced again after the last scan, one of them under another
 	 * spelling (a stored URL): the checker would restore both. */
-	app_reference("again.jpg");
-	app_reference("my%20photo.jpg");
+	app_insert(&app, "photo.image", "again.jpg");
+	app_insert(&app, "photo.image", "my%20photo.jpg");
+	app_advance_clock(&app, GRACE_2S_PASSED_MS);
 	ck_assert(harness_wait_until(grace_over, NULL, WAIT_MS));
 
-	ck_assert_int_eq(mediactl(&r, "purge", "--expired", NULL), 0);
+	ck_assert_int_eq(app_mediactl(&app, &r, "purge", "--expired", NULL), 0);
 	ck_assert_int_eq(json_array_size(json_object_get(r, "purged")), 1);
 	ck_assert_int_eq(json_array_size(json_object_get(r, "kept")), 3);
 	json_decref(r);
@@ -547,8 +426,8 @@ START_TEST(test_purge_expired_keeps_what_the_checker_keeps)
 	assert_quarantined_content("clash.jpg", "old clash");
 
 	/* A source that fails is never "no references". */
-	app_exec("DROP TABLE photo");
-	ck_assert_int_eq(mediactl(&r, "purge", "--expired", NULL), 1);
+	app_exec(&app, "DROP TABLE photo");
+	ck_assert_int_eq(app_mediactl(&app, &r, "purge", "--expired", NULL), 1);
 	json_decref(r);
 	ck_assert(in_quarantine("again.jpg") == 1 && in_quarantine("clash.jpg") == 1);
 	ck_assert_int_eq(harness_unmount(&h), 0);
@@ -565,8 +444,8 @@ START_TEST(test_unlinked_name_of_a_hard_linked_file_is_recoverable)
 	char reason[64];
 	json_t *r;
 
-	mount_with("temp_max_age = 0s\n");
-	put("first.jpg", "shared");
+	app_mount(&app, "temp_max_age = 0s\n");
+	app_put(&app, "first.jpg", "shared");
 	ck_assert_int_eq(link(harness_mount_path(&h, "first.jpg"),
 			      harness_mount_path(&h, "second.jpg")), 0);
 	ck_assert_int_eq(unlink(harness_mount_path(&h, "second.jpg")), 0);
@@ -574,10 +453,10 @@ START_TEST(test_unlinked_name_of_a_hard_linked_file_is_recoverable)
 	ck_assert_int_eq(rows_in_state("second.jpg", "quarantined", reason, sizeof(reason)), 1);
 	ck_assert_str_eq(reason, "unlinked");
 	ck_assert_msg(user_stat("second.jpg") != 0, "a lookup does not bring it back");
-	assert_content(harness_mount_path(&h, "first.jpg"), "shared");
-	ck_assert_int_eq(mediactl(&r, "restore", "second.jpg", NULL), 0);
+	app_assert_bytes(harness_mount_path(&h, "first.jpg"), "shared", "the file");
+	ck_assert_int_eq(app_mediactl(&app, &r, "restore", "second.jpg", NULL), 0);
 	json_decref(r);
-	assert_content(harness_mount_path(&h, "second.jpg"), "shared");
+	app_assert_bytes(harness_mount_path(&h, "second.jpg"), "shared", "the file");
 	ck_assert_int_eq(stat(harness_mount_path(&h, "second.jpg"), &st), 0);
 	ck_assert_int_eq(st.st_nlink, 2);
 	ck_assert_int_eq(harness_unmount(&h), 0);
@@ -631,7 +510,7 @@ START_TEST(test_unlink_deeper_than_path_max_is_refused)
 		       "the directory is deeper than PATH_MAX");
 	int dir_fd;
 
-	mount_with("temp_max_age = 0s\n");
+	app_mount(&app, "temp_max_age = 0s\n");
 	dir_fd = open_deep_dir();
 	put_at(dir_fd, "deep.jpg", "deep");
 	ck_assert_int_eq(unlinkat(dir_fd, "deep.jpg", 0), -1);
@@ -667,14 +546,10 @@ static Suite *deleted_suite(void)
 
 int main(void)
 {
-	SRunner *runner;
 	int failed;
 
 	harness_require_fuse();
 	user_harness_require(&user);
-	runner = srunner_create(deleted_suite());
-	srunner_run_all(runner, CK_NORMAL);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
+	failed = app_run_suite(deleted_suite());
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -24,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mount_harness.h"
+#include "app_harness.h"
 #include "user_harness.h"
 
 enum {
@@ -37,40 +37,29 @@ enum {
 	RACE_FILES = 3,
 	RACE_MS = 3000,
 	RACE_RENAME_DELAY_MS = 5,
+	PAST_1S_MS = 1200,	/* past min_age or grace "1s", with the 100 ms margin */
 };
 
 static struct mount_harness h;
 static struct test_user user;
-static char app_path[600];
-static char config_path[600];
+static struct app_harness app;
 
 /* ------------------------------------------------------------------ */
 /* The application database, the mount and mediactl                    */
 /* ------------------------------------------------------------------ */
 
-static void app_exec(const char *sql)
-{
-	sqlite3 *db;
-	char *error = NULL;
-
-	ck_assert_int_eq(sqlite3_open(app_path, &db), SQLITE_OK);
-	sqlite3_busy_timeout(db, 5000);
-	ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &error) == SQLITE_OK, "sqlite: %s: %s",
-		      sql, error ? error : "");
-	sqlite3_close(db);
-}
-
 static void setup(void)
 {
-	char runtime[600], up[700];
+	char up[700];
 
 	user_harness_require(&user);
-	ck_assert_int_eq(harness_init(&h, "openwrite"), 0);
-	snprintf(runtime, sizeof(runtime), "%s/run", h.dir);
-	setenv("MEDIAFS_RUNTIME_DIR", runtime, 1);
-	snprintf(app_path, sizeof(app_path), "%s/app.db", h.dir);
+	app_setup(&app, &h, "openwrite", NULL,
+		  "interval = 1h\nmax_fraction = 1\ntemp_max_age = 0s\n");
+	app.source = "columns = photo.image";
+	/* Debug lines say why a file stayed; the user reaches the files. */
+	app.options = "allow_other,log_level=debug";
 	/* One referenced file keeps the source from looking emptied. */
-	app_exec("CREATE TABLE photo (id integer primary key, image text);"
+	app_exec(&app, "CREATE TABLE photo (id integer primary key, image text);"
 		 "INSERT INTO photo (image) VALUES ('keep.jpg');");
 	/* The user's upload directory. */
 	snprintf(up, sizeof(up), "%s/up", h.backing);
@@ -83,65 +72,11 @@ static void teardown(void)
 	harness_destroy(&h);
 }
 
-/* Mount with these [mediafs] settings (debug log, allow_other) and wait
- * for the startup scan. */
-static void mount_with(const char *settings)
-{
-	char option[700];
-	const char *args[] = { "-o", option, "-o", "allow_other,log_level=debug", NULL };
-	FILE *f;
-
-	snprintf(config_path, sizeof(config_path), "%s/mediafs.ini", h.dir);
-	f = fopen(config_path, "w");
-	ck_assert_ptr_nonnull(f);
-	fprintf(f, "[mediafs]\ninterval = 1h\nmax_fraction = 1\ntemp_max_age = 0s\n%s\n"
-		"[source app]\nurl = sqlite:///%s\ncolumns = photo.image\n", settings, app_path);
-	fclose(f);
-	snprintf(option, sizeof(option), "config=%s", config_path);
-	harness_clear_log(&h);
-	ck_assert_int_eq(harness_mount(&h, args), 0);
-	ck_assert_msg(harness_wait_log(&h, "(startup)", WAIT_MS), "the startup scan runs");
-}
-
-/* Run mediactl --json --mount MNT args...; returns its exit status. */
-static int mediactl(json_t **out, const char *first, ...)
-{
-	const char *argv[32] = { getenv("MEDIACTL_BIN"), "--json", "--mount", h.mountpoint };
-	int argc = 4, pipe_fds[2], status;
-	static char buf[1 << 20];
-	size_t len = 0;
-	ssize_t n;
-	va_list ap;
-
-	va_start(ap, first);
-	for (const char *arg = first; arg && argc < 31; arg = va_arg(ap, const char *))
-		argv[argc++] = arg;
-	va_end(ap);
-	argv[argc] = NULL;
-	ck_assert_int_eq(pipe(pipe_fds), 0);
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(pipe_fds[1], STDOUT_FILENO);
-		close(pipe_fds[0]);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(pipe_fds[1]);
-	while ((n = read(pipe_fds[0], buf + len, sizeof(buf) - len - 1)) > 0)
-		len += (size_t)n;
-	close(pipe_fds[0]);
-	buf[len] = '\0';
-	waitpid(pid, &status, 0);
-	if (out)
-		*out = json_loads(buf, 0, NULL);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 /* Run a scan; *scan gets its record (owned by the caller). */
 static json_t *scan(void)
 {
 	json_t *r = NULL;
-	int status = mediactl(&r, "scan", NULL);
+	int status = app_mediactl(&app, &r, "scan", NULL);
 
 	ck_assert_msg(r != NULL, "scan answers in JSON");
 	ck_assert_msg(status == 0, "the scan works (%d)", status);
@@ -161,7 +96,7 @@ static json_t *catalog_row(const char *path, const char *state)
 	json_t *r = NULL, *row, *found = NULL;
 	size_t i;
 
-	if (mediactl(&r, "show", path, NULL) != 0) {
+	if (app_mediactl(&app, &r, "show", path, NULL) != 0) {
 		json_decref(r);
 		return NULL;
 	}
@@ -255,14 +190,18 @@ static bool older_than_1s(void *arg)
 	struct stat st;
 	struct timespec now;
 
+	/* The daemon's now: the real time and the test clock's offset. */
 	clock_gettime(CLOCK_REALTIME, &now);
 	return lstat(arg, &st) == 0 &&
 	       (now.tv_sec - st.st_ctim.tv_sec) * 1000 +
-			       (now.tv_nsec - st.st_ctim.tv_nsec) / 1000000 > 1100;
+			       (now.tv_nsec - st.st_ctim.tv_nsec) / 1000000 +
+			       h.clock_offset_ms > 1100;
 }
 
+/* Move the test clock past min_age = 1s, then check that it did. */
 static void wait_older_than_1s(const char *path)
 {
+	app_advance_clock(&app, PAST_1S_MS);
 	ck_assert_msg(harness_wait_until(older_than_1s, (void *)path, WAIT_MS),
 		      "'%s' grows old", path);
 }
@@ -387,7 +326,7 @@ START_TEST(test_file_open_for_writing_past_min_age_is_not_quarantined)
 	struct writer w;
 	json_t *record;
 
-	mount_with("min_age = 1s\ngrace = 1h\n");
+	app_mount(&app, "min_age = 1s\ngrace = 1h\n");
 	writer_start(&w);
 	ck_assert_int_eq(writer_do(&w, "open 0 %s", harness_mount_path(&h, "up/held.jpg")), 0);
 	ck_assert_int_eq(writer_do(&w, "write 0 first"), 0);
@@ -425,7 +364,7 @@ START_TEST(test_writes_after_each_scan_are_never_lost_in_the_quarantine)
 	struct writer w;
 	char line[32];
 
-	mount_with("min_age = 0s\ngrace = 1h\n");
+	app_mount(&app, "min_age = 0s\ngrace = 1h\n");
 	writer_start(&w);
 	/* Slot 0: an upload held open.  Slot 1: a temporary file the
 	 * application unlinks and goes on writing, which goes to the
@@ -442,7 +381,7 @@ START_TEST(test_writes_after_each_scan_are_never_lost_in_the_quarantine)
 	ck_assert_int_eq(writer_do(&w, "close 2"), 0);
 	ck_assert_int_eq(link(harness_mount_path(&h, "up/h1.jpg"),
 			      harness_mount_path(&h, "up/h2.jpg")), 0);
-	app_exec("INSERT INTO photo (image) VALUES ('up/h2.jpg')");
+	app_insert(&app, "photo.image", "up/h2.jpg");
 	for (int i = 1; i <= SCANS; i++) {
 		json_t *record = scan();
 		ck_assert_msg(size_of(harness_backing_path(&h, "up/b.jpg")) >= 0,
@@ -474,7 +413,7 @@ START_TEST(test_writes_after_each_scan_are_never_lost_in_the_quarantine)
 	json_decref(row);
 	assert_recorded("up/spool.tmp", "quarantined");
 	json_t *r = NULL;
-	ck_assert_int_eq(mediactl(&r, "show", "up/spool.tmp", NULL), 0);
+	ck_assert_int_eq(app_mediactl(&app, &r, "show", "up/spool.tmp", NULL), 0);
 	char *shown = json_dumps(json_object_get(r, "audit"), 0);
 	ck_assert_msg(strstr(shown, "\"written\"") != NULL,
 		      "the audit log has the writes in the quarantine: %s", shown);
@@ -561,7 +500,7 @@ static bool rows_recorded(void *arg)
 	bool ok = true;
 	size_t i;
 
-	ck_assert_int_eq(mediactl(&r, "ls", "up", "--state", check->state, NULL), 0);
+	ck_assert_int_eq(app_mediactl(&app, &r, "ls", "up", "--state", check->state, NULL), 0);
 	check->rows = json_array_size(json_object_get(r, "files"));
 	json_array_foreach(json_object_get(r, "files"), i, row) {
 		if (size_of(row_file(row)) != number(row, "size")) {
@@ -591,7 +530,7 @@ START_TEST(test_open_write_close_races_with_scans_lose_nothing)
 	setenv("LD_PRELOAD", shim_env, 1);
 	/* Under ASan the runtime must come first, unless told not to care. */
 	setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 1);
-	mount_with("min_age = 0s\ngrace = 1h\nrestore_on_access = no\n");
+	app_mount(&app, "min_age = 0s\ngrace = 1h\nrestore_on_access = no\n");
 	unsetenv("LD_PRELOAD");
 	for (int i = 0; i < RACE_WRITERS; i++) {
 		writers[i].id = i;
@@ -661,7 +600,8 @@ static bool purge_is_due(void *arg)
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	due = row && number(row, "purge_at_ms") < (long long)now.tv_sec * 1000 +
-							   now.tv_nsec / 1000000 - 100;
+							   now.tv_nsec / 1000000 +
+							   h.clock_offset_ms - 100;
 	json_decref(row);
 	return due;
 }
@@ -682,11 +622,12 @@ START_TEST(test_unlinked_file_being_written_is_not_purged_while_open)
 	json_t *record, *row, *r = NULL;
 	char id[32];
 
-	mount_with("min_age = 1h\ngrace = 1s\n");
+	app_mount(&app, "min_age = 1h\ngrace = 1s\n");
 	writer_start(&w);
 	ck_assert_int_eq(writer_do(&w, "open 0 %s", harness_mount_path(&h, "up/part.tmp")), 0);
 	ck_assert_int_eq(writer_do(&w, "write 0 p0"), 0);
 	ck_assert_int_eq(writer_do(&w, "unlink %s", harness_mount_path(&h, "up/part.tmp")), 0);
+	app_advance_clock(&app, PAST_1S_MS);
 	ck_assert_msg(harness_wait_until(purge_is_due, "up/part.tmp", WAIT_MS),
 		      "the quarantined file's grace runs out");
 	record = scan();
@@ -698,7 +639,7 @@ START_TEST(test_unlinked_file_being_written_is_not_purged_while_open)
 	ck_assert_msg(size_of(row_file(row)) == 3, "it is still in the quarantine");
 	/* An admin's purge keeps it too, and says so. */
 	snprintf(id, sizeof(id), "%lld", number(row, "id"));
-	ck_assert_int_eq(mediactl(&r, "purge", "--id", id, NULL), 1);
+	ck_assert_int_eq(app_mediactl(&app, &r, "purge", "--id", id, NULL), 1);
 	ck_assert_int_eq(json_array_size(json_object_get(r, "kept_open")), 1);
 	json_decref(r);
 	ck_assert_msg(size_of(row_file(row)) == 3, "the admin's purge left it");
@@ -734,18 +675,10 @@ static Suite *openwrite_suite(void)
 
 int main(void)
 {
-	SRunner *runner;
 	int failed;
 
-	harness_require_fuse();
-	if (!getenv("MEDIACTL_BIN")) {
-		printf("skip: $MEDIACTL_BIN is not set\n");
-		return HARNESS_EXIT_SKIP;
-	}
+	app_require_mediactl();
 	user_harness_require(&user);
-	runner = srunner_create(openwrite_suite());
-	srunner_run_all(runner, CK_NORMAL);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
+	failed = app_run_suite(openwrite_suite());
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -26,7 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mount_harness.h"
+#include "app_harness.h"
 #include "user_harness.h"
 
 enum { WAIT_MS = 10000, POLL_MS = 2, OUTPUT_BYTES = 1 << 16 };
@@ -418,7 +418,6 @@ static Suite *privilege_suite(void)
 
 int main(void)
 {
-	SRunner *runner;
 	int failed;
 
 	harness_require_fuse();
@@ -427,9 +426,6 @@ int main(void)
 		return HARNESS_EXIT_SKIP;
 	}
 	user_harness_require(&user);
-	runner = srunner_create(privilege_suite());
-	srunner_run_all(runner, CK_NORMAL);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
+	failed = app_run_suite(privilege_suite());
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

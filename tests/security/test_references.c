@@ -21,61 +21,24 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mount_harness.h"
-#include "pg_harness.h"
-
-enum { WAIT_MS = 10000 };
+#include "app_harness.h"
 
 static bool use_pg;
 static struct pg_harness pg;
 static struct mount_harness h;
-static char app_path[600];
-static char config_path[600];
+static struct app_harness app;
 
 /* ------------------------------------------------------------------ */
 /* The application database and the mount                               */
 /* ------------------------------------------------------------------ */
 
-static void app_exec(const char *sql)
-{
-	sqlite3 *db;
-	char *error = NULL;
-
-	if (use_pg) {
-		ck_assert_msg(pg_harness_exec(&pg, "app", sql) == 0, "pg: %s", sql);
-		return;
-	}
-	ck_assert_int_eq(sqlite3_open(app_path, &db), SQLITE_OK);
-	sqlite3_busy_timeout(db, 5000);
-	ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &error) == SQLITE_OK, "sqlite: %s: %s",
-		      sql, error ? error : "");
-	sqlite3_close(db);
-}
-
-/* One row whose image column holds value (no quote in it). */
-static void reference(const char *value)
-{
-	char sql[1024];
-
-	snprintf(sql, sizeof(sql), "INSERT INTO photo (image) VALUES ('%s')", value);
-	app_exec(sql);
-}
-
 static void setup(void)
 {
-	char runtime[600];
+	static const char *const columns[] = { "photo.image", NULL };
 
-	ck_assert_int_eq(harness_init(&h, use_pg ? "references-pg" : "references"), 0);
-	snprintf(runtime, sizeof(runtime), "%s/run", h.dir);
-	setenv("MEDIAFS_RUNTIME_DIR", runtime, 1);
-	if (use_pg) {
-		pg_harness_exec(&pg, NULL, "DROP DATABASE IF EXISTS app");
-		ck_assert_int_eq(pg_harness_exec(&pg, NULL, "CREATE DATABASE app"), 0);
-		app_exec("CREATE TABLE photo (id serial primary key, image text)");
-	} else {
-		snprintf(app_path, sizeof(app_path), "%s/app.db", h.dir);
-		app_exec("CREATE TABLE photo (id integer primary key, image text)");
-	}
+	app_setup(&app, &h, use_pg ? "references-pg" : "references", use_pg ? &pg : NULL,
+		  APP_SETTINGS_AT_ONCE);
+	app_create_tables(&app, columns);
 }
 
 static void teardown(void)
@@ -87,25 +50,8 @@ static void teardown(void)
  * as source_lines say, and wait for the startup scan. */
 static void mount_reading(const char *source_lines)
 {
-	char option[700], url[1024];
-	const char *args[] = { "-o", option, NULL };
-	FILE *f;
-
-	if (use_pg)
-		snprintf(url, sizeof(url), "postgresql:///app?host=%s&user=%s", pg.dir,
-			 PG_HARNESS_SUPERUSER);
-	else
-		snprintf(url, sizeof(url), "sqlite:///%s", app_path);
-	snprintf(config_path, sizeof(config_path), "%s/mediafs.ini", h.dir);
-	f = fopen(config_path, "w");
-	ck_assert_ptr_nonnull(f);
-	fprintf(f, "[mediafs]\ninterval = 1h\nmin_age = 0s\ngrace = 1h\nmax_fraction = 1\n"
-		"temp_max_age = 0s\n\n[source app]\nurl = %s\n%s\n", url, source_lines);
-	fclose(f);
-	snprintf(option, sizeof(option), "config=%s", config_path);
-	harness_clear_log(&h);
-	ck_assert_int_eq(harness_mount(&h, args), 0);
-	ck_assert_msg(harness_wait_log(&h, "(startup)", WAIT_MS), "the startup scan runs");
+	app.source = source_lines;
+	app_mount(&app, NULL);
 }
 
 static void mount_now(void)
@@ -113,44 +59,10 @@ static void mount_now(void)
 	mount_reading("columns = photo.image");
 }
 
-/* Run mediactl --json --mount MNT args...; returns its exit status. */
-static int mediactl(json_t **out, const char *first, ...)
-{
-	const char *argv[32] = { getenv("MEDIACTL_BIN"), "--json", "--mount", h.mountpoint };
-	int argc = 4, pipe_fds[2], status;
-	char buf[1 << 16];
-	size_t len = 0;
-	ssize_t n;
-	va_list ap;
-
-	va_start(ap, first);
-	for (const char *arg = first; arg && argc < 31; arg = va_arg(ap, const char *))
-		argv[argc++] = arg;
-	va_end(ap);
-	argv[argc] = NULL;
-	ck_assert_int_eq(pipe(pipe_fds), 0);
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(pipe_fds[1], STDOUT_FILENO);
-		close(pipe_fds[0]);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(pipe_fds[1]);
-	while ((n = read(pipe_fds[0], buf + len, sizeof(buf) - len - 1)) > 0)
-		len += (size_t)n;
-	close(pipe_fds[0]);
-	buf[len] = '\0';
-	waitpid(pid, &status, 0);
-	if (out)
-		*out = json_loads(buf, 0, NULL);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 /* Run a scan; returns its "scan" object (the caller decrefs *whole). */
 static json_t *scan(json_t **whole)
 {
-	int status = mediactl(whole, "scan", NULL);
+	int status = app_mediactl(&app, whole, "scan", NULL);
 
 	ck_assert_msg(*whole != NULL, "scan answers in JSON");
 	ck_assert_msg(status == 0, "scan exits 0 (%d)", status);
@@ -164,19 +76,10 @@ static long long number(json_t *obj, const char *key)
 	return json_integer_value(json_object_get(obj, key));
 }
 
-/* Presence in BACKING, without following a final link (through the
- * mount, a lookup could restore a quarantined path). */
-static bool in_backing(const char *rel)
-{
-	struct stat st;
-
-	return lstat(harness_backing_path(&h, rel), &st) == 0;
-}
-
+/* A file that holds its own name. */
 static void put(const char *rel)
 {
-	ck_assert_msg(harness_write_file(harness_mount_path(&h, rel), rel, strlen(rel)) == 0,
-		      "write '%s'", rel);
+	app_put(&app, rel, rel);
 }
 
 static void link_to(const char *target, const char *rel)
@@ -190,7 +93,7 @@ static void assert_kind(const char *rel, const char *kind)
 {
 	json_t *r;
 
-	ck_assert_int_eq(mediactl(&r, "show", rel, NULL), 0);
+	ck_assert_int_eq(app_mediactl(&app, &r, "show", rel, NULL), 0);
 	json_t *file = json_array_get(json_object_get(r, "files"), 0);
 	ck_assert_msg(file && json_string_value(json_object_get(file, "kind")) &&
 		      strcmp(json_string_value(json_object_get(file, "kind")), kind) == 0,
@@ -237,26 +140,26 @@ START_TEST(test_links_keep_their_targets_and_themselves)
 	snprintf(absolute, sizeof(absolute), "%s/abs-target.jpg", h.backing);
 	link_to(absolute, "abs.jpg");			/* absolute, inside BACKING */
 	put("orphan.jpg");
-	reference("photos/current/a.jpg");
-	reference("logo.png");
-	reference("chain-1.jpg");
-	reference("abs.jpg");
-	reference("old/current.png");
+	app_insert(&app, "photo.image", "photos/current/a.jpg");
+	app_insert(&app, "photo.image", "logo.png");
+	app_insert(&app, "photo.image", "chain-1.jpg");
+	app_insert(&app, "photo.image", "abs.jpg");
+	app_insert(&app, "photo.image", "old/current.png");
 
 	json_t *s = scan(&whole);
 	ck_assert_int_eq(number(s, "quarantined"), 1);
 	ck_assert_msg(number(s, "respelled") >= 5, "the scan counts the values through links");
 	json_decref(whole);
-	ck_assert_msg(!in_backing("orphan.jpg"), "the orphan goes: the checker ran");
-	ck_assert_msg(in_backing("photos/2024/a.jpg"), "a directory link keeps the file");
-	ck_assert_msg(in_backing("photos/current"), "and the link itself");
-	ck_assert_msg(in_backing("logo-2024.png") && in_backing("logo.png"),
+	ck_assert_msg(!app_in_backing(&app, "orphan.jpg"), "the orphan goes: the checker ran");
+	ck_assert_msg(app_in_backing(&app, "photos/2024/a.jpg"), "a directory link keeps the file");
+	ck_assert_msg(app_in_backing(&app, "photos/current"), "and the link itself");
+	ck_assert_msg(app_in_backing(&app, "logo-2024.png") && app_in_backing(&app, "logo.png"),
 		      "a file link keeps its target and itself");
-	ck_assert_msg(in_backing("chain-end.jpg") && in_backing("chain-2.jpg") &&
-		      in_backing("chain-1.jpg"), "a chain keeps every link and the end");
-	ck_assert_msg(in_backing("abs-target.jpg") && in_backing("abs.jpg"),
+	ck_assert_msg(app_in_backing(&app, "chain-end.jpg") && app_in_backing(&app, "chain-2.jpg") &&
+		      app_in_backing(&app, "chain-1.jpg"), "a chain keeps every link and the end");
+	ck_assert_msg(app_in_backing(&app, "abs-target.jpg") && app_in_backing(&app, "abs.jpg"),
 		      "an absolute link inside BACKING is followed");
-	ck_assert_msg(in_backing("old/banner.png") && in_backing("old/current.png"),
+	ck_assert_msg(app_in_backing(&app, "old/banner.png") && app_in_backing(&app, "old/current.png"),
 		      "an adopted link keeps its target");
 	assert_kind("logo.png", "symlink");
 	assert_kind("photos/current", "symlink");
@@ -284,18 +187,18 @@ START_TEST(test_links_out_of_backing_are_never_followed)
 	link_to("loop-2", "loop-1");			/* a loop */
 	link_to("loop-1", "loop-2");
 	put("orphan.jpg");
-	reference("escape.jpg");
-	reference("up.jpg");
-	reference("ext/canary.jpg");
-	reference("loop-1/a.jpg");
+	app_insert(&app, "photo.image", "escape.jpg");
+	app_insert(&app, "photo.image", "up.jpg");
+	app_insert(&app, "photo.image", "ext/canary.jpg");
+	app_insert(&app, "photo.image", "loop-1/a.jpg");
 
 	json_t *s = scan(&whole);
 	ck_assert_int_eq(number(s, "quarantined"), 1);
 	json_decref(whole);
-	ck_assert_msg(!in_backing("orphan.jpg"), "the orphan goes: the checker ran");
-	ck_assert_msg(in_backing("escape.jpg") && in_backing("up.jpg") && in_backing("ext"),
+	ck_assert_msg(!app_in_backing(&app, "orphan.jpg"), "the orphan goes: the checker ran");
+	ck_assert_msg(app_in_backing(&app, "escape.jpg") && app_in_backing(&app, "up.jpg") && app_in_backing(&app, "ext"),
 		      "a link out of BACKING stays, unfollowed");
-	ck_assert_msg(in_backing("loop-1") && in_backing("loop-2"),
+	ck_assert_msg(app_in_backing(&app, "loop-1") && app_in_backing(&app, "loop-2"),
 		      "every link of a loop stays");
 	ck_assert_int_eq(harness_read_file(absolute, content, sizeof(content) - 1, &len), 0);
 	content[len] = '\0';
@@ -325,11 +228,11 @@ START_TEST(test_other_spellings_keep_the_file_and_near_misses_are_reported)
 	put("Case.JPG");
 	put("space.jpg");
 	put("orphan.jpg");
-	reference("my%20photo.jpg");
-	reference("caf" NFC_E ".jpg");		/* NFC in the database */
-	reference("na" NFD_I "ve.jpg");		/* NFD in the database */
-	reference("case.jpg");			/* a near miss: case */
-	reference(" space.jpg ");		/* a near miss: whitespace */
+	app_insert(&app, "photo.image", "my%20photo.jpg");
+	app_insert(&app, "photo.image", "caf" NFC_E ".jpg");		/* NFC in the database */
+	app_insert(&app, "photo.image", "na" NFD_I "ve.jpg");		/* NFD in the database */
+	app_insert(&app, "photo.image", "case.jpg");			/* a near miss: case */
+	app_insert(&app, "photo.image", " space.jpg ");		/* a near miss: whitespace */
 
 	json_t *s = scan(&whole);
 	ck_assert_int_eq(number(s, "quarantined"), 1);
@@ -341,15 +244,15 @@ START_TEST(test_other_spellings_keep_the_file_and_near_misses_are_reported)
 				     "' space.jpg ' ~ 'space.jpg'"),
 		      "the whitespace near miss is listed");
 	json_decref(whole);
-	ck_assert_msg(!in_backing("orphan.jpg"), "the orphan goes: the checker ran");
-	ck_assert_msg(in_backing("my photo.jpg"), "a percent-encoded value keeps its file");
-	ck_assert_msg(in_backing("caf" NFD_E ".jpg"), "an NFC value keeps an NFD file");
-	ck_assert_msg(in_backing("na" NFC_I "ve.jpg"), "an NFD value keeps an NFC file");
-	ck_assert_msg(in_backing("Case.JPG") && in_backing("space.jpg"),
+	ck_assert_msg(!app_in_backing(&app, "orphan.jpg"), "the orphan goes: the checker ran");
+	ck_assert_msg(app_in_backing(&app, "my photo.jpg"), "a percent-encoded value keeps its file");
+	ck_assert_msg(app_in_backing(&app, "caf" NFD_E ".jpg"), "an NFC value keeps an NFD file");
+	ck_assert_msg(app_in_backing(&app, "na" NFC_I "ve.jpg"), "an NFD value keeps an NFC file");
+	ck_assert_msg(app_in_backing(&app, "Case.JPG") && app_in_backing(&app, "space.jpg"),
 		      "near misses protect");
 	ck_assert_msg(harness_log_contains(&h, "nearly names"), "the log reports near misses");
 
-	ck_assert_int_eq(mediactl(&r, "check", NULL), 0);
+	ck_assert_int_eq(app_mediactl(&app, &r, "check", NULL), 0);
 	ck_assert_msg(r != NULL, "check answers in JSON");
 	ck_assert_int_eq(number(r, "near_misses"), 2);
 	ck_assert_msg(array_mentions(json_object_get(r, "near_miss_examples"), "Case.JPG"),
@@ -412,7 +315,7 @@ START_TEST(test_the_confirmation_applies_the_same_matching)
 	json_t *whole;
 	double spin = 3.0;
 
-	app_exec("CREATE TABLE gate (t real); INSERT INTO gate VALUES (1e9)");
+	app_exec(&app, "%s", "CREATE TABLE gate (t real); INSERT INTO gate VALUES (1e9)");
 	snprintf(source, sizeof(source),
 		 "query = SELECT image FROM photo\n"
 		 "  UNION ALL SELECT 'photos/current/late.jpg' FROM gate\n"
@@ -425,18 +328,18 @@ START_TEST(test_the_confirmation_applies_the_same_matching)
 	link_to("2024", "photos/current");
 	put("orphan.jpg");
 	put("kept.jpg");
-	reference("kept.jpg");
+	app_insert(&app, "photo.image", "kept.jpg");
 	/* The gate opens halfway through the scan's fetch. */
 	snprintf(sql, sizeof(sql), "UPDATE gate SET t = julianday('now') + %f / 86400.0",
 		 spin / 2);
-	app_exec(sql);
+	app_exec(&app, "%s", sql);
 
 	json_t *s = scan(&whole);
 	ck_assert_msg(number(s, "candidates") >= 2, "the scan did not see the late value");
 	ck_assert_int_eq(number(s, "quarantined"), 1);
 	json_decref(whole);
-	ck_assert_msg(!in_backing("orphan.jpg"), "the orphan goes: the checker ran");
-	ck_assert_msg(in_backing("photos/2024/late.jpg"),
+	ck_assert_msg(!app_in_backing(&app, "orphan.jpg"), "the orphan goes: the checker ran");
+	ck_assert_msg(app_in_backing(&app, "photos/2024/late.jpg"),
 		      "a value through a link read at the confirmation keeps the file");
 	ck_assert_msg(harness_log_contains(&h, "'photos/2024/late.jpg' is referenced now"),
 		      "the confirmation kept it");
@@ -444,14 +347,15 @@ START_TEST(test_the_confirmation_applies_the_same_matching)
 }
 END_TEST
 
-static Suite *references_suite(const char *name, bool all)
+/* PostgreSQL runs the spellings again; links are the same there. */
+static Suite *references_suite(bool on_pg)
 {
-	Suite *s = suite_create(name);
+	Suite *s = suite_create(on_pg ? "references-postgresql" : "references-sqlite");
 	TCase *tc = tcase_create("promise 1");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
-	if (all) {
+	if (!on_pg) {
 		tcase_add_test(tc, test_links_keep_their_targets_and_themselves);
 		tcase_add_test(tc, test_links_out_of_backing_are_never_followed);
 		tcase_add_test(tc, test_the_confirmation_applies_the_same_matching);
@@ -463,29 +367,6 @@ static Suite *references_suite(const char *name, bool all)
 
 int main(void)
 {
-	int failed = 0;
-	SRunner *runner;
-
-	harness_require_fuse();
-	if (!getenv("MEDIACTL_BIN")) {
-		printf("skip: $MEDIACTL_BIN is not set\n");
-		return HARNESS_EXIT_SKIP;
-	}
-	use_pg = false;
-	runner = srunner_create(references_suite("references-sqlite", true));
-	srunner_run_all(runner, CK_NORMAL);
-	failed += srunner_ntests_failed(runner);
-	srunner_free(runner);
-
-	if (pg_harness_start(&pg) != 0) {
-		printf("PostgreSQL is not available here: its half of the tests is skipped\n");
-		return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-	}
-	use_pg = true;
-	runner = srunner_create(references_suite("references-postgresql", false));
-	srunner_run_all(runner, CK_NORMAL);
-	failed += srunner_ntests_failed(runner);
-	srunner_free(runner);
-	pg_harness_destroy(&pg);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	app_require_mediactl();
+	return app_run_over_both(references_suite, &pg, &use_pg);
 }

@@ -32,7 +32,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "mount_harness.h"
+#include "app_harness.h"
 #include "user_harness.h"
 
 enum {
@@ -50,95 +50,25 @@ enum {
 static struct mount_harness h;
 static struct test_user user;
 static char native[600];		/* a plain directory beside the mount */
-static char app_path[600];
+static struct app_harness app;
 
 /* ------------------------------------------------------------------ */
 /* Helpers                                                              */
 /* ------------------------------------------------------------------ */
 
-struct result {
-	int status;		/* exit status, -1 when killed by a signal */
-	char out[OUTPUT_BYTES];
-	char err[8192];
-};
-
-static void read_all(int fd, char *buf, size_t cap)
-{
-	size_t len = 0;
-	ssize_t n;
-
-	while ((n = read(fd, buf + len, cap - len - 1)) > 0)
-		len += (size_t)n;
-	buf[len] = '\0';
-}
-
-/* Run mediactl with args (NULL-terminated) as root. */
-static void mediactl(struct result *r, const char *const *args)
-{
-	const char *argv[32] = { getenv("MEDIACTL_BIN") };
-	int out_pipe[2], err_pipe[2], argc = 1, status;
-
-	for (int i = 0; args[i] && argc < 31; i++)
-		argv[argc++] = args[i];
-	argv[argc] = NULL;
-	ck_assert_int_eq(pipe(out_pipe), 0);
-	ck_assert_int_eq(pipe(err_pipe), 0);
-	fflush(NULL);
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		dup2(out_pipe[1], STDOUT_FILENO);
-		dup2(err_pipe[1], STDERR_FILENO);
-		close(out_pipe[0]);
-		close(err_pipe[0]);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(out_pipe[1]);
-	close(err_pipe[1]);
-	/* Outputs here are small: stderr cannot fill while stdout is read. */
-	read_all(out_pipe[0], r->out, sizeof(r->out));
-	read_all(err_pipe[0], r->err, sizeof(r->err));
-	close(out_pipe[0]);
-	close(err_pipe[0]);
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	r->status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-#define MEDIACTL(r, ...) mediactl((r), (const char *const[]){ __VA_ARGS__, NULL })
-
-static void app_exec(const char *sql)
-{
-	sqlite3 *db;
-
-	ck_assert_int_eq(sqlite3_open(app_path, &db), SQLITE_OK);
-	ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK, "%s",
-		      sqlite3_errmsg(db));
-	sqlite3_close(db);
-}
+#define MEDIACTL(r, ...) app_mediactl_argv((r), 0, (const char *const[]){ __VA_ARGS__, NULL })
 
 /* Mount with a config over an application database holding paths. */
 static void mount_with_app(const char *name, const char *extra_option)
 {
-	char config[700], option[800], runtime[700];
-	const char *args[] = { "-o", option, extra_option ? "-o" : NULL, extra_option, NULL };
-	FILE *f;
+	static const char *const columns[] = { "photo.image", NULL };
 
-	ck_assert_int_eq(harness_init(&h, name), 0);
-	snprintf(runtime, sizeof(runtime), "%s/run", h.dir);
-	setenv("MEDIAFS_RUNTIME_DIR", runtime, 1);
-	snprintf(app_path, sizeof(app_path), "%s/app.db", h.dir);
-	app_exec("CREATE TABLE photo (id integer primary key, image text);");
-	snprintf(config, sizeof(config), "%s/mediafs.ini", h.dir);
-	f = fopen(config, "w");
-	ck_assert_ptr_nonnull(f);
-	fprintf(f, "[mediafs]\ninterval = 1h\nmin_age = 1h\ngrace = 1h\nmax_fraction = 1\n"
-		   "temp_max_age = 0s\nrestore_on_access = no\n\n[source app]\n"
-		   "url = sqlite:///%s\ncolumns = photo.image\n", app_path);
-	fclose(f);
-	snprintf(option, sizeof(option), "config=%s", config);
-	ck_assert_int_eq(harness_mount(&h, args), 0);
-	ck_assert(harness_wait_log(&h, "(startup)", WAIT_MS));
+	app_setup(&app, &h, name, NULL, "interval = 1h\nmin_age = 1h\ngrace = 1h\n"
+		  "max_fraction = 1\ntemp_max_age = 0s\nrestore_on_access = no\n");
+	app.source = "columns = photo.image";
+	app.options = extra_option;
+	app_create_tables(&app, columns);
+	app_mount(&app, NULL);
 }
 
 static void teardown(void)
@@ -183,16 +113,7 @@ static const char *const place_names[] = { "native", "mount" };
 /* getfacl's text (without the header naming the file) for path. */
 static void getfacl(const char *path, char *out, size_t size)
 {
-	char cmd[1024];
-	FILE *p;
-	size_t n;
-
-	snprintf(cmd, sizeof(cmd), "getfacl -c -n -p -- '%s' 2>&1", path);
-	p = popen(cmd, "r");
-	ck_assert_ptr_nonnull(p);
-	n = fread(out, 1, size - 1, p);
-	out[n] = '\0';
-	pclose(p);
+	ck_assert_int_ge(harness_sh_output(out, size, "getfacl -c -n -p -- '%s' 2>&1", path), 0);
 }
 
 struct open_probe {
@@ -475,7 +396,7 @@ static void names_setup(void)
 	snprintf(path, sizeof(path), "%s/%s", h.mountpoint, hostile_names[3]);
 	ck_assert_int_eq(unlink(path), 0);
 	/* Values that name no file ("check") and can never name one. */
-	app_exec("INSERT INTO photo (image) VALUES ('ghost' || char(27) || '[31m' || "
+	app_exec(&app, "%s", "INSERT INTO photo (image) VALUES ('ghost' || char(27) || '[31m' || "
 		 "char(10) || 'FORGED ghost.jpg'), ('../' || char(27) || ']0;x' || char(7) || "
 		 "char(10) || 'FORGED hostile');");
 }
@@ -504,7 +425,7 @@ static void assert_printable(const char *what, const char *text)
 			      text);
 }
 
-static void assert_command_printable(const char *what, struct result *r, int status)
+static void assert_command_printable(const char *what, struct harness_output *r, int status)
 {
 	ck_assert_msg(r->status == status, "%s: exit %d (expected %d): %s", what, r->status,
 		      status, r->err);
@@ -514,7 +435,7 @@ static void assert_command_printable(const char *what, struct result *r, int sta
 
 START_TEST(test_mediactl_tables_escape_names_and_values)
 {
-	struct result *r = malloc(sizeof(*r));
+	struct harness_output *r = malloc(sizeof(*r));
 
 	ck_assert_ptr_nonnull(r);
 	MEDIACTL(r, "scan");
@@ -556,7 +477,7 @@ END_TEST
 
 START_TEST(test_json_output_stays_exact)
 {
-	struct result *r = malloc(sizeof(*r));
+	struct harness_output *r = malloc(sizeof(*r));
 	json_t *json, *file;
 	size_t i;
 	bool found = false;
@@ -582,7 +503,7 @@ START_TEST(test_daemon_log_escapes_names)
 
 	ck_assert_ptr_nonnull(log);
 	/* A scan logs the hostile values it found; trace logs every name. */
-	struct result *r = malloc(sizeof(*r));
+	struct harness_output *r = malloc(sizeof(*r));
 	ck_assert_ptr_nonnull(r);
 	MEDIACTL(r, "scan");
 	ck_assert_int_eq(r->status, 0);
@@ -661,7 +582,7 @@ START_TEST(test_a_client_beyond_the_limit_is_refused_with_a_line)
 {
 	int idle[MAX_CONNECTIONS], extra;
 	char line[1024];
-	struct result *r = malloc(sizeof(*r));
+	struct harness_output *r = malloc(sizeof(*r));
 
 	ck_assert_ptr_nonnull(r);
 	for (int i = 0; i < MAX_CONNECTIONS; i++)
@@ -715,7 +636,7 @@ END_TEST
 
 START_TEST(test_restore_takes_brackets_literally_unless_glob)
 {
-	struct result *r = malloc(sizeof(*r));
+	struct harness_output *r = malloc(sizeof(*r));
 	struct stat st;
 
 	ck_assert_ptr_nonnull(r);
@@ -774,18 +695,10 @@ static Suite *surface_suite(void)
 
 int main(void)
 {
-	SRunner *runner;
 	int failed;
 
-	harness_require_fuse();
+	app_require_mediactl();
 	user_harness_require(&user);
-	if (!getenv("MEDIACTL_BIN")) {
-		printf("skip: $MEDIACTL_BIN does not name mediactl\n");
-		return HARNESS_EXIT_SKIP;
-	}
-	runner = srunner_create(surface_suite());
-	srunner_run_all(runner, CK_NORMAL);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
+	failed = app_run_suite(surface_suite());
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -35,42 +35,31 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
+#include "mount_harness.h"
+
 enum {
-	FUSE_MAGIC = 0x65735546,
 	MAX_WRITERS = 32,
 	MAX_FILE_BYTES = 48 * 1024,
 	COMMIT_DELAY_MS = 400,		/* the longest an upload waits for its row */
 	MIN_AGE_S = 2,			/* above COMMIT_DELAY_MS, as promise 2 needs */
 	GRACE_S = 4,
 	RETRY_MS = 20,
+	RELEASE_WAIT_MS = 10000,
 };
 
-static const char *mediafs_bin, *mediactl_bin;
-static char work_dir[256], media[512], app_db[512], config[512], log_path[512];
+static const char *mediactl_bin;
+static struct mount_harness h;		/* main thread only */
+static const char *media;		/* BACKING and the mount point: h.backing */
+static char app_db[512], config[512];
 static atomic_bool stopping;
 static atomic_long operations, retries;
 static atomic_int kills;
-static pid_t daemon_pid;
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
@@ -83,49 +72,18 @@ static void die(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "\n");
-	if (daemon_pid > 0)
-		kill(daemon_pid, SIGTERM);
 	exit(1);
-}
-
-static bool mounted(void)
-{
-	struct statfs sf;
-
-	return statfs(media, &sf) == 0 && sf.f_type == FUSE_MAGIC;
 }
 
 /* Start the daemon (mount over its own media directory) and wait. */
 static void mount_media(void)
 {
 	char option[700];
+	const char *args[] = { "-o", option, NULL };
 
 	snprintf(option, sizeof(option), "config=%s", config);
-	daemon_pid = fork();
-	if (daemon_pid == 0) {
-		int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
-		dup2(fd, STDERR_FILENO);
-		dup2(fd, STDOUT_FILENO);
-		execl(mediafs_bin, "mediafs", "-f", "-o", option, media, media, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 2000 && !mounted(); i++)
-		sleep_ms(5);
-	if (!mounted())
-		die("the mount did not come up (see %s)", log_path);
-}
-
-/* SIGKILL the daemon and detach its dead mount. */
-static void kill_daemon(void)
-{
-	char cmd[600];
-
-	kill(daemon_pid, SIGKILL);
-	waitpid(daemon_pid, NULL, 0);
-	snprintf(cmd, sizeof(cmd), "fusermount3 -u -z '%s' 2>/dev/null", media);
-	if (system(cmd) != 0)
-		fprintf(stderr, "torture: fusermount3 -u -z failed\n");
-	daemon_pid = 0;
+	if (harness_mount_at(&h, media, media, args) != 0)
+		die("the mount did not come up (see %s)", h.log_path);
 }
 
 static uint64_t checksum(const unsigned char *data, size_t len)
@@ -155,7 +113,7 @@ static void write_file(const char *rel, const unsigned char *data, size_t len)
 		if (errno != ENOTCONN && errno != EIO && errno != ENOENT && errno != EINTR &&
 		    errno != ECONNABORTED)
 			die("write '%s': %s", rel, strerror(errno));
-		sleep_ms(RETRY_MS);
+		harness_sleep_ms(RETRY_MS);
 	}
 }
 
@@ -167,7 +125,7 @@ static void db_exec(sqlite3 *db, const char *sql)
 		if (strstr(error ? error : "", "locked") || strstr(error ? error : "", "busy")) {
 			sqlite3_free(error);
 			error = NULL;
-			sleep_ms(5);
+			harness_sleep_ms(5);
 			continue;
 		}
 		die("sqlite: %s: %s", sql, error ? error : "?");
@@ -197,7 +155,7 @@ static void *writer_main(void *arg)
 		snprintf(rel, sizeof(rel), "w%02d/%07ld.bin", w->id, n);
 		write_file(rel, data, len);
 		uint64_t sum = checksum(data, len);
-		sleep_ms(rand_r(&w->seed) % COMMIT_DELAY_MS);
+		harness_sleep_ms(rand_r(&w->seed) % COMMIT_DELAY_MS);
 		int action = rand_r(&w->seed) % 10;
 		if (action < 6) {		/* an ordinary upload */
 			snprintf(sql, sizeof(sql), "INSERT INTO media (path, sum) VALUES ('%s', '%llu')",
@@ -234,48 +192,45 @@ static void *writer_main(void *arg)
 /* Kill the daemon at random moments, spread over the run. */
 static void run_kills(long seconds, int count, unsigned seed)
 {
-	long start = now_ms(), end = start + seconds * 1000;
+	long start = harness_now_ms(), end = start + seconds * 1000;
 
 	for (int k = 0; k < count; k++) {
 		long at = start + (long)(k + 1) * (end - start) / (count + 1) +
 			  (long)(rand_r(&seed) % 700) - 350;
-		while (now_ms() < at)
-			sleep_ms(10);
-		kill_daemon();
+		while (harness_now_ms() < at)
+			harness_sleep_ms(10);
+		harness_kill(&h);
 		atomic_fetch_add(&kills, 1);
-		sleep_ms(50 + rand_r(&seed) % 200);	/* the site runs without mediafs */
+		harness_sleep_ms(50 + rand_r(&seed) % 200);	/* the site runs without mediafs */
 		mount_media();
 	}
-	while (now_ms() < end)
-		sleep_ms(50);
+	while (harness_now_ms() < end)
+		harness_sleep_ms(50);
 }
 
-/* Run mediactl --json and return its output (malloc()ed). */
-static char *mediactl(const char *args)
+/* Run "mediactl --json --mount MEDIA command"; its JSON, or NULL. */
+static json_t *mediactl(const char *command)
 {
-	char cmd[1024];
-	size_t cap = 1 << 20, len = 0;
-	char *out = malloc(cap);
-	FILE *f;
+	const char *argv[] = { mediactl_bin, "--json", "--mount", media, command, NULL };
+	struct harness_output *r = malloc(sizeof(*r));
+	json_t *json;
 
-	snprintf(cmd, sizeof(cmd), "%s --json --mount '%s' %s", mediactl_bin, media, args);
-	f = popen(cmd, "r");
-	if (!f || !out)
+	if (!r)
 		die("cannot run mediactl");
-	len = fread(out, 1, cap - 1, f);
-	out[len] = '\0';
-	pclose(f);
-	return out;
+	harness_run(r, 0, argv);
+	json = json_loads(r->out, 0, NULL);
+	free(r);
+	return json;
 }
 
-static long json_number(const char *json, const char *key)
+/* A number of the answer (in its "scan" object when it has one); -1 when
+ * it has none. */
+static long json_number(json_t *answer, const char *key)
 {
-	char needle[64];
-	const char *at;
+	json_t *scan = json_object_get(answer, "scan");
+	json_t *value = json_object_get(scan ? scan : answer, key);
 
-	snprintf(needle, sizeof(needle), "\"%s\": ", key);
-	at = strstr(json, needle);
-	return at ? atol(at + strlen(needle)) : -1;
+	return json_is_integer(value) ? (long)json_integer_value(value) : -1;
 }
 
 struct verdict {
@@ -394,6 +349,21 @@ static void write_config(void)
 	fclose(f);
 }
 
+/* No upload of the writers' directories is open in the daemon (its
+ * catalog, in BACKING too, always is). */
+static bool daemon_released_all(void *ctx)
+{
+	int writers = *(int *)ctx;
+
+	for (int w = 0; w < writers; w++) {
+		char dir[600];
+		snprintf(dir, sizeof(dir), "%s/w%02d", media, w);
+		if (harness_daemon_writes(&h, dir))
+			return false;
+	}
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	long seconds = argc > 3 ? atol(argv[3]) : 30;
@@ -401,28 +371,23 @@ int main(int argc, char **argv)
 	int kill_count = argc > 5 ? atoi(argv[5]) : 3;
 	struct writer ws[MAX_WRITERS];
 	struct verdict v = { 0 };
-	long started = now_ms();
+	long started = harness_now_ms();
 	sqlite3 *db;
 
 	if (argc < 3 || writers < 1 || writers > MAX_WRITERS) {
 		fprintf(stderr, "usage: torture MEDIAFS MEDIACTL [SECONDS [WRITERS [KILLS]]]\n");
 		return 2;
 	}
-	if (access("/dev/fuse", R_OK | W_OK) != 0) {
-		printf("skip: /dev/fuse is not usable\n");
-		return 77;
-	}
-	mediafs_bin = argv[1];
+	/* The harness runs $MEDIAFS_BIN: this run's argument. */
+	setenv("MEDIAFS_BIN", argv[1], 1);
+	harness_require_fuse();
 	mediactl_bin = argv[2];
-	snprintf(work_dir, sizeof(work_dir), "/tmp/mediafs-torture-XXXXXX");
-	if (!mkdtemp(work_dir) || chmod(work_dir, 0755) != 0)
+	if (harness_init(&h, "torture") != 0 || harness_use_test_clock(&h) != 0)
 		die("cannot make a work directory");
-	snprintf(media, sizeof(media), "%s/media", work_dir);
-	snprintf(app_db, sizeof(app_db), "%s/app.db", work_dir);
-	snprintf(config, sizeof(config), "%s/mediafs.ini", work_dir);
-	snprintf(log_path, sizeof(log_path), "%s/daemon.log", work_dir);
-	setenv("MEDIAFS_RUNTIME_DIR", work_dir, 1);
-	mkdir(media, 0755);
+	media = h.backing;
+	snprintf(app_db, sizeof(app_db), "%s/app.db", h.dir);
+	snprintf(config, sizeof(config), "%s/mediafs.ini", h.dir);
+	setenv("MEDIAFS_RUNTIME_DIR", h.dir, 1);
 	for (int w = 0; w < writers; w++) {
 		char dir[600];
 		snprintf(dir, sizeof(dir), "%s/w%02d", media, w);
@@ -446,27 +411,31 @@ int main(int argc, char **argv)
 	for (int w = 0; w < writers; w++)
 		pthread_join(ws[w].thread, NULL);
 
-	/* Final: min_age passes, then one scan decides about everything. */
-	sleep_ms(MIN_AGE_S * 1000 + 300);
-	char *scan = mediactl("scan");
+	/* Final: the daemon has released every upload (a file open for
+	 * writing is never moved), min_age passes (on the daemon's test
+	 * clock), then one scan decides about everything. */
+	if (!harness_wait_until(daemon_released_all, &writers, RELEASE_WAIT_MS))
+		die("the daemon still holds an upload open for writing");
+	if (harness_advance_clock(&h, MIN_AGE_S * 1000 + 300) != 0)
+		die("cannot move the test clock");
+	json_t *scan = mediactl("scan");
 	long quarantined = json_number(scan, "quarantined");
-	free(scan);
-	char *check = mediactl("check");
+	json_decref(scan);
+	json_t *check = mediactl("check");
 	long missing = json_number(check, "missing_count");
 	long untracked = json_number(check, "untracked_count");
 	long dangling = json_number(check, "dangling_count");
-	free(check);
-	char *status = mediactl("status");
-	free(status);
+	json_decref(check);
+	json_decref(mediactl("status"));
 
 	/* Unmounted, the media directory is BACKING itself. */
-	kill(daemon_pid, SIGTERM);
-	waitpid(daemon_pid, NULL, 0);
+	if (harness_unmount(&h) != 0)
+		fprintf(stderr, "torture: the daemon did not exit cleanly after the unmount\n");
 	verify_references(&v);
 	verify_orphans(&v);
 
 	printf("torture: %ld s, %d writers, %ld operations, %ld retried writes, %d kills survived\n",
-	       (now_ms() - started) / 1000, writers, atomic_load(&operations),
+	       (harness_now_ms() - started) / 1000, writers, atomic_load(&operations),
 	       atomic_load(&retries), atomic_load(&kills));
 	printf("torture: final scan quarantined %ld; check: %ld missing, %ld untracked, "
 	       "%ld dangling\n", quarantined, missing, untracked, dangling);
@@ -476,13 +445,9 @@ int main(int argc, char **argv)
 	bool ok = v.lost == 0 && v.orphans_left == 0 && v.in_two_places == 0 && missing == 0 &&
 		  untracked == 0 && dangling == 0 && atomic_load(&kills) == kill_count &&
 		  v.referenced > 0;
-	if (ok) {
-		char cmd[400];
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", work_dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "torture: could not remove %s\n", work_dir);
-	} else {
-		fprintf(stderr, "torture: FAILED; the work directory stays: %s\n", work_dir);
-	}
+	if (ok)
+		harness_destroy(&h);
+	else
+		fprintf(stderr, "torture: FAILED; the work directory stays: %s\n", h.dir);
 	return ok ? 0 : 1;
 }
