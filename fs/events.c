@@ -239,7 +239,9 @@ static void commit_group(struct events *ev, struct queued_event *group, size_t n
 		log_write_limited(&ev->error_limit, LOG_REPEAT_INTERVAL_MS, LOG_LEVEL_ERROR,
 				  "cannot write %zu events to the catalog: %s", n,
 				  catalog_last_error(ev->cat));
-		sleep_ms(RETRY_DELAY_MS);
+		/* A pause between attempts, none after the last. */
+		if (attempt + 1 < RETRY_COUNT)
+			sleep_ms(RETRY_DELAY_MS);
 	}
 	for (size_t i = 0; i < n; i++)
 		free(group[i].strings);

@@ -115,12 +115,55 @@ static int rebuild_locked(struct pathmap *map, size_t slot_count)
 	return 0;
 }
 
+/*
+ * Insert or replace key under the lock, taking key_copy and value_copy
+ * (freeing what it does not keep).  With add, an existing entry's stamp
+ * grows by stamp and keeps its value.  1 when new, 0 when it existed, or
+ * -ENOMEM (both copies freed).
+ */
+static int put_locked(struct pathmap *map, char *key_copy, char *value_copy, int64_t stamp,
+		      bool add)
+{
+	struct entry *e;
+	int err = 0;
+
+	if ((map->used + 1) * 2 > map->slot_count)
+		err = rebuild_locked(map, map->count * 4 > map->slot_count ?
+					  map->slot_count * 2 : map->slot_count);
+	if (err) {
+		free(value_copy);
+		free(key_copy);
+		return err;
+	}
+	e = find_slot(map, key_copy);
+	if (is_entry(e)) {
+		free(key_copy);
+		if (add) {
+			free(value_copy);
+			e->stamp += stamp;
+			if (e->stamp <= 0)
+				remove_entry(map, e);
+			return 0;
+		}
+		free(e->value);
+		e->value = value_copy;
+		e->stamp = stamp;
+		return 0;
+	}
+	if (!e->key)
+		map->used++;
+	map->count++;
+	e->key = key_copy;
+	e->value = value_copy;
+	e->stamp = stamp;
+	return 1;
+}
+
 int pathmap_put(struct pathmap *map, const char *key, const char *value, int64_t stamp)
 {
 	char *value_copy = strdup(value);
 	char *key_copy = strdup(key);
-	struct entry *e;
-	int err = 0;
+	int ret;
 
 	if (!value_copy || !key_copy) {
 		free(value_copy);
@@ -128,51 +171,42 @@ int pathmap_put(struct pathmap *map, const char *key, const char *value, int64_t
 		return -ENOMEM;
 	}
 	pthread_mutex_lock(&map->lock);
-	if ((map->used + 1) * 2 > map->slot_count)
-		err = rebuild_locked(map, map->count * 4 > map->slot_count ?
-					  map->slot_count * 2 : map->slot_count);
-	if (!err) {
-		e = find_slot(map, key);
-		if (is_entry(e)) {
-			free(key_copy);
-			free(e->value);
-			err = 0;
-		} else {
-			err = 1;
-			if (!e->key)
-				map->used++;
-			map->count++;
-			e->key = key_copy;
-		}
-		e->value = value_copy;
-		e->stamp = stamp;
-	}
+	ret = put_locked(map, key_copy, value_copy, stamp, false);
 	pthread_mutex_unlock(&map->lock);
-	if (err < 0) {
-		free(value_copy);
-		free(key_copy);
-	}
-	return err;
+	return ret;
 }
 
 int pathmap_count_add(struct pathmap *map, const char *key, int64_t delta)
 {
 	struct entry *e;
-	int err = 0;
+	char *key_copy, *value_copy;
+	int ret;
 
-	pthread_mutex_lock(&map->lock);
-	e = find_slot(map, key);
-	if (is_entry(e)) {
-		e->stamp += delta;
-		if (e->stamp <= 0)
-			remove_entry(map, e);
+	if (delta <= 0) {
+		/* Only ever lowers or removes: nothing to allocate. */
+		pthread_mutex_lock(&map->lock);
+		e = find_slot(map, key);
+		if (is_entry(e)) {
+			e->stamp += delta;
+			if (e->stamp <= 0)
+				remove_entry(map, e);
+		}
 		pthread_mutex_unlock(&map->lock);
 		return 0;
 	}
+	/* Find and insert under one lock: two threads adding the same new
+	 * key both count. */
+	key_copy = strdup(key);
+	value_copy = strdup("");
+	if (!key_copy || !value_copy) {
+		free(key_copy);
+		free(value_copy);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&map->lock);
+	ret = put_locked(map, key_copy, value_copy, delta, true);
 	pthread_mutex_unlock(&map->lock);
-	if (delta > 0)
-		err = pathmap_put(map, key, "", delta) < 0 ? -ENOMEM : 0;
-	return err;
+	return ret < 0 ? ret : 0;
 }
 
 bool pathmap_get(struct pathmap *map, const char *key, char *out, size_t size)

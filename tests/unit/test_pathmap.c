@@ -154,9 +154,6 @@ START_TEST(test_threads_at_once_lose_nothing)
 	char out[32];
 	void *res;
 
-	/* Made first: two first adds at once can both make the key, and the
-	 * second put replaces the first count (the only caller, safekeep,
-	 * adds under its own lock). */
 	ck_assert_int_eq(pathmap_count_add(map, "shared", 1), 0);
 	for (long t = 0; t < THREADS; t++)
 		ck_assert_int_eq(pthread_create(&threads[t], NULL, fill, (void *)t), 0);
@@ -170,6 +167,44 @@ START_TEST(test_threads_at_once_lose_nothing)
 	for (int i = 0; i < THREADS * PER_THREAD; i++)
 		ck_assert_int_eq(pathmap_count_add(map, "shared", -1), 0);
 	ck_assert_msg(pathmap_get(map, "shared", NULL, 0), "every count was added");
+}
+END_TEST
+
+enum { NEW_KEYS = 2000 };
+
+static void *count_new_keys(void *arg)
+{
+	char key[32];
+
+	(void)arg;
+	for (int i = 0; i < NEW_KEYS; i++) {
+		snprintf(key, sizeof(key), "new/%d", i);
+		if (pathmap_count_add(map, key, 1) != 0)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+/* Threads that make the same keys at once each add their count. */
+START_TEST(test_first_counts_at_once_all_count)
+{
+	pthread_t threads[THREADS];
+	char key[32];
+	void *res;
+
+	for (long t = 0; t < THREADS; t++)
+		ck_assert_int_eq(pthread_create(&threads[t], NULL, count_new_keys, NULL), 0);
+	for (int t = 0; t < THREADS; t++) {
+		ck_assert_int_eq(pthread_join(threads[t], &res), 0);
+		ck_assert_ptr_null(res);
+	}
+	for (int i = 0; i < NEW_KEYS; i++) {
+		snprintf(key, sizeof(key), "new/%d", i);
+		ck_assert_int_eq(pathmap_count_add(map, key, -(THREADS - 1)), 0);
+		ck_assert_msg(pathmap_get(map, key, NULL, 0), "%s counted %d times", key, THREADS);
+		ck_assert_int_eq(pathmap_count_add(map, key, -1), 0);
+		ck_assert_msg(!pathmap_get(map, key, NULL, 0), "%s counted once too often", key);
+	}
 }
 END_TEST
 
@@ -187,6 +222,7 @@ static Suite *pathmap_suite(void)
 	tcase_add_test(tc, test_many_entries_survive_growth);
 	tcase_add_test(tc, test_slots_of_removed_entries_are_reused);
 	tcase_add_test(tc, test_threads_at_once_lose_nothing);
+	tcase_add_test(tc, test_first_counts_at_once_all_count);
 	suite_add_tcase(s, tc);
 	return s;
 }
