@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# usage: run-django.sh sqlite|postgresql
+# usage: run-django.sh sqlite|postgresql|mariadb
 #
 # End-to-end test with the real framework: the Django site in
-# tests/e2e/site runs with MEDIA_ROOT on a mediafs mount, over SQLite or
-# over a throwaway PostgreSQL cluster on a unix socket.
+# tests/e2e/site runs with MEDIA_ROOT on a mediafs mount, over SQLite,
+# over a throwaway PostgreSQL cluster or over a throwaway MariaDB server
+# (mariadb.sh), each on a unix socket.
 #
 #   1. prepare: create the tables and the site as it was before mediafs
 #      (files and rows in a plain MEDIA_ROOT)
@@ -16,8 +17,8 @@
 #   5. unmount; the daemon must exit 0
 #
 # Skips (exit 77) with a reason when FUSE, Django, Pillow, psycopg2 or the
-# PostgreSQL server binaries are missing.  The mount, the daemon and the
-# cluster are taken down on every exit path; a run killed outright leaves
+# PostgreSQL server binaries, MySQLdb or the MariaDB server are missing.
+# The mount, the daemon and the database server are taken down on every exit path; a run killed outright leaves
 # an owner.pid that the next run uses to clean up.  E2E_KEEP=1 keeps the
 # work directory; E2E_PYTHON names the interpreter (default /usr/bin/python3,
 # where Debian's python3-django lives).
@@ -34,6 +35,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 python=${E2E_PYTHON:-/usr/bin/python3}
 started=$(date +%s.%N)
+# shellcheck source=tests/e2e/mariadb.sh
+. "$here/mariadb.sh"
 
 skip() { echo "skip: $*"; exit "$EXIT_SKIP"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -41,8 +44,8 @@ elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'
 is_mounted() { [ "$(stat -f -c %t "$1" 2>/dev/null)" = 65735546 ]; }
 
 case $db in
-sqlite|postgresql) ;;
-*) echo "usage: run-django.sh sqlite|postgresql" >&2; exit 2 ;;
+sqlite|postgresql|mariadb) ;;
+*) echo "usage: run-django.sh sqlite|postgresql|mariadb" >&2; exit 2 ;;
 esac
 
 # The mount is made in a private mount namespace: only this script and its
@@ -90,6 +93,11 @@ if [ "$db" = postgresql ]; then
 		as_postgres=(/usr/sbin/runuser -u postgres --)
 	fi
 fi
+if [ "$db" = mariadb ]; then
+	"$python" -c 'import MySQLdb' 2>/dev/null ||
+		skip "MySQLdb is not installed for $python (Debian: python3-mysqldb)"
+	mariadb_require
+fi
 
 # ------------------------------------------------------- leftovers, cleanup
 
@@ -106,6 +114,7 @@ for stale in /tmp/mediafs-e2e-*; do
 		"${owner[@]}" "$stale/pg/bindir/pg_ctl" -D "$stale/pg/data" -m immediate stop \
 			>/dev/null 2>&1
 	fi
+	mariadb_stop_stale "$stale/db"
 	rm -rf "$stale"
 done
 
@@ -136,9 +145,13 @@ cleanup() {
 		"${as_postgres[@]}" "$bindir/pg_ctl" -D "$work/pg/data" -m immediate stop \
 			>/dev/null 2>&1
 	fi
-	if [ "$status" != 0 ] && [ "$status" != "$EXIT_SKIP" ] && [ -f "$work/daemon.log" ]; then
-		echo "---- daemon log (last 40 lines) ----" >&2
-		tail -n 40 "$work/daemon.log" >&2
+	mariadb_stop
+	if [ "$status" != 0 ] && [ "$status" != "$EXIT_SKIP" ]; then
+		if [ -f "$work/daemon.log" ]; then
+			echo "---- daemon log (last 40 lines) ----" >&2
+			tail -n 40 "$work/daemon.log" >&2
+		fi
+		mariadb_log_tail >&2
 	fi
 	if [ -n "${E2E_KEEP:-}" ]; then
 		echo "kept $work"
@@ -177,6 +190,15 @@ if [ "$db" = postgresql ]; then
 	expected_url="postgresql://django@/e2e?host=$work/pg"
 	echo "PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') on $work/pg" \
 		"in $(elapsed "$t") s"
+elif [ "$db" = mariadb ]; then
+	mariadb_start "$work/db"
+	# The site's own account; mediafs reads with it too, as the section
+	# that django-columns prints names it.
+	mariadb_sql -e "CREATE DATABASE e2e CHARACTER SET utf8mb4;
+		CREATE USER django@localhost; GRANT ALL ON e2e.* TO django@localhost" ||
+		fail "cannot create the database"
+	export E2E_MY_SOCKET=$mariadb_socket E2E_MY_NAME=e2e E2E_MY_USER=django
+	expected_url="mysql://django@localhost/e2e?socket=$mariadb_socket"
 else
 	export E2E_SQLITE_PATH=$work/app.sqlite3
 	expected_url="sqlite:///$E2E_SQLITE_PATH"

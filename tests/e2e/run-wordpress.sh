@@ -28,6 +28,8 @@ readonly WAIT_S=30
 readonly PASSWORD="wp-e2e-$$-$RANDOM"
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/e2e/mariadb.sh
+. "$here/mariadb.sh"
 wp=${E2E_WP_ABSPATH:-/usr/share/wordpress}
 started=$(date +%s.%N)
 
@@ -50,20 +52,12 @@ command -v php >/dev/null || skip "PHP is not installed (Debian: php-cli)"
 php -r 'exit(function_exists("imagecreatetruecolor") && function_exists("mysqli_connect") ? 0 : 1);' ||
 	skip "PHP lacks GD or mysqli (Debian: php-gd, php-mysql)"
 [ -f "$wp/wp-settings.php" ] || skip "no WordPress in $wp (Debian: wordpress)"
-[ -x /usr/sbin/mariadbd ] && command -v mariadb-install-db >/dev/null ||
-	skip "no MariaDB server (Debian: mariadb-server)"
-as_mysql=()
-if [ "$(id -u)" = 0 ]; then
-	getent passwd mysql >/dev/null || skip "as root, the server needs the user mysql"
-	as_mysql=(--user=mysql)
-fi
+mariadb_require
 
 work=$(mktemp -d /tmp/mediafs-e2e-wordpress-XXXXXX) || fail "cannot make a work directory"
 chmod 755 "$work"
 uploads=$work/wp-content/uploads
-socket=$work/db/sock
 daemon_pid=
-db_pid=
 
 cleanup() {
 	local status=$? i
@@ -78,13 +72,10 @@ cleanup() {
 		kill -0 "$daemon_pid" 2>/dev/null && kill -KILL "$daemon_pid"
 		is_mounted "$uploads" && fusermount3 -u -z "$uploads"
 	fi
-	if [ -n "$db_pid" ]; then
-		kill "$db_pid" 2>/dev/null
-		wait "$db_pid" 2>/dev/null
-	fi
+	mariadb_stop
 	if [ "$status" != 0 ] && [ "$status" != "$EXIT_SKIP" ]; then
 		[ -f "$work/daemon.log" ] && { echo "---- daemon log (last 40 lines) ----"; tail -n 40 "$work/daemon.log"; } >&2
-		[ -f "$work/db/server.log" ] && { echo "---- MariaDB log (last 10 lines) ----"; tail -n 10 "$work/db/server.log"; } >&2
+		mariadb_log_tail >&2
 	fi
 	if [ -n "${E2E_KEEP:-}" ]; then
 		echo "kept $work"
@@ -99,34 +90,18 @@ trap 'exit 143' TERM
 
 # ------------------------------------------------------------ the database
 
-t=$(date +%s.%N)
-mkdir -p "$work/db" "$uploads" "$work/run"
-[ ${#as_mysql[@]} -gt 0 ] && chown mysql: "$work/db"
-mariadb-install-db --no-defaults --datadir="$work/db/data" --auth-root-authentication-method=normal \
-	--skip-test-db "${as_mysql[@]}" >"$work/db/install.log" 2>&1 ||
-	{ cat "$work/db/install.log"; fail "mariadb-install-db"; }
-/usr/sbin/mariadbd --no-defaults --datadir="$work/db/data" --socket="$socket" --skip-networking \
-	--pid-file="$work/db/mariadbd.pid" --log-error="$work/db/server.log" --skip-log-bin \
-	--innodb-flush-log-at-trx-commit=0 --innodb-buffer-pool-size=64M \
-	--character-set-server=utf8mb4 "${as_mysql[@]}" &
-db_pid=$!
-sql() { mariadb --no-defaults -S "$socket" -u root "$@"; }
-for ((i = 0; i < WAIT_S * 20; i++)); do
-	sql -e 'SELECT 1' >/dev/null 2>&1 && break
-	kill -0 "$db_pid" 2>/dev/null || fail "mariadbd exited"
-	sleep 0.05
-done
-sql -e 'SELECT 1' >/dev/null || fail "MariaDB did not answer within $WAIT_S s"
-sql -e "CREATE DATABASE wordpress; CREATE USER mediafs@localhost IDENTIFIED BY '$PASSWORD'" ||
+mkdir -p "$uploads" "$work/run"
+mariadb_start "$work/db"
+socket=$mariadb_socket
+mariadb_sql -e "CREATE DATABASE wordpress; CREATE USER mediafs@localhost IDENTIFIED BY '$PASSWORD'" ||
 	fail "cannot create the database"
-echo "MariaDB $(sql -N -e 'SELECT version()') on $socket in $(elapsed "$t") s"
 
 export E2E_WORK=$work E2E_SOCKET=$socket E2E_UPLOADS=$uploads E2E_WP_ABSPATH=$wp
 export MEDIAFS_RUNTIME_DIR=$work/run
 t=$(date +%s.%N)
 php "$here/wordpress.php" install || fail "installing WordPress"
 echo "installed in $(elapsed "$t") s"
-sql -e "GRANT SELECT ON wordpress.wp_postmeta TO mediafs@localhost" || fail "GRANT"
+mariadb_sql -e "GRANT SELECT ON wordpress.wp_postmeta TO mediafs@localhost" || fail "GRANT"
 
 # ---------------------------------------------------- configuration, mount
 
