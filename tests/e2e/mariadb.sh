@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by run-wordpress.sh and run-django.sh: a throwaway MariaDB
 # server in a directory of the test's work directory, on a unix socket
 # only (no TCP), taken down by the caller's cleanup.
