@@ -14,7 +14,7 @@
 #   mariadb_stop_stale DIR  stops a server that a killed run left in DIR
 #   mariadb_log_tail        the end of the server's log, for a failure
 #
-# The caller defines skip, fail and elapsed, as the run-*.sh scripts do.
+# skip, fail and elapsed come from mount.sh, sourced first.
 
 readonly MARIADB_WAIT_S=30
 

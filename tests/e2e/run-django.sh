@@ -24,8 +24,6 @@
 # where Debian's python3-django lives).
 set -uo pipefail
 
-readonly EXIT_SKIP=77
-readonly MOUNT_WAIT_S=10
 readonly MIN_AGE_S=2 GRACE_S=4 TEMP_MAX_AGE_S=1
 readonly EXPECTED_COLUMNS="gallery_album.cover, gallery_avatar.image, gallery_photo.image, \
 gallery_photo.thumbnail, gallery_pressphoto.credit, legacy_attachment.path"
@@ -35,41 +33,23 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 python=${E2E_PYTHON:-/usr/bin/python3}
 started=$(date +%s.%N)
+# shellcheck source=tests/e2e/mount.sh
+. "$here/mount.sh"
 # shellcheck source=tests/e2e/mariadb.sh
 . "$here/mariadb.sh"
-
-skip() { echo "skip: $*"; exit "$EXIT_SKIP"; }
-fail() { echo "FAIL: $*" >&2; exit 1; }
-elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
-is_mounted() { [ "$(stat -f -c %t "$1" 2>/dev/null)" = 65735546 ]; }
 
 case $db in
 sqlite|postgresql|mariadb) ;;
 *) echo "usage: run-django.sh sqlite|postgresql|mariadb" >&2; exit 2 ;;
 esac
 
-# The mount is made in a private mount namespace: only this script and its
-# children see it.  Any other process that walks /tmp (stress-ng --getdent
-# reads /tmp recursively whatever its --temp-path says; updatedb, backups)
-# would list the mount's directories through FUSE, and a directory the
-# kernel has looked up is one the checker rightly keeps: the check that
-# scan 2 removed the directory it emptied (restore-in-removed-dir) would
-# fail although mediafs did right, and a walker holding a directory open
-# makes the unmount fail.  Making the namespace needs root.
-if [ -z "${E2E_ISOLATED:-}" ]; then
-	if unshare --mount --propagation private true 2>/dev/null; then
-		E2E_ISOLATED=1 exec unshare --mount --propagation private -- "$BASH" "$0" "$@"
-	fi
-	echo "note: no private mount namespace (not root?): a process that walks" \
-		"/tmp can look up the mount's directories and fail restore-in-removed-dir"
-fi
+# In a private mount namespace (mount.sh says why): otherwise a process
+# that walks /tmp can fail restore-in-removed-dir.
+e2e_isolate "$@"
 
 # ---------------------------------------------------------------- skips
 
-[ -r /dev/fuse ] && [ -w /dev/fuse ] || skip "/dev/fuse is not usable here"
-[ -x "${MEDIAFS_BIN:-}" ] || skip "\$MEDIAFS_BIN does not name the mediafs binary"
-[ -x "${MEDIACTL_BIN:-}" ] || skip "\$MEDIACTL_BIN does not name the mediactl binary"
-command -v fusermount3 >/dev/null || skip "fusermount3 is not installed"
+e2e_require_mediafs
 [ -x "$python" ] || skip "no Python at $python (set E2E_PYTHON)"
 "$python" -c 'import django' 2>/dev/null ||
 	skip "Django is not installed for $python (Debian: python3-django)"
@@ -122,25 +102,12 @@ work=$(mktemp -d "/tmp/mediafs-e2e-$db-XXXXXX") || fail "cannot make a work dire
 chmod 755 "$work"
 echo $$ >"$work/owner.pid"
 media=$work/media
-daemon_pid=
 pg_started=
 
 cleanup() {
-	local status=$? i
+	local status=$?
 	set +e
-	exec 9<&-
-	if [ -n "$daemon_pid" ]; then
-		is_mounted "$media" && fusermount3 -u "$media" 2>/dev/null
-		for ((i = 0; i < 100; i++)); do
-			kill -0 "$daemon_pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		if kill -0 "$daemon_pid" 2>/dev/null; then
-			echo "mediafs did not exit after the unmount; killing it" >&2
-			kill -KILL "$daemon_pid"
-		fi
-		is_mounted "$media" && fusermount3 -u -z "$media"
-	fi
+	e2e_stop_daemon
 	if [ -n "$pg_started" ]; then
 		"${as_postgres[@]}" "$bindir/pg_ctl" -D "$work/pg/data" -m immediate stop \
 			>/dev/null 2>&1
@@ -253,22 +220,7 @@ strip_prefix = /media/, https://cdn.example.com/media/
 EOF
 "$MEDIAFS_BIN" --check-config "$work/mediafs.ini" || fail "mediafs --check-config refused it"
 
-# BACKING as it is under the mount: presence is checked there, never
-# through the mount (a lookup of a quarantined path restores it).
-exec 9<"$media"
-pdeathsig=()
-setpriv --help 2>/dev/null | grep -q pdeathsig && pdeathsig=(setpriv --pdeathsig TERM --)
-"${pdeathsig[@]}" "$MEDIAFS_BIN" -f -o "config=$work/mediafs.ini" "$media" "$media" \
-	>"$work/daemon.log" 2>&1 9<&- &
-daemon_pid=$!
-for ((i = 0; i < MOUNT_WAIT_S * 20; i++)); do
-	is_mounted "$media" && grep -q '(startup)' "$work/daemon.log" && break
-	kill -0 "$daemon_pid" 2>/dev/null || fail "mediafs exited before mounting"
-	sleep 0.05
-done
-is_mounted "$media" || fail "the mount did not appear within $MOUNT_WAIT_S s"
-grep -q '(startup)' "$work/daemon.log" || fail "no startup scan within $MOUNT_WAIT_S s"
-grep '(startup)' "$work/daemon.log"
+e2e_mount "$media" "$work/mediafs.ini" "$work/daemon.log"
 
 # ------------------------------------------------------------ scenarios
 
@@ -277,12 +229,7 @@ E2E_BACKING_FD=9 "$python" "$here/scenarios.py" run
 scenarios_status=$?
 scenarios_s=$(elapsed "$t")
 
-exec 9<&-
-fusermount3 -u "$media" || fail "cannot unmount $media"
-wait "$daemon_pid"
-daemon_status=$?
-daemon_pid=
-[ "$daemon_status" = 0 ] || fail "mediafs exited with status $daemon_status"
+e2e_unmount
 if grep -E ' (error|warn): ' "$work/daemon.log"; then
 	echo "(the daemon logged the warnings and errors above)"
 fi

@@ -21,28 +21,14 @@
 # (default /usr/bin/ruby, where Debian's gems live).
 set -uo pipefail
 
-readonly EXIT_SKIP=77
-readonly WAIT_S=30
-
 here=$(cd "$(dirname "$0")" && pwd)
 ruby=${E2E_RUBY:-/usr/bin/ruby}
 started=$(date +%s.%N)
+# shellcheck source=tests/e2e/mount.sh
+. "$here/mount.sh"
 
-skip() { echo "skip: $*"; exit "$EXIT_SKIP"; }
-fail() { echo "FAIL: $*" >&2; exit 1; }
-elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
-is_mounted() { [ "$(stat -f -c %t "$1" 2>/dev/null)" = 65735546 ]; }
-
-# A private mount namespace, as run-django.sh explains: no other process
-# sees the mount or looks its directories up.
-if [ -z "${E2E_ISOLATED:-}" ] && unshare --mount --propagation private true 2>/dev/null; then
-	E2E_ISOLATED=1 exec unshare --mount --propagation private -- "$BASH" "$0" "$@"
-fi
-
-[ -r /dev/fuse ] && [ -w /dev/fuse ] || skip "/dev/fuse is not usable here"
-[ -x "${MEDIAFS_BIN:-}" ] || skip "\$MEDIAFS_BIN does not name the mediafs binary"
-[ -x "${MEDIACTL_BIN:-}" ] || skip "\$MEDIACTL_BIN does not name the mediactl binary"
-command -v fusermount3 >/dev/null || skip "fusermount3 is not installed"
+e2e_isolate "$@"
+e2e_require_mediafs
 [ -x "$ruby" ] || skip "no Ruby at $ruby (set E2E_RUBY)"
 "$ruby" -e 'require "rails"; require "active_record/railtie"; require "active_storage/engine"' \
 	2>/dev/null || skip "Rails with Active Storage is not installed for $ruby" \
@@ -53,21 +39,11 @@ command -v fusermount3 >/dev/null || skip "fusermount3 is not installed"
 work=$(mktemp -d /tmp/mediafs-e2e-rails-XXXXXX) || fail "cannot make a work directory"
 chmod 755 "$work"
 storage=$work/storage
-daemon_pid=
 
 cleanup() {
-	local status=$? i
+	local status=$?
 	set +e
-	exec 9<&-
-	if [ -n "$daemon_pid" ]; then
-		is_mounted "$storage" && fusermount3 -u "$storage" 2>/dev/null
-		for ((i = 0; i < 100; i++)); do
-			kill -0 "$daemon_pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -0 "$daemon_pid" 2>/dev/null && kill -KILL "$daemon_pid"
-		is_mounted "$storage" && fusermount3 -u -z "$storage"
-	fi
+	e2e_stop_daemon
 	if [ "$status" != 0 ] && [ "$status" != "$EXIT_SKIP" ] && [ -f "$work/daemon.log" ]; then
 		echo "---- daemon log (last 40 lines) ----" >&2
 		tail -n 40 "$work/daemon.log" >&2
@@ -111,18 +87,8 @@ query = SELECT substr("key", 1, 2) || '/' || substr("key", 3, 2) || '/' || "key"
 EOF
 "$MEDIAFS_BIN" --check-config "$work/mediafs.ini" || fail "mediafs --check-config refused it"
 
-# BACKING as it is beneath the mount, for checks that must not look a
-# quarantined path up through it (that would restore it).
-exec 9<"$storage"
+e2e_mount "$storage" "$work/mediafs.ini" "$work/daemon.log"
 export E2E_BACKING=/proc/$$/fd/9
-"$MEDIAFS_BIN" -f -o "config=$work/mediafs.ini" "$storage" "$storage" >"$work/daemon.log" 2>&1 9<&- &
-daemon_pid=$!
-for ((i = 0; i < WAIT_S * 20; i++)); do
-	is_mounted "$storage" && grep -q '(startup)' "$work/daemon.log" && break
-	kill -0 "$daemon_pid" 2>/dev/null || fail "mediafs exited before mounting"
-	sleep 0.05
-done
-is_mounted "$storage" || fail "the mount did not appear within $WAIT_S s"
 
 # ------------------------------------------------------------ scenarios
 
@@ -133,12 +99,7 @@ echo "acted in $(elapsed "$t") s"
 "$ruby" "$here/rails/storage.rb" check
 check_status=$?
 
-exec 9<&-
-fusermount3 -u "$storage" || fail "cannot unmount $storage"
-wait "$daemon_pid"
-daemon_status=$?
-daemon_pid=
-[ "$daemon_status" = 0 ] || fail "mediafs exited with status $daemon_status"
+e2e_unmount
 echo "rails: total $(elapsed "$started") s"
 [ "$check_status" = 0 ] || fail "some checks failed (see above)"
 echo "rails: all checks passed"
