@@ -10,8 +10,9 @@
 #            :purge_later, inline), replace a file, detach (the blob and
 #            its file stay: Active Storage leaves unattached blobs to the
 #            application), purge an unattached blob the way the guides do;
-#            then rows deleted behind Active Storage's back, leaving
-#            orphan files.  Writes each key's role to E2E_STATE.
+#            then rows deleted behind Active Storage's back and a blob
+#            uploaded in a transaction that rolls back, leaving orphan
+#            files.  Writes each key's role to E2E_STATE.
 #   check    after a scan: every file an active_storage_blobs row names
 #            is in BACKING, intact (the blob's MD5 checksum) and read back
 #            through Active Storage; the files Active Storage deleted are
@@ -109,6 +110,12 @@ def act
   ActiveStorage::Attachment.where(blob_id: ids).delete_all
   ActiveStorage::Blob.where(id: ids).delete_all
   bulk.delete
+  # A blob uploaded in a transaction that rolls back: its file is written
+  # at once, its row never commits.
+  ActiveRecord::Base.transaction do
+    roles["orphan"] << ActiveStorage::Blob.create_and_upload!(**upload("rolled-back.bin", 17)).key
+    raise ActiveRecord::Rollback
+  end
 
   roles.each { |role, keys| puts "   #{role}: #{keys.size} blobs" }
   File.write(ENV.fetch("E2E_STATE"), JSON.pretty_generate(roles))
