@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# usage: run-django.sh sqlite|postgresql
+# usage: run-django.sh sqlite|postgresql|mariadb
 #
 # End-to-end test with the real framework: the Django site in
-# tests/e2e/site runs with MEDIA_ROOT on a mediafs mount, over SQLite or
-# over a throwaway PostgreSQL cluster on a unix socket.
+# tests/e2e/site runs with MEDIA_ROOT on a mediafs mount, over SQLite,
+# over a throwaway PostgreSQL cluster or over a throwaway MariaDB server
+# (mariadb.sh), each on a unix socket.
 #
 #   1. prepare: create the tables and the site as it was before mediafs
 #      (files and rows in a plain MEDIA_ROOT)
@@ -16,15 +17,13 @@
 #   5. unmount; the daemon must exit 0
 #
 # Skips (exit 77) with a reason when FUSE, Django, Pillow, psycopg2 or the
-# PostgreSQL server binaries are missing.  The mount, the daemon and the
-# cluster are taken down on every exit path; a run killed outright leaves
+# PostgreSQL server binaries, MySQLdb or the MariaDB server are missing.
+# The mount, the daemon and the database server are taken down on every exit path; a run killed outright leaves
 # an owner.pid that the next run uses to clean up.  E2E_KEEP=1 keeps the
 # work directory; E2E_PYTHON names the interpreter (default /usr/bin/python3,
 # where Debian's python3-django lives).
 set -uo pipefail
 
-readonly EXIT_SKIP=77
-readonly MOUNT_WAIT_S=10
 readonly MIN_AGE_S=2 GRACE_S=4 TEMP_MAX_AGE_S=1
 readonly EXPECTED_COLUMNS="gallery_album.cover, gallery_avatar.image, gallery_photo.image, \
 gallery_photo.thumbnail, gallery_pressphoto.credit, legacy_attachment.path"
@@ -34,39 +33,23 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 python=${E2E_PYTHON:-/usr/bin/python3}
 started=$(date +%s.%N)
-
-skip() { echo "skip: $*"; exit "$EXIT_SKIP"; }
-fail() { echo "FAIL: $*" >&2; exit 1; }
-elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
-is_mounted() { [ "$(stat -f -c %t "$1" 2>/dev/null)" = 65735546 ]; }
+# shellcheck source=tests/e2e/mount.sh
+. "$here/mount.sh"
+# shellcheck source=tests/e2e/mariadb.sh
+. "$here/mariadb.sh"
 
 case $db in
-sqlite|postgresql) ;;
-*) echo "usage: run-django.sh sqlite|postgresql" >&2; exit 2 ;;
+sqlite|postgresql|mariadb) ;;
+*) echo "usage: run-django.sh sqlite|postgresql|mariadb" >&2; exit 2 ;;
 esac
 
-# The mount is made in a private mount namespace: only this script and its
-# children see it.  Any other process that walks /tmp (stress-ng --getdent
-# reads /tmp recursively whatever its --temp-path says; updatedb, backups)
-# would list the mount's directories through FUSE, and a directory the
-# kernel has looked up is one the checker rightly keeps: the check that
-# scan 2 removed the directory it emptied (restore-in-removed-dir) would
-# fail although mediafs did right, and a walker holding a directory open
-# makes the unmount fail.  Making the namespace needs root.
-if [ -z "${E2E_ISOLATED:-}" ]; then
-	if unshare --mount --propagation private true 2>/dev/null; then
-		E2E_ISOLATED=1 exec unshare --mount --propagation private -- "$BASH" "$0" "$@"
-	fi
-	echo "note: no private mount namespace (not root?): a process that walks" \
-		"/tmp can look up the mount's directories and fail restore-in-removed-dir"
-fi
+# In a private mount namespace (mount.sh says why): otherwise a process
+# that walks /tmp can fail restore-in-removed-dir.
+e2e_isolate "$@"
 
 # ---------------------------------------------------------------- skips
 
-[ -r /dev/fuse ] && [ -w /dev/fuse ] || skip "/dev/fuse is not usable here"
-[ -x "${MEDIAFS_BIN:-}" ] || skip "\$MEDIAFS_BIN does not name the mediafs binary"
-[ -x "${MEDIACTL_BIN:-}" ] || skip "\$MEDIACTL_BIN does not name the mediactl binary"
-command -v fusermount3 >/dev/null || skip "fusermount3 is not installed"
+e2e_require_mediafs
 [ -x "$python" ] || skip "no Python at $python (set E2E_PYTHON)"
 "$python" -c 'import django' 2>/dev/null ||
 	skip "Django is not installed for $python (Debian: python3-django)"
@@ -90,6 +73,11 @@ if [ "$db" = postgresql ]; then
 		as_postgres=(/usr/sbin/runuser -u postgres --)
 	fi
 fi
+if [ "$db" = mariadb ]; then
+	"$python" -c 'import MySQLdb' 2>/dev/null ||
+		skip "MySQLdb is not installed for $python (Debian: python3-mysqldb)"
+	mariadb_require
+fi
 
 # ------------------------------------------------------- leftovers, cleanup
 
@@ -106,6 +94,7 @@ for stale in /tmp/mediafs-e2e-*; do
 		"${owner[@]}" "$stale/pg/bindir/pg_ctl" -D "$stale/pg/data" -m immediate stop \
 			>/dev/null 2>&1
 	fi
+	mariadb_stop_stale "$stale/db"
 	rm -rf "$stale"
 done
 
@@ -113,32 +102,23 @@ work=$(mktemp -d "/tmp/mediafs-e2e-$db-XXXXXX") || fail "cannot make a work dire
 chmod 755 "$work"
 echo $$ >"$work/owner.pid"
 media=$work/media
-daemon_pid=
 pg_started=
 
 cleanup() {
-	local status=$? i
+	local status=$?
 	set +e
-	exec 9<&-
-	if [ -n "$daemon_pid" ]; then
-		is_mounted "$media" && fusermount3 -u "$media" 2>/dev/null
-		for ((i = 0; i < 100; i++)); do
-			kill -0 "$daemon_pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		if kill -0 "$daemon_pid" 2>/dev/null; then
-			echo "mediafs did not exit after the unmount; killing it" >&2
-			kill -KILL "$daemon_pid"
-		fi
-		is_mounted "$media" && fusermount3 -u -z "$media"
-	fi
+	e2e_stop_daemon
 	if [ -n "$pg_started" ]; then
 		"${as_postgres[@]}" "$bindir/pg_ctl" -D "$work/pg/data" -m immediate stop \
 			>/dev/null 2>&1
 	fi
-	if [ "$status" != 0 ] && [ "$status" != "$EXIT_SKIP" ] && [ -f "$work/daemon.log" ]; then
-		echo "---- daemon log (last 40 lines) ----" >&2
-		tail -n 40 "$work/daemon.log" >&2
+	mariadb_stop
+	if [ "$status" != 0 ] && [ "$status" != "$EXIT_SKIP" ]; then
+		if [ -f "$work/daemon.log" ]; then
+			echo "---- daemon log (last 40 lines) ----" >&2
+			tail -n 40 "$work/daemon.log" >&2
+		fi
+		mariadb_log_tail >&2
 	fi
 	if [ -n "${E2E_KEEP:-}" ]; then
 		echo "kept $work"
@@ -177,6 +157,15 @@ if [ "$db" = postgresql ]; then
 	expected_url="postgresql://django@/e2e?host=$work/pg"
 	echo "PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') on $work/pg" \
 		"in $(elapsed "$t") s"
+elif [ "$db" = mariadb ]; then
+	mariadb_start "$work/db"
+	# The site's own account; mediafs reads with it too, as the section
+	# that django-columns prints names it.
+	mariadb_sql -e "CREATE DATABASE e2e CHARACTER SET utf8mb4;
+		CREATE USER django@localhost; GRANT ALL ON e2e.* TO django@localhost" ||
+		fail "cannot create the database"
+	export E2E_MY_SOCKET=$mariadb_socket E2E_MY_NAME=e2e E2E_MY_USER=django
+	expected_url="mysql://django@localhost/e2e?socket=$mariadb_socket"
 else
 	export E2E_SQLITE_PATH=$work/app.sqlite3
 	expected_url="sqlite:///$E2E_SQLITE_PATH"
@@ -231,22 +220,7 @@ strip_prefix = /media/, https://cdn.example.com/media/
 EOF
 "$MEDIAFS_BIN" --check-config "$work/mediafs.ini" || fail "mediafs --check-config refused it"
 
-# BACKING as it is under the mount: presence is checked there, never
-# through the mount (a lookup of a quarantined path restores it).
-exec 9<"$media"
-pdeathsig=()
-setpriv --help 2>/dev/null | grep -q pdeathsig && pdeathsig=(setpriv --pdeathsig TERM --)
-"${pdeathsig[@]}" "$MEDIAFS_BIN" -f -o "config=$work/mediafs.ini" "$media" "$media" \
-	>"$work/daemon.log" 2>&1 9<&- &
-daemon_pid=$!
-for ((i = 0; i < MOUNT_WAIT_S * 20; i++)); do
-	is_mounted "$media" && grep -q '(startup)' "$work/daemon.log" && break
-	kill -0 "$daemon_pid" 2>/dev/null || fail "mediafs exited before mounting"
-	sleep 0.05
-done
-is_mounted "$media" || fail "the mount did not appear within $MOUNT_WAIT_S s"
-grep -q '(startup)' "$work/daemon.log" || fail "no startup scan within $MOUNT_WAIT_S s"
-grep '(startup)' "$work/daemon.log"
+e2e_mount "$media" "$work/mediafs.ini" "$work/daemon.log"
 
 # ------------------------------------------------------------ scenarios
 
@@ -255,12 +229,7 @@ E2E_BACKING_FD=9 "$python" "$here/scenarios.py" run
 scenarios_status=$?
 scenarios_s=$(elapsed "$t")
 
-exec 9<&-
-fusermount3 -u "$media" || fail "cannot unmount $media"
-wait "$daemon_pid"
-daemon_status=$?
-daemon_pid=
-[ "$daemon_status" = 0 ] || fail "mediafs exited with status $daemon_status"
+e2e_unmount
 if grep -E ' (error|warn): ' "$work/daemon.log"; then
 	echo "(the daemon logged the warnings and errors above)"
 fi

@@ -23,68 +23,36 @@
 # directory.
 set -uo pipefail
 
-readonly EXIT_SKIP=77
-readonly WAIT_S=30
 readonly PASSWORD="wp-e2e-$$-$RANDOM"
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/e2e/mount.sh
+. "$here/mount.sh"
+# shellcheck source=tests/e2e/mariadb.sh
+. "$here/mariadb.sh"
 wp=${E2E_WP_ABSPATH:-/usr/share/wordpress}
 started=$(date +%s.%N)
 
-skip() { echo "skip: $*"; exit "$EXIT_SKIP"; }
-fail() { echo "FAIL: $*" >&2; exit 1; }
-elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
-is_mounted() { [ "$(stat -f -c %t "$1" 2>/dev/null)" = 65735546 ]; }
-
-# A private mount namespace, as run-django.sh explains: no other process
-# sees the mount or looks its directories up.
-if [ -z "${E2E_ISOLATED:-}" ] && unshare --mount --propagation private true 2>/dev/null; then
-	E2E_ISOLATED=1 exec unshare --mount --propagation private -- "$BASH" "$0" "$@"
-fi
-
-[ -r /dev/fuse ] && [ -w /dev/fuse ] || skip "/dev/fuse is not usable here"
-[ -x "${MEDIAFS_BIN:-}" ] || skip "\$MEDIAFS_BIN does not name the mediafs binary"
-[ -x "${MEDIACTL_BIN:-}" ] || skip "\$MEDIACTL_BIN does not name the mediactl binary"
-command -v fusermount3 >/dev/null || skip "fusermount3 is not installed"
+e2e_isolate "$@"
+e2e_require_mediafs
 command -v php >/dev/null || skip "PHP is not installed (Debian: php-cli)"
 php -r 'exit(function_exists("imagecreatetruecolor") && function_exists("mysqli_connect") ? 0 : 1);' ||
 	skip "PHP lacks GD or mysqli (Debian: php-gd, php-mysql)"
 [ -f "$wp/wp-settings.php" ] || skip "no WordPress in $wp (Debian: wordpress)"
-[ -x /usr/sbin/mariadbd ] && command -v mariadb-install-db >/dev/null ||
-	skip "no MariaDB server (Debian: mariadb-server)"
-as_mysql=()
-if [ "$(id -u)" = 0 ]; then
-	getent passwd mysql >/dev/null || skip "as root, the server needs the user mysql"
-	as_mysql=(--user=mysql)
-fi
+mariadb_require
 
 work=$(mktemp -d /tmp/mediafs-e2e-wordpress-XXXXXX) || fail "cannot make a work directory"
 chmod 755 "$work"
 uploads=$work/wp-content/uploads
-socket=$work/db/sock
-daemon_pid=
-db_pid=
 
 cleanup() {
-	local status=$? i
+	local status=$?
 	set +e
-	exec 9<&-
-	if [ -n "$daemon_pid" ]; then
-		is_mounted "$uploads" && fusermount3 -u "$uploads" 2>/dev/null
-		for ((i = 0; i < 100; i++)); do
-			kill -0 "$daemon_pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -0 "$daemon_pid" 2>/dev/null && kill -KILL "$daemon_pid"
-		is_mounted "$uploads" && fusermount3 -u -z "$uploads"
-	fi
-	if [ -n "$db_pid" ]; then
-		kill "$db_pid" 2>/dev/null
-		wait "$db_pid" 2>/dev/null
-	fi
+	e2e_stop_daemon
+	mariadb_stop
 	if [ "$status" != 0 ] && [ "$status" != "$EXIT_SKIP" ]; then
 		[ -f "$work/daemon.log" ] && { echo "---- daemon log (last 40 lines) ----"; tail -n 40 "$work/daemon.log"; } >&2
-		[ -f "$work/db/server.log" ] && { echo "---- MariaDB log (last 10 lines) ----"; tail -n 10 "$work/db/server.log"; } >&2
+		mariadb_log_tail >&2
 	fi
 	if [ -n "${E2E_KEEP:-}" ]; then
 		echo "kept $work"
@@ -99,34 +67,18 @@ trap 'exit 143' TERM
 
 # ------------------------------------------------------------ the database
 
-t=$(date +%s.%N)
-mkdir -p "$work/db" "$uploads" "$work/run"
-[ ${#as_mysql[@]} -gt 0 ] && chown mysql: "$work/db"
-mariadb-install-db --no-defaults --datadir="$work/db/data" --auth-root-authentication-method=normal \
-	--skip-test-db "${as_mysql[@]}" >"$work/db/install.log" 2>&1 ||
-	{ cat "$work/db/install.log"; fail "mariadb-install-db"; }
-/usr/sbin/mariadbd --no-defaults --datadir="$work/db/data" --socket="$socket" --skip-networking \
-	--pid-file="$work/db/mariadbd.pid" --log-error="$work/db/server.log" --skip-log-bin \
-	--innodb-flush-log-at-trx-commit=0 --innodb-buffer-pool-size=64M \
-	--character-set-server=utf8mb4 "${as_mysql[@]}" &
-db_pid=$!
-sql() { mariadb --no-defaults -S "$socket" -u root "$@"; }
-for ((i = 0; i < WAIT_S * 20; i++)); do
-	sql -e 'SELECT 1' >/dev/null 2>&1 && break
-	kill -0 "$db_pid" 2>/dev/null || fail "mariadbd exited"
-	sleep 0.05
-done
-sql -e 'SELECT 1' >/dev/null || fail "MariaDB did not answer within $WAIT_S s"
-sql -e "CREATE DATABASE wordpress; CREATE USER mediafs@localhost IDENTIFIED BY '$PASSWORD'" ||
+mkdir -p "$uploads" "$work/run"
+mariadb_start "$work/db"
+socket=$mariadb_socket
+mariadb_sql -e "CREATE DATABASE wordpress; CREATE USER mediafs@localhost IDENTIFIED BY '$PASSWORD'" ||
 	fail "cannot create the database"
-echo "MariaDB $(sql -N -e 'SELECT version()') on $socket in $(elapsed "$t") s"
 
 export E2E_WORK=$work E2E_SOCKET=$socket E2E_UPLOADS=$uploads E2E_WP_ABSPATH=$wp
 export MEDIAFS_RUNTIME_DIR=$work/run
 t=$(date +%s.%N)
 php "$here/wordpress.php" install || fail "installing WordPress"
 echo "installed in $(elapsed "$t") s"
-sql -e "GRANT SELECT ON wordpress.wp_postmeta TO mediafs@localhost" || fail "GRANT"
+mariadb_sql -e "GRANT SELECT ON wordpress.wp_postmeta TO mediafs@localhost" || fail "GRANT"
 
 # ---------------------------------------------------- configuration, mount
 
@@ -167,18 +119,8 @@ EOF
 "$MEDIAFS_BIN" --check-config "$work/mediafs.ini" || fail "mediafs --check-config refused it"
 grep -q "$PASSWORD" "$work/mediafs.ini" && fail "the password is in the configuration"
 
-# BACKING as it is beneath the mount, for checks that must not look a
-# quarantined path up through it (that would restore it).
-exec 9<"$uploads"
+e2e_mount "$uploads" "$work/mediafs.ini" "$work/daemon.log"
 export E2E_BACKING=/proc/$$/fd/9
-"$MEDIAFS_BIN" -f -o "config=$work/mediafs.ini" "$uploads" "$uploads" >"$work/daemon.log" 2>&1 9<&- &
-daemon_pid=$!
-for ((i = 0; i < WAIT_S * 20; i++)); do
-	is_mounted "$uploads" && grep -q '(startup)' "$work/daemon.log" && break
-	kill -0 "$daemon_pid" 2>/dev/null || fail "mediafs exited before mounting"
-	sleep 0.05
-done
-is_mounted "$uploads" || fail "the mount did not appear within $WAIT_S s"
 
 # ------------------------------------------------------------ scenarios
 
@@ -191,12 +133,7 @@ php "$here/wordpress.php" check
 check_status=$?
 grep -F "$PASSWORD" "$work/daemon.log" && fail "the daemon logged the password"
 
-exec 9<&-
-fusermount3 -u "$uploads" || fail "cannot unmount $uploads"
-wait "$daemon_pid"
-daemon_status=$?
-daemon_pid=
-[ "$daemon_status" = 0 ] || fail "mediafs exited with status $daemon_status"
+e2e_unmount
 echo "wordpress: total $(elapsed "$started") s"
 [ "$check_status" = 0 ] || fail "some checks failed (see above)"
 echo "wordpress: all checks passed"

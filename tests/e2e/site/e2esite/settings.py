@@ -1,15 +1,18 @@
 """
 Settings of the end-to-end site: every value that a test run chooses comes
 from the environment, so that one project runs over SQLite and PostgreSQL
-with MEDIA_ROOT on a mediafs mount.
+and MariaDB with MEDIA_ROOT on a mediafs mount.
 
     MEDIA_ROOT         the media root (the mount point)
-    E2E_DB             'sqlite' or 'postgresql'
+    E2E_DB             'sqlite', 'postgresql' or 'mariadb'
     E2E_SQLITE_PATH    the SQLite database file (absolute)
     E2E_PG_HOST        PostgreSQL host or unix socket directory
     E2E_PG_PORT        PostgreSQL port ('' for the default)
     E2E_PG_NAME        PostgreSQL database
     E2E_PG_USER        PostgreSQL role
+    E2E_MY_SOCKET      MariaDB unix socket
+    E2E_MY_NAME        MariaDB database
+    E2E_MY_USER        MariaDB account
 """
 import os
 
@@ -23,7 +26,8 @@ INSTALLED_APPS = [
     "gallery",
 ]
 
-if os.environ.get("E2E_DB", "sqlite") == "postgresql":
+E2E_DB = os.environ.get("E2E_DB", "sqlite")
+if E2E_DB == "postgresql":
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.postgresql",
@@ -31,6 +35,16 @@ if os.environ.get("E2E_DB", "sqlite") == "postgresql":
             "USER": os.environ["E2E_PG_USER"],
             "HOST": os.environ["E2E_PG_HOST"],
             "PORT": os.environ.get("E2E_PG_PORT", ""),
+        }
+    }
+elif E2E_DB == "mariadb":
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.mysql",
+            "NAME": os.environ["E2E_MY_NAME"],
+            "USER": os.environ["E2E_MY_USER"],
+            # A HOST that starts with '/' is the unix socket.
+            "HOST": os.environ["E2E_MY_SOCKET"],
         }
     }
 else:
