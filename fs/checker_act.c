@@ -422,7 +422,7 @@ static void remove_emptied_dirs(struct scan_work *work)
 }
 
 /* ------------------------------------------------------------------ */
-/* The whole of it                                                      */
+/* checker_act()                                                        */
 /* ------------------------------------------------------------------ */
 
 int checker_act(struct scan_work *work, const struct policy_decision *decision)

@@ -9,9 +9,10 @@
  * and the quarantined rows are judged last.  What comes out is the list
  * of candidates in struct scan_work; nothing here moves a file.
  *
- * File map: the live pool; candidates; the sources' references; judging;
- * values that name no tracked file exactly; a confirmed scan's candidates;
- * merging and the two judging threads; checker_gather().
+ * File map: the live pool; candidates; the pins and the sources'
+ * references; judging; values that name no tracked file exactly; a
+ * confirmed scan's candidates; merging, the two judging threads and
+ * checker_gather().
  */
 #include "checker_i.h"
 

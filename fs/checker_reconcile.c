@@ -9,8 +9,8 @@
  * while its file is not there follows the file: restored when it is back
  * at its path, purged ("missing from the quarantine") otherwise.
  *
- * File map: names in the quarantine; rows in the catalog;
- * checker_reconcile_quarantine().
+ * File map: names in the quarantine (and checker_recover_quarantined());
+ * rows in the catalog, and checker_reconcile_quarantine().
  */
 #include "checker_i.h"
 

@@ -19,6 +19,7 @@
 
 #include "checker_i.h"
 #include "clock.h"
+#include "mount_hooks.h"
 #include "pathmap.h"
 #include "refset.h"
 #include "safekeep.h"
@@ -284,6 +285,35 @@ static void use_fake_source(int good_fetches)
 }
 
 /* ------------------------------------------------------------------ */
+/* The mount's hooks, recorded                                          */
+/* ------------------------------------------------------------------ */
+
+static char invalidated[256];	/* names the checker told the kernel about */
+
+static void note_invalidated(struct mediafs *on, const char *rel)
+{
+	ck_assert_ptr_eq(on, &fs);
+	snprintf(invalidated + strlen(invalidated), sizeof(invalidated) - strlen(invalidated),
+		 "%s;", rel);
+}
+
+static size_t no_error_counts(struct mediafs *on, const char **names, uint64_t *counts,
+			      size_t max)
+{
+	(void)on;
+	(void)names;
+	(void)counts;
+	(void)max;
+	return 0;
+}
+
+static const struct mount_hooks recording_hooks = {
+	.invalidate_name = note_invalidated,
+	.invalidate_path = note_invalidated,
+	.error_counts = no_error_counts,
+};
+
+/* ------------------------------------------------------------------ */
 /* Gathering                                                            */
 /* ------------------------------------------------------------------ */
 
@@ -362,11 +392,14 @@ START_TEST(test_scan_moves_the_orphan_and_keeps_the_referenced)
 	reference(values, 1);
 	/* The files on disk were written just now: min_age 0 lets them go. */
 	cfg.settings.min_age_ms = 0;
+	fs.hooks = &recording_hooks;
 	make_checker();
 	checker_run_scan(checker, "manual", false, 0, false, &record);
 	ck_assert_int_eq(record.status, CATALOG_SCAN_DONE);
 	ck_assert_uint_eq(record.quarantined, 1);
 	ck_assert_msg(!in_backing("orphan.jpg"), "the orphan left its path");
+	ck_assert_msg(strcmp(invalidated, "orphan.jpg;") == 0,
+		      "the kernel hears of the moved name, and of it only: '%s'", invalidated);
 	ck_assert_int_eq(state_of("orphan.jpg"), CATALOG_QUARANTINED);
 	ck_assert_msg(in_backing("kept.jpg"), "the referenced file stays");
 	ck_assert_int_eq(state_of("kept.jpg"), CATALOG_LIVE);
