@@ -282,44 +282,41 @@ struct judge_sink {
 	uint64_t matched;
 };
 
-static int judge_known(struct judge_sink *sink, const struct catalog_scan_row *row,
-		       bool referenced)
+/*
+ * Judge the file of row id (inode ino, at quarantine_name when
+ * quarantined; born_ms for a live one) and keep the judgement.
+ */
+static int judge_known(struct judge_sink *sink, const struct policy_file *file, int64_t id,
+		       ino_t ino, const char *quarantine_name, int64_t born_ms, bool referenced)
 {
 	struct scan_work *work = sink->work;
-	struct policy_file file = {
-		.path = row->path,
-		.state = row->state,
-		.activity_ms = row->activity_ms,
-		.state_changed_ms = row->state_changed_ms,
-		.last_referenced_ms = row->last_referenced_ms,
-	};
 	struct policy_judgement judgement =
-		policy_judge_known(&work->settings, work->now_ms, referenced, &file);
+		policy_judge_known(&work->settings, work->now_ms, referenced, file);
 	struct mediafs *fs = work->checker->fs;
 
-	if (row->state == CATALOG_LIVE) {
+	if (file->state == CATALOG_LIVE) {
 		sink->counts.live++;
 		/* The temporary-file rule of unlink needs to know which young
 		 * files were ever seen referenced.  Files adopted at mount
 		 * are seen young but were born when last modified: the first
 		 * scan after adopting a million of them records none. */
-		if (work->now_ms - row->born_ms < fs->settings.temp_max_age_ms &&
+		if (work->now_ms - born_ms < fs->settings.temp_max_age_ms &&
 		    judgement.action == POLICY_KEEP && strcmp(judgement.reason, "referenced") == 0 &&
-		    pathmap_put(fs->young_referenced, row->path, "", row->born_ms) < 0)
+		    pathmap_put(fs->young_referenced, file->path, "", born_ms) < 0)
 			log_write_limited(&work->checker->warning, LOG_REPEAT_INTERVAL_MS,
 					  LOG_LEVEL_WARN, "scan %lld: cannot remember '%s' as "
 					  "referenced: out of memory; an unlink within temp_max_age "
-					  "deletes it for good", (long long)work->record.id, row->path);
+					  "deletes it for good", (long long)work->record.id, file->path);
 	}
 	switch (judgement.action) {
 	case POLICY_QUARANTINE:
 		sink->counts.candidates++;
-		return checker_push_candidate(&sink->quarantine, row->id, row->ino, row->path,
-					      NULL, judgement);
+		return checker_push_candidate(&sink->quarantine, id, ino, file->path, NULL,
+					      judgement);
 	case POLICY_RESTORE:
 	case POLICY_PURGE:
-		return checker_push_candidate(&sink->others, row->id, row->ino, row->path,
-					      row->quarantine_name, judgement);
+		return checker_push_candidate(&sink->others, id, ino, file->path, quarantine_name,
+					      judgement);
 	case POLICY_KEEP:
 		break;
 	}
@@ -354,14 +351,9 @@ static int judge_live(struct judge_sink *sink, const struct live_pool *pool, siz
 	bool is_file = entry_kind(entry) == CATALOG_FILE;
 	bool is_referenced = is_file ? refset_mark(referenced, path, len) :
 				       refset_contains(referenced, path, len);
-	struct catalog_scan_row row = {
-		.id = entry->id,
+	struct policy_file file = {
 		.path = path,
-		.path_len = len,
 		.state = CATALOG_LIVE,
-		.kind = entry_kind(entry),
-		.ino = entry->ino,
-		.born_ms = entry->born_ms,
 		.activity_ms = entry->activity_ms,
 	};
 	int err;
@@ -373,20 +365,23 @@ static int judge_live(struct judge_sink *sink, const struct live_pool *pool, siz
 		if (err)
 			return err;
 	}
-	return judge_known(sink, &row, is_referenced);
+	return judge_known(sink, &file, entry->id, entry->ino, NULL, entry->born_ms,
+			   is_referenced);
 }
 
 static bool matcher_keeps(struct scan_work *work, const char *path, size_t len);
 
 /* A quarantined row, on the checker thread, after the matching. */
-static int judge_quarantined(void *ctx, const struct catalog_scan_row *row)
+static int judge_quarantined(void *ctx, const struct catalog_row *row)
 {
 	struct judge_sink *sink = ctx;
 	struct scan_work *work = sink->work;
-	bool referenced = refset_contains(work->referenced, row->path, row->path_len) ||
-			  matcher_keeps(work, row->path, row->path_len);
+	struct policy_file file = policy_file_of_row(row);
+	size_t len = strlen(row->path);
+	bool referenced = refset_contains(work->referenced, row->path, len) ||
+			  matcher_keeps(work, row->path, len);
 
-	return judge_known(sink, row, referenced);
+	return judge_known(sink, &file, row->id, row->ino, row->quarantine_name, 0, referenced);
 }
 
 /* ------------------------------------------------------------------ */
@@ -764,7 +759,9 @@ int checker_gather(struct scan_work *work, struct policy_source_outcome *outcome
 	pool_free(&pool);
 	if (!err) {
 		struct judge_sink sink = { .work = work };
-		err = catalog_each_scan_row(cat, CATALOG_QUARANTINED, judge_quarantined, &sink);
+		/* Whole rows, as mediactl purge --expired judges them: the
+		 * quarantine holds few next to the live files. */
+		err = catalog_each_row(cat, CATALOG_QUARANTINED, judge_quarantined, &sink);
 		if (!err)
 			err = merge_sink(work, &sink);
 		checker_free_candidates(&sink.quarantine);

@@ -99,6 +99,9 @@ struct policy_judgement policy_judge_known(const struct policy_settings *setting
 					   int64_t now_ms, bool referenced,
 					   const struct policy_file *file);
 
+/* What policy judges of a catalog row; path is borrowed from row. */
+struct policy_file policy_file_of_row(const struct catalog_row *row);
+
 /* True when path matches one of the globs. */
 bool policy_matches_any(char *const *globs, size_t count, const char *path);
 
