@@ -8,13 +8,11 @@
  * answer, for the idle timeout is closed.  Every send uses MSG_NOSIGNAL: a
  * client that went away is EPIPE, never a SIGPIPE that kills the daemon.
  */
-#define FUSE_USE_VERSION 314
 #include "ctl.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <fuse_lowlevel.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -34,7 +32,7 @@
 #include "duration.h"
 #include "events.h"
 #include "log.h"
-#include "ops.h"
+#include "mount_hooks.h"
 #include "pathmap.h"
 #include "reload.h"
 #include "safekeep.h"
@@ -98,7 +96,7 @@ static void hook_restored(void *daemon, const char *path, const char *qname)
 	struct mediafs *fs = daemon;
 
 	safekeep_index_remove(fs, path, qname);
-	ops_invalidate_path(fs, path);
+	mount_hooks_invalidate_path(fs, path);
 }
 
 static void hook_purged(void *daemon, const char *path, const char *qname)
@@ -188,7 +186,8 @@ void ctl_add_daemon_status(void *daemon, json_t *status)
 			    json_integer((json_int_t)atomic_load(&fs->restores_by_access)));
 	const char *error_names[MEDIAFS_ERROR_KINDS];
 	uint64_t error_counts[MEDIAFS_ERROR_KINDS];
-	size_t kinds = ops_error_counts(fs, error_names, error_counts, MEDIAFS_ERROR_KINDS);
+	size_t kinds = mount_hooks_error_counts(fs, error_names, error_counts,
+						MEDIAFS_ERROR_KINDS);
 	json_t *errors = json_object();
 	for (size_t k = 0; errors && k < kinds; k++)
 		json_object_set_new(errors, error_names[k], json_integer((json_int_t)error_counts[k]));

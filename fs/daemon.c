@@ -31,6 +31,7 @@
 #include "events.h"
 #include "log.h"
 #include "mediafs.h"
+#include "mount_hooks.h"
 #include "ops.h"
 #include "options.h"
 #include "pathmap.h"
@@ -43,6 +44,13 @@ enum {
 	EXIT_USAGE = 2,
 	MESSAGE_BYTES = 1024,
 	DEFAULT_INODE_FDS = 4096,
+};
+
+/* What the checker and the control socket ask of the FUSE layer. */
+static const struct mount_hooks kernel_hooks = {
+	.invalidate_name = ops_invalidate_name,
+	.invalidate_path = ops_invalidate_path,
+	.error_counts = ops_error_counts,
 };
 
 /* Names and attributes change only through the mount (or the checker,
@@ -399,7 +407,7 @@ int main(int argc, char *argv[])
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts cmdline = { 0 };
 	struct daemon_options opts;
-	struct mediafs fs = { .quarantine = { .dir_fd = -1 } };
+	struct mediafs fs = { .quarantine = { .dir_fd = -1 }, .hooks = &kernel_hooks };
 	char catalog_path[PATH_MAX];
 	enum log_level level = LOG_LEVEL_INFO;
 	char *fsname = NULL;

@@ -22,6 +22,7 @@ struct checker;
 struct ctl;
 struct events;
 struct fuse_session;
+struct mount_hooks;
 struct pathmap;
 struct reload;
 struct safekeep;
@@ -54,6 +55,9 @@ struct mediafs {
 	struct inode_table inodes;
 	struct fs_settings settings;	/* immutable after start */
 	struct fuse_session *session;	/* immutable after mount */
+	/* The FUSE layer's services for the threads that know no FUSE
+	 * (mount_hooks.h); immutable after start, NULL without a mount. */
+	const struct mount_hooks *hooks;
 	struct events *events;		/* NULL when tracking is off; immutable */
 	struct log_ratelimit path_warning; /* for track.c */
 	/* With tracking on (immutable after start): */

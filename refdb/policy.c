@@ -178,3 +178,14 @@ const char *policy_verdict_name(enum policy_verdict verdict)
 	};
 	return names[verdict];
 }
+
+struct policy_file policy_file_of_row(const struct catalog_row *row)
+{
+	return (struct policy_file){
+		.path = row->path,
+		.state = row->state,
+		.activity_ms = row->activity_ms,
+		.state_changed_ms = row->state_changed_ms,
+		.last_referenced_ms = row->last_referenced_ms,
+	};
+}

@@ -99,6 +99,8 @@ struct policy_judgement policy_judge_known(const struct policy_settings *setting
 					   int64_t now_ms, bool referenced,
 					   const struct policy_file *file);
 
+/* What policy judges of a catalog row; path is borrowed from row. */
+struct policy_file policy_file_of_row(const struct catalog_row *row);
 
 /* What one source returned in a scan. */
 struct policy_source_outcome {

@@ -235,13 +235,7 @@ struct expired {
 static int judge_expired(void *arg, const struct catalog_row *row)
 {
 	struct expired *e = arg;
-	struct policy_file file = {
-		.path = row->path,
-		.state = row->state,
-		.activity_ms = row->activity_ms,
-		.state_changed_ms = row->state_changed_ms,
-		.last_referenced_ms = row->last_referenced_ms,
-	};
+	struct policy_file file = policy_file_of_row(row);
 	size_t len = strlen(row->path);
 	/* Referenced as the checker sees it: exactly, through a link, or
 	 * under another spelling (near misses protect too). */
