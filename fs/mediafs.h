@@ -22,6 +22,7 @@ struct checker;
 struct ctl;
 struct events;
 struct fuse_session;
+struct passthrough;
 struct pathmap;
 struct reload;
 struct safekeep;
@@ -43,6 +44,7 @@ struct fs_settings {
 	double negative_timeout_s;	/* ... and the absence of a name */
 	bool writeback;			/* kernel writeback cache */
 	bool splice;			/* splice(2) for read and write data */
+	bool passthrough;		/* ask the kernel for FUSE passthrough */
 	bool switch_creds;		/* daemon is root: create as the caller */
 	/* These two change on a reload (reload.c): atomic. */
 	atomic_bool restore_on_access;	/* a lookup brings a quarantined path back */
@@ -54,6 +56,7 @@ struct mediafs {
 	struct inode_table inodes;
 	struct fs_settings settings;	/* immutable after start */
 	struct fuse_session *session;	/* immutable after mount */
+	struct passthrough *passthrough; /* set at mount; on or off after INIT */
 	struct events *events;		/* NULL when tracking is off; immutable */
 	struct log_ratelimit path_warning; /* for track.c */
 	/* With tracking on (immutable after start): */
