@@ -28,12 +28,14 @@
 #include "catalog.h"
 #include "checker.h"
 #include "ctl.h"
+#include "direct.h"
 #include "events.h"
 #include "log.h"
 #include "mediafs.h"
 #include "mount_hooks.h"
 #include "ops.h"
 #include "options.h"
+#include "passthrough.h"
 #include "pathmap.h"
 #include "preflight.h"
 #include "reload.h"
@@ -106,6 +108,7 @@ static void settings_from_options(struct fs_settings *settings,
 		opts->negative_timeout_s >= 0 ? opts->negative_timeout_s : base;
 	settings->writeback = opts->writeback == 1;
 	settings->splice = opts->splice != 0;
+	settings->passthrough = opts->passthrough != 0;
 	settings->switch_creds = geteuid() == 0;
 	settings->restore_on_access = opts->config.settings.restore_on_access;
 	settings->temp_max_age_ms = opts->config.settings.temp_max_age_ms;
@@ -299,6 +302,9 @@ static int run_session(struct mediafs *fs, struct fuse_args *args,
 		       const struct fuse_cmdline_opts *cmdline,
 		       struct daemon_options *opts, const char *catalog_path)
 {
+	struct passthrough *passthrough = NULL;
+	struct direct_view direct = { .tree_fd = -1 };
+	char why[MESSAGE_BYTES];
 	int ret = 1, err;
 
 	fs->session = fuse_session_new(args, &fs_ops, sizeof(fs_ops), fs);
@@ -306,12 +312,29 @@ static int run_session(struct mediafs *fs, struct fuse_args *args,
 		return 1;
 	if (fuse_set_signal_handlers(fs->session) != 0)
 		goto out_destroy;
+	/* Before the mount, which may hide BACKING. */
+	if (opts->direct &&
+	    direct_attach(&direct, fs->store.root_fd,
+			  fs->store.root_path[0] ? fs->store.root_path : "/", opts->direct,
+			  opts->mountpoint, why, sizeof(why)) != 0) {
+		log_error("%s", why);
+		goto out_remove_handlers;
+	}
 	if (fuse_session_mount(fs->session, opts->mountpoint) != 0) {
 		log_error("cannot mount '%s' (see the message above)", opts->mountpoint);
 		goto out_remove_handlers;
 	}
 	log_info("mounted '%s' on '%s'", fs->store.root_path[0] ? fs->store.root_path : "/",
 		 opts->mountpoint);
+	/* Before the loop reads INIT: the kernel's offer decides the rest. */
+	passthrough = calloc(1, sizeof(*passthrough));
+	err = passthrough ? passthrough_attach(passthrough, fs->session,
+					       fs->settings.passthrough) : -ENOMEM;
+	if (err)
+		log_warn("passthrough is off: cannot watch the INIT exchange: %s",
+			 strerror(-err));
+	else
+		fs->passthrough = passthrough;
 	if (!cmdline->foreground)
 		detach(opts->mountpoint);
 	else
@@ -334,12 +357,16 @@ out_stop:
 	ops_close_handles(fs);
 	stop_threads(fs);
 	fuse_session_unmount(fs->session);
+	direct_detach(&direct);
 	log_info("unmounted '%s'", opts->mountpoint);
 out_remove_handlers:
+	direct_detach(&direct);
 	fuse_remove_signal_handlers(fs->session);
 out_destroy:
 	fuse_session_destroy(fs->session);
 	fs->session = NULL;
+	fs->passthrough = NULL;
+	free(passthrough);
 	return ret != 0;
 }
 

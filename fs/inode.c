@@ -434,6 +434,60 @@ uint64_t inode_table_node_id(struct inode_table *table, dev_t dev, ino_t ino)
 	return id;
 }
 
+int inode_io_join(struct inode_table *table, struct inode *inode)
+{
+	int id = -1;
+
+	pthread_mutex_lock(&table->lock);
+	if (inode->backing_opens) {
+		inode->backing_opens++;
+		id = inode->backing_id;
+	} else if (inode->daemon_opens) {
+		inode->daemon_opens++;
+		id = 0;
+	}
+	pthread_mutex_unlock(&table->lock);
+	return id;
+}
+
+int inode_io_settle(struct inode_table *table, struct inode *inode, int id, int *surplus)
+{
+	*surplus = 0;
+	pthread_mutex_lock(&table->lock);
+	if (inode->backing_opens || inode->daemon_opens) {
+		/* Another handle settled the mode first: follow it. */
+		*surplus = id > 0 ? id : 0;
+		id = inode->backing_opens ? inode->backing_id : 0;
+	} else if (id <= 0) {
+		id = 0;
+	} else {
+		inode->backing_id = id;
+	}
+	if (id > 0)
+		inode->backing_opens++;
+	else
+		inode->daemon_opens++;
+	pthread_mutex_unlock(&table->lock);
+	return id;
+}
+
+int inode_io_leave(struct inode_table *table, struct inode *inode, int backing_id)
+{
+	int to_close = 0;
+
+	pthread_mutex_lock(&table->lock);
+	if (backing_id > 0) {
+		if (--inode->backing_opens == 0) {
+			to_close = inode->backing_id;
+			inode->backing_id = 0;
+		}
+	} else {
+		inode->daemon_opens--;
+	}
+	pthread_mutex_unlock(&table->lock);
+	return to_close;
+}
+
 uint64_t inode_table_moves(struct inode_table *table)
 {
 	uint64_t moves;

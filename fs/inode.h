@@ -79,6 +79,10 @@ struct inode {
 	struct inode *next_in_bucket;	/* or in table->retired; guarded by table->lock */
 	bool retired;			/* its number went to another file;
 					 * guarded by table->lock */
+	int backing_id;			/* passthrough id while backing_opens > 0 */
+	unsigned int backing_opens;	/* handles in passthrough mode; */
+	unsigned int daemon_opens;	/* handles served by the daemon; both
+					 * guarded by table->lock */
 	struct inode *lru_prev;		/* closable descriptors, oldest first; */
 	struct inode *lru_next;		/* guarded by table->lock */
 };
@@ -157,6 +161,23 @@ void inode_release_fd(struct inode_table *table, struct inode *inode);
  * may be forgotten as soon as the lock is dropped.
  */
 uint64_t inode_table_node_id(struct inode_table *table, dev_t dev, ino_t ino);
+
+/*
+ * Passthrough (passthrough.h).  The kernel wants the handles open on an
+ * inode at one time to be all in passthrough mode, on one backing id, or
+ * all served by the daemon.  inode_io_join() counts a new handle when the
+ * inode decides: it returns the backing id (> 0) the handle must use, 0
+ * when it must be served by the daemon, or -1 when no handle is open and
+ * the caller may register a backing file (nothing counted).  The caller
+ * then calls inode_io_settle() with the id it got (or -errno), which
+ * counts the handle and returns the id to use (0: the daemon's); when
+ * another handle settled first, *surplus is set to the caller's id to
+ * close (0 when none).  inode_io_leave() uncounts a handle that used
+ * backing_id (0: the daemon's) and returns an id to close, or 0.
+ */
+int inode_io_join(struct inode_table *table, struct inode *inode);
+int inode_io_settle(struct inode_table *table, struct inode *inode, int id, int *surplus);
+int inode_io_leave(struct inode_table *table, struct inode *inode, int backing_id);
 
 /*
  * The move count now, to read before opening a file whose entry is not

@@ -23,6 +23,7 @@ struct ctl;
 struct events;
 struct fuse_session;
 struct mount_hooks;
+struct passthrough;
 struct pathmap;
 struct reload;
 struct safekeep;
@@ -44,6 +45,7 @@ struct fs_settings {
 	double negative_timeout_s;	/* ... and the absence of a name */
 	bool writeback;			/* kernel writeback cache */
 	bool splice;			/* splice(2) for read and write data */
+	bool passthrough;		/* ask the kernel for FUSE passthrough */
 	bool switch_creds;		/* daemon is root: create as the caller */
 	/* These two change on a reload (reload.c): atomic. */
 	atomic_bool restore_on_access;	/* a lookup brings a quarantined path back */
@@ -58,6 +60,7 @@ struct mediafs {
 	/* The FUSE layer's services for the threads that know no FUSE
 	 * (mount_hooks.h); immutable after start, NULL without a mount. */
 	const struct mount_hooks *hooks;
+	struct passthrough *passthrough; /* set at mount; on or off after INIT */
 	struct events *events;		/* NULL when tracking is off; immutable */
 	struct log_ratelimit path_warning; /* for track.c */
 	/* With tracking on (immutable after start): */

@@ -17,15 +17,69 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "passthrough.h"
 #include "safekeep.h"
 #include "track.h"
 
 void fs_open_file_free(struct mediafs *fs, struct open_file *file)
 {
+	int to_close;
+
+	if (file->io_inode) {
+		to_close = inode_io_leave(&fs->inodes, file->io_inode, file->backing_id);
+		/* A failure is logged there; the kernel frees it at unmount. */
+		if (to_close > 0)
+			(void)passthrough_backing_close(fs->passthrough, to_close);
+	}
 	if (file->writer)
 		inode_writer_end(&fs->inodes, file->writer);
 	close(file->fd);
 	free(file);
+}
+
+/*
+ * Choose who does the I/O of file, open on inode: the kernel on the
+ * backing file (passthrough, on the inode's one backing id) or the daemon.
+ * Every handle of an inode open at one time gets the same answer
+ * (inode.h).  Never fails: the daemon can always serve.
+ */
+static void fs_io_begin(struct mediafs *fs, struct inode *inode, struct open_file *file)
+{
+	int id, surplus;
+
+	file->io_inode = NULL;
+	file->backing_id = 0;
+	if (!fs->passthrough || !passthrough_on(fs->passthrough) || inode->type != S_IFREG)
+		return;
+	id = inode_io_join(&fs->inodes, inode);
+	if (id < 0) {
+		id = passthrough_backing_open(fs->passthrough, file->fd);
+		id = inode_io_settle(&fs->inodes, inode, id, &surplus);
+		if (surplus > 0)
+			(void)passthrough_backing_close(fs->passthrough, surplus);
+	}
+	file->io_inode = inode;
+	file->backing_id = id;
+	/* Without a stat to compare with, the first report counts it as written. */
+	if (id > 0 && file->writer && store_stat(file->fd, &file->seen) != 0)
+		memset(&file->seen, 0, sizeof(file->seen));
+}
+
+/* Has the file changed since file->seen?  (Passthrough writers only.) */
+static bool fs_changed_on_disk(struct open_file *file)
+{
+	struct stat now;
+	bool changed;
+
+	if (store_stat(file->fd, &now) != 0)
+		return true;	/* track_written() says why, once */
+	changed = now.st_size != file->seen.st_size ||
+		  now.st_mtim.tv_sec != file->seen.st_mtim.tv_sec ||
+		  now.st_mtim.tv_nsec != file->seen.st_mtim.tv_nsec ||
+		  now.st_ctim.tv_sec != file->seen.st_ctim.tv_sec ||
+		  now.st_ctim.tv_nsec != file->seen.st_ctim.tv_nsec;
+	file->seen = now;
+	return changed;
 }
 
 /* Does a handle opened with flags write to its file?  O_TRUNC without
@@ -213,6 +267,7 @@ static int fs_do_create(fuse_req_t req, struct inode *parent, const char *name,
 	file->link.kind = HANDLE_FILE;
 	file->fd = fd;
 	atomic_init(&file->dirty, false);
+	fs_io_begin(fs, fs_inode(fs, e->ino), file);
 	fi->fh = (uintptr_t)file;
 	fs_release(fs, parent);
 	return 0;
@@ -260,6 +315,7 @@ static int fs_do_open(struct mediafs *fs, struct inode *inode,
 	file->writer = writes ? inode : NULL;
 	atomic_init(&file->dirty, (flags & O_TRUNC) != 0);
 	file->path_known = false;
+	fs_io_begin(fs, inode, file);
 	fi->fh = (uintptr_t)file;
 	fs_set_open_flags(fi);
 	return 0;
@@ -269,8 +325,15 @@ static int fs_do_open(struct mediafs *fs, struct inode *inode,
  * which only the writeback cache still sends), not at every write. */
 void fs_report_if_written(struct mediafs *fs, struct open_file *file)
 {
-	/* Only handles with write access are ever dirty. */
-	if (!atomic_exchange(&file->dirty, false) || !file->writer)
+	bool dirty = atomic_exchange(&file->dirty, false);
+
+	/* Only handles with write access are ever dirty.  In passthrough
+	 * mode the kernel writes without telling: compare with the file. */
+	if (!file->writer)
+		return;
+	if (!dirty && file->backing_id > 0)
+		dirty = fs_changed_on_disk(file);
+	if (!dirty)
 		return;
 	inode_report_begin(&fs->inodes, file->writer);
 	track_written(fs, file->fd, file->path_known);
@@ -297,7 +360,11 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	fs_set_open_flags(fi);
 	fs_handle_register(fs, &fs_open_file(fi)->link);
-	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+	if (fs_open_file(fi)->backing_id > 0)
+		err = passthrough_reply_create(req, &e, fi, fs_open_file(fi)->backing_id);
+	else
+		err = fuse_reply_create(req, &e, fi);
+	if (err == -ENOENT) {
 		/* The caller was interrupted: no release will come. */
 		fs_handle_unregister(fs, &fs_open_file(fi)->link);
 		fs_open_file_free(fs, fs_open_file(fi));
@@ -316,7 +383,11 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	fs_handle_register(fs, &fs_open_file(fi)->link);
-	if (fuse_reply_open(req, fi) == -ENOENT) {
+	if (fs_open_file(fi)->backing_id > 0)
+		err = passthrough_reply_open(req, fi, fs_open_file(fi)->backing_id);
+	else
+		err = fuse_reply_open(req, fi);
+	if (err == -ENOENT) {
 		fs_handle_unregister(fs, &fs_open_file(fi)->link);
 		fs_open_file_free(fs, fs_open_file(fi));
 	}

@@ -34,6 +34,12 @@ struct open_file {
 	struct inode *writer;	/* counted in its writers (opened with write
 				 * access), or NULL; the kernel keeps the
 				 * inode until the release is answered */
+	struct inode *io_inode;	/* counted in its io modes (inode_io_join),
+				 * or NULL when passthrough is off */
+	int backing_id;		/* > 0: the kernel does its I/O (passthrough) */
+	struct stat seen;	/* with backing_id and writer: the file as the
+				 * last report saw it; the daemon sees no
+				 * writes, so a change shows here */
 };
 
 /* An open directory (ops_dir.c). */

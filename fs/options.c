@@ -23,10 +23,13 @@ static const struct fuse_opt daemon_opt_table[] = {
 	DAEMON_OPT("no_writeback", writeback, 0),
 	DAEMON_OPT("splice", splice, 1),
 	DAEMON_OPT("nosplice", splice, 0),
+	DAEMON_OPT("passthrough", passthrough, 1),
+	DAEMON_OPT("nopassthrough", passthrough, 0),
 	DAEMON_OPT("log_level=%s", log_level, 0),
 	DAEMON_OPT("inode_fds=%d", inode_fds, 0),
 	DAEMON_OPT("notrack", notrack, 1),
 	DAEMON_OPT("config=%s", config_path, 0),
+	DAEMON_OPT("direct=%s", direct, 0),
 	FUSE_OPT_END
 };
 
@@ -45,7 +48,12 @@ void options_print_help(void)
 "    -o negative_timeout=S  how long the kernel trusts that a name is absent\n"
 "    -o writeback           kernel writeback cache (faster small writes; write\n"
 "                           errors surface at fsync or close)\n"
+"    -o direct=DIR          also show BACKING read-only at DIR, for a web\n"
+"                           server that reads it directly (no restore on access)\n"
 "    -o nosplice            copy data instead of splicing it\n"
+"    -o nopassthrough       serve reads and writes of open files in the daemon\n"
+"                           (default: the kernel does them itself, FUSE\n"
+"                           passthrough, where it can; not with -o writeback)\n"
 "    -o notrack             record nothing in the catalog (to measure its cost)\n"
 "    -o inode_fds=N         descriptors kept open on inodes the kernel caches\n"
 "                           (default: half the open file limit; as root, the\n"
@@ -162,6 +170,7 @@ int options_parse(struct fuse_args *args, struct daemon_options *opts)
 	opts->attr_timeout_s = -1;
 	opts->negative_timeout_s = -1;
 	opts->splice = 1;
+	opts->passthrough = 1;
 	config_init_defaults(&opts->config);
 	if (fuse_opt_parse(args, opts, daemon_opt_table, daemon_opt_proc) != 0)
 		return -1;
@@ -174,6 +183,7 @@ void options_free(struct daemon_options *opts)
 	free(opts->mountpoint);
 	free(opts->log_level);
 	free(opts->config_path);
+	free(opts->direct);
 	for (size_t i = 0; i < opts->override_count; i++)
 		free(opts->overrides[i]);
 	free(opts->overrides);

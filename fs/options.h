@@ -28,6 +28,8 @@ struct daemon_options {
 	double negative_timeout_s;
 	int writeback;
 	int splice;
+	int passthrough;
+	char *direct;			/* -o direct=DIR, or NULL */
 	char *log_level;
 	int inode_fds;
 	int notrack;

@@ -59,7 +59,9 @@ e2e_mount() {
 	# through the mount (a lookup of a quarantined path restores it).
 	exec 9<"$1" || fail "cannot open $1"
 	setpriv --help 2>/dev/null | grep -q pdeathsig && pdeathsig=(setpriv --pdeathsig TERM --)
-	"${pdeathsig[@]}" "$MEDIAFS_BIN" -f -o "config=$2" "$1" "$1" >"$3" 2>&1 9<&- &
+	# MEDIAFS_TEST_OPTIONS: a whole run with other options (tests/run-all).
+	"${pdeathsig[@]}" "$MEDIAFS_BIN" -f -o "config=$2${MEDIAFS_TEST_OPTIONS:+,$MEDIAFS_TEST_OPTIONS}" \
+		"$1" "$1" >"$3" 2>&1 9<&- &
 	e2e_daemon_pid=$!
 	for ((i = 0; i < E2E_MOUNT_WAIT_S * 20; i++)); do
 		is_mounted "$1" && grep -q '(startup)' "$3" && break

@@ -665,8 +665,11 @@ START_TEST(test_full_backing_gives_enospc_and_loses_nothing)
 	assert_intact(full_files, 3);
 	ck_assert_msg(status_has_alarm("backing", "full"),
 		      "mediactl status says that BACKING is full");
-	ck_assert_msg(data_path_errors("ENOSPC") >= 2,
-		      "the status counts the uploads that failed on the full disk");
+	/* With passthrough the kernel writes, and fails, without the daemon:
+	 * the alarm above is what shows it.  Without, the daemon counts. */
+	if (!harness_log_contains(&h, "passthrough is on"))
+		ck_assert_msg(data_path_errors("ENOSPC") >= 2,
+			      "the status counts the uploads that failed on the full disk");
 
 	APP_CTL(&app, &r, "scan");
 	ck_assert_msg(harness_log_contains(&h, "full: "), "the scan logs that BACKING is full");

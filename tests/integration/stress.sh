@@ -28,7 +28,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$bin" -f -o allow_other "$work/backing" "$work/mnt" 2>"$work/daemon.log" &
+"$bin" -f -o "allow_other${MEDIAFS_TEST_OPTIONS:+,$MEDIAFS_TEST_OPTIONS}" "$work/backing" "$work/mnt" \
+	2>"$work/daemon.log" &
 pid=$!
 for _ in $(seq 1000); do
 	[ "$(stat -f -c %T "$work/mnt" 2>/dev/null)" = fuseblk ] ||

@@ -150,10 +150,17 @@ int harness_mount_at(struct mount_harness *h, const char *backing,
 		snprintf(h->backing, sizeof(h->backing), "%s", backing);
 	if (mountpoint != h->mountpoint)
 		snprintf(h->mountpoint, sizeof(h->mountpoint), "%s", mountpoint);
+	const char *extra = getenv("MEDIAFS_TEST_OPTIONS");
+
 	argv[argc++] = getenv("MEDIAFS_BIN");
 	argv[argc++] = "-f";
-	for (int i = 0; args && args[i] && argc < MAX_ARGS - 3; i++)
+	for (int i = 0; args && args[i] && argc < MAX_ARGS - 5; i++)
 		argv[argc++] = args[i];
+	/* Whole suites run once more with other options (tests/run-all). */
+	if (extra && *extra) {
+		argv[argc++] = "-o";
+		argv[argc++] = extra;
+	}
 	argv[argc++] = h->backing;
 	argv[argc++] = h->mountpoint;
 	argv[argc] = NULL;

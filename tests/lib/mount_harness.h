@@ -51,9 +51,10 @@ void harness_require_fuse(void);
 int harness_init(struct mount_harness *h, const char *name);
 
 /*
- * Start "mediafs -f [args...] BACKING MOUNTPOINT" (args is NULL-terminated,
- * may be NULL) and wait up to 10 s for the mount.  Returns 0, or -1 when
- * the daemon exited or the mount did not appear (its log is printed).
+ * Start "mediafs -f [args...] [-o $MEDIAFS_TEST_OPTIONS] BACKING MOUNTPOINT"
+ * (args is NULL-terminated, may be NULL) and wait up to 10 s for the
+ * mount.  Returns 0, or -1 when the daemon exited or the mount did not
+ * appear (its log is printed).
  */
 int harness_mount(struct mount_harness *h, const char *const args[]);
 
