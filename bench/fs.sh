@@ -3,7 +3,11 @@
 #
 # The data-path benchmark: the same workloads, in one run, on
 #   native      a directory on the same filesystem as every backing directory
-#   mediafs     default options (tracking on)
+#   mediafs     default options (tracking on; FUSE passthrough on where
+#               the kernel offers it: the kernel reads and writes open
+#               files itself)
+#   nopt        mediafs -o nopassthrough (the daemon serves reads and
+#               writes, as before passthrough)
 #   notrack     mediafs -o notrack (tracking off: what tracking costs)
 #   writeback   mediafs -o writeback (when the build has that option)
 #   pll         libfuse's example passthrough_ll, built here from the
@@ -104,7 +108,7 @@ chmod 700 "$bench/run"
 # The filesystems
 # ------------------------------------------------------------------
 
-fss=(native mediafs notrack)
+fss=(native mediafs nopt notrack)
 if "$mediafs" --help 2>/dev/null | grep -q -- '-o writeback'; then
 	fss+=(writeback)
 else
@@ -147,6 +151,7 @@ mount_fs() {	# FS
 	case $fs in
 	native) return 0 ;;
 	mediafs) "$mediafs" -o temp_max_age=1h "$back" "$mnt" ;;
+	nopt) "$mediafs" -o nopassthrough,temp_max_age=1h "$back" "$mnt" ;;
 	notrack) "$mediafs" -o notrack "$back" "$mnt" ;;
 	writeback) "$mediafs" -o writeback,temp_max_age=1h "$back" "$mnt" ;;
 	pll) "$pll" -o source="$back" "$mnt" ;;
@@ -364,7 +369,8 @@ import statistics, sys
 from collections import defaultdict
 
 results, workload_file, fss = sys.argv[1], sys.argv[2], sys.argv[3:]
-labels = {"native": "native", "mediafs": "mediafs", "notrack": "mediafs notrack",
+labels = {"native": "native", "mediafs": "mediafs", "nopt": "mediafs nopassthrough",
+          "notrack": "mediafs notrack",
           "writeback": "mediafs writeback", "pll": "passthrough_ll",
           "pll_dp": "passthrough_ll xattr,default_permissions", "bindfs": "bindfs"}
 values = defaultdict(list)
@@ -390,7 +396,7 @@ print("|---|---|" + "---:|" * len(fss))
 for w, title, unit in workloads:
     print("| %s | %s | %s |" % (title, unit, " | ".join(cell(w, f) for f in fss)))
 
-others = [f for f in ("notrack", "pll", "pll_dp", "bindfs") if f in fss]
+others = [f for f in ("nopt", "notrack", "pll", "pll_dp", "bindfs") if f in fss]
 if others:
     print()
     print("mediafs (default options) relative to the others, same medians:")

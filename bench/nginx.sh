@@ -11,12 +11,13 @@
 #   mount    mediafs mounts BACKING on MOUNT with its defaults (tracking
 #            on) and a configuration with one SQLite source that
 #            references every image; nginx's root is MOUNT
-#   direct   nginx's root is a bind mount of BACKING made before mediafs
-#            mounts: the application writes through the mount and the
-#            web server reads BACKING with no FUSE in the way (and no
-#            restore on access for what it reads)
-# (In production mediafs mounts over BACKING itself, and the bind mount
-# made before is the only way left to it; here MOUNT is another directory
+#   direct   nginx's root is the read-only view of BACKING that mediafs
+#            -o direct=DIR attaches before it mounts: the application
+#            writes through the mount and the web server reads BACKING
+#            with no FUSE in the way (and no restore on access for what
+#            it reads)
+# (In production mediafs mounts over BACKING itself, and the view made
+# before is the only way left to it; here MOUNT is another directory
 # so that native can read the same tree, the same inodes, by its path.)
 # Each topology is measured warm (after a pass that reads every file once
 # through nginx's root) and cold (after `echo 3 > /proc/sys/vm/drop_caches`;
@@ -194,11 +195,11 @@ columns = gallery_photo.image
 INI
 
 # ------------------------------------------------------------------
-# The mounts: the bind mount first, then mediafs
+# The mounts: mediafs, which attaches the direct view before it mounts
 # ------------------------------------------------------------------
 
-mount --bind "$backing" "$direct"
-mediafs_options=config=$bench/mediafs.ini,allow_other${MEDIAFS_OPTIONS:+,$MEDIAFS_OPTIONS}
+mediafs_options=config=$bench/mediafs.ini,allow_other,direct=$direct
+mediafs_options+=${MEDIAFS_OPTIONS:+,$MEDIAFS_OPTIONS}
 "$mediafs" -f -o "$mediafs_options" "$backing" "$mnt" 2>"$bench/mediafs.log" &
 daemon_pid=$!
 # Adoption of the tree, then the startup scan: both before any figure.

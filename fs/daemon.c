@@ -335,6 +335,10 @@ static int run_session(struct mediafs *fs, struct fuse_args *args,
 			 strerror(-err));
 	else
 		fs->passthrough = passthrough;
+	if (fs->passthrough) {
+		fs->inodes.backing_close = passthrough_backing_forget;
+		fs->inodes.backing_ctx = fs->passthrough;
+	}
 	if (!cmdline->foreground)
 		detach(opts->mountpoint);
 	else

@@ -71,6 +71,8 @@ int inode_table_init(struct inode_table *table, int root_fd,
 	}
 	table->max_open_fds = table->mount_fd >= 0 ? max_open_fds : 0;
 	table->lru.lru_next = table->lru.lru_prev = &table->lru;
+	table->backing_close = NULL;
+	table->backing_ctx = NULL;
 	table->buckets = calloc(table->bucket_count, sizeof(*table->buckets));
 	if (!table->buckets)
 		return -ENOMEM;
@@ -372,6 +374,9 @@ void inode_table_forget(struct inode_table *table, struct inode *inode,
 		table->open_fds--;
 	lru_unlink(inode);
 	pthread_mutex_unlock(&table->lock);
+	/* The kernel has no file open on it any more: its backing file goes. */
+	if (inode->backing_id > 0 && table->backing_close)
+		table->backing_close(table->backing_ctx, inode->backing_id);
 	free_entry(inode);
 }
 
@@ -439,12 +444,13 @@ int inode_io_join(struct inode_table *table, struct inode *inode)
 	int id = -1;
 
 	pthread_mutex_lock(&table->lock);
-	if (inode->backing_opens) {
-		inode->backing_opens++;
-		id = inode->backing_id;
-	} else if (inode->daemon_opens) {
+	if (inode->daemon_opens) {
 		inode->daemon_opens++;
 		id = 0;
+	} else if (inode->backing_id > 0) {
+		/* Open in passthrough mode, or kept from the last handle. */
+		inode->backing_opens++;
+		id = inode->backing_id;
 	}
 	pthread_mutex_unlock(&table->lock);
 	return id;
@@ -454,10 +460,10 @@ int inode_io_settle(struct inode_table *table, struct inode *inode, int id, int 
 {
 	*surplus = 0;
 	pthread_mutex_lock(&table->lock);
-	if (inode->backing_opens || inode->daemon_opens) {
+	if (inode->daemon_opens || inode->backing_id > 0) {
 		/* Another handle settled the mode first: follow it. */
 		*surplus = id > 0 ? id : 0;
-		id = inode->backing_opens ? inode->backing_id : 0;
+		id = inode->daemon_opens ? 0 : inode->backing_id;
 	} else if (id <= 0) {
 		id = 0;
 	} else {
@@ -471,21 +477,14 @@ int inode_io_settle(struct inode_table *table, struct inode *inode, int id, int 
 	return id;
 }
 
-int inode_io_leave(struct inode_table *table, struct inode *inode, int backing_id)
+void inode_io_leave(struct inode_table *table, struct inode *inode, int backing_id)
 {
-	int to_close = 0;
-
 	pthread_mutex_lock(&table->lock);
-	if (backing_id > 0) {
-		if (--inode->backing_opens == 0) {
-			to_close = inode->backing_id;
-			inode->backing_id = 0;
-		}
-	} else {
+	if (backing_id > 0)
+		inode->backing_opens--;
+	else
 		inode->daemon_opens--;
-	}
 	pthread_mutex_unlock(&table->lock);
-	return to_close;
 }
 
 uint64_t inode_table_moves(struct inode_table *table)

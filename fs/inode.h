@@ -79,7 +79,8 @@ struct inode {
 	struct inode *next_in_bucket;	/* or in table->retired; guarded by table->lock */
 	bool retired;			/* its number went to another file;
 					 * guarded by table->lock */
-	int backing_id;			/* passthrough id while backing_opens > 0 */
+	int backing_id;			/* passthrough id, kept while the entry
+					 * lives (0: none); */
 	unsigned int backing_opens;	/* handles in passthrough mode; */
 	unsigned int daemon_opens;	/* handles served by the daemon; both
 					 * guarded by table->lock */
@@ -108,6 +109,10 @@ struct inode_table {
 	/* Taken alone or before the event queue's lock, never with lock. */
 	pthread_mutex_t report_locks[INODE_REPORT_LOCKS];
 	struct inode root;		/* never freed; its fd is the store's */
+	/* Closes an entry's backing id when the entry is freed; set before
+	 * the session starts (NULL: passthrough off). */
+	void (*backing_close)(void *ctx, int id);
+	void *backing_ctx;
 };
 
 /*
@@ -173,11 +178,16 @@ uint64_t inode_table_node_id(struct inode_table *table, dev_t dev, ino_t ino);
  * counts the handle and returns the id to use (0: the daemon's); when
  * another handle settled first, *surplus is set to the caller's id to
  * close (0 when none).  inode_io_leave() uncounts a handle that used
- * backing_id (0: the daemon's) and returns an id to close, or 0.
+ * backing_id (0: the daemon's).
+ *
+ * A backing id outlives the handles: the next open of the file reuses it
+ * with no system call, which is what makes serving small files cheap.  It
+ * is closed through table->backing_close when the kernel forgets the
+ * entry (an unlinked or moved file is forgotten soon after).
  */
 int inode_io_join(struct inode_table *table, struct inode *inode);
 int inode_io_settle(struct inode_table *table, struct inode *inode, int id, int *surplus);
-int inode_io_leave(struct inode_table *table, struct inode *inode, int backing_id);
+void inode_io_leave(struct inode_table *table, struct inode *inode, int backing_id);
 
 /*
  * The move count now, to read before opening a file whose entry is not

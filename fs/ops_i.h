@@ -28,7 +28,9 @@ enum handle_kind { HANDLE_FILE, HANDLE_DIR };
 /* An open regular file. */
 struct open_file {
 	struct handle_link link;	/* first: the list holds links */
-	int fd;
+	int fd;			/* the daemon's descriptor on the file; -1 for a
+				 * reading handle in passthrough mode until a
+				 * request needs one (fs_file_fd) */
 	atomic_bool dirty;	/* written since the last flush, fsync or release */
 	bool path_known;	/* its creation, with its path, went to the catalog */
 	struct inode *writer;	/* counted in its writers (opened with write
@@ -193,6 +195,10 @@ void fs_report_if_written(struct mediafs *fs, struct open_file *file);
 
 /* End file's count as a writer, close it and free it. */
 void fs_open_file_free(struct mediafs *fs, struct open_file *file);
+
+/* file's descriptor, opened for reading on first use by a handle that
+ * had none (passthrough); -errno when it cannot be opened. */
+int fs_file_fd(struct mediafs *fs, struct open_file *file);
 
 void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		  struct fuse_file_info *fi);

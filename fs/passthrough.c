@@ -246,6 +246,11 @@ int passthrough_backing_close(struct passthrough *pt, int id)
 	return err;
 }
 
+void passthrough_backing_forget(void *ctx, int id)
+{
+	(void)passthrough_backing_close(ctx, id);
+}
+
 /* ------------------------------------------------------------------ */
 /* Replies                                                              */
 /* ------------------------------------------------------------------ */

@@ -80,6 +80,10 @@ int passthrough_backing_open(struct passthrough *pt, int fd);
 /* Forget backing id; open files that use it keep working.  0 or -errno. */
 int passthrough_backing_close(struct passthrough *pt, int id);
 
+/* The same for the inode table's backing_close (ctx: the passthrough);
+ * a failure is logged there. */
+void passthrough_backing_forget(void *ctx, int id);
+
 /*
  * Reply to OPEN or CREATE with the handle fi (fh, noflush, direct_io as
  * libfuse would send them; keep_cache is dropped, as the kernel wants) in

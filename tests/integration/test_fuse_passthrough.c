@@ -20,6 +20,11 @@
 static struct mount_harness h;
 static struct app_harness app;
 
+/* Large enough for passthrough (fs/ops_file.c: 1 MiB and up); smaller
+ * files stay with the daemon and its page cache. */
+enum { BIG = 1024 * 1024 + 4096, SMALL = 4096 };
+static char page[BIG + 8192];
+
 static void setup(void)
 {
 	static const char *const columns[] = { "photo.image", "gallery.thumb", NULL };
@@ -95,18 +100,18 @@ static void put_bytes(const char *rel, size_t size, char fill)
 
 START_TEST(test_reads_and_writes_skip_the_daemon_when_on)
 {
-	char buf[65536];
 	size_t len;
 	bool on = mount_with("log_level=trace");
 	int fd;
 
-	put_bytes("a.jpg", sizeof(buf), 'a');
+	put_bytes("a.jpg", BIG, 'a');
+	put_bytes("small.jpg", SMALL, 's');
 	drop_caches();
 	harness_clear_log(&h);
-	ck_assert_int_eq(harness_read_file(harness_mount_path(&h, "a.jpg"), buf, sizeof(buf),
+	ck_assert_int_eq(harness_read_file(harness_mount_path(&h, "a.jpg"), page, sizeof(page),
 					   &len), 0);
-	ck_assert_uint_eq(len, sizeof(buf));
-	ck_assert_int_eq(buf[len - 1], 'a');
+	ck_assert_uint_eq(len, BIG);
+	ck_assert_int_eq(page[len - 1], 'a');
 	fd = open(harness_mount_path(&h, "a.jpg"), O_WRONLY);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(pwrite(fd, "bb", 2, 100), 2);
@@ -121,22 +126,26 @@ START_TEST(test_reads_and_writes_skip_the_daemon_when_on)
 	}
 	ck_assert_msg(log_count(" open ino=") == 2 && log_count(" release ino=") == 2,
 		      "the daemon saw each open and release either way");
+	/* A small file is the daemon's either way. */
+	ck_assert_int_eq(harness_read_file(harness_mount_path(&h, "small.jpg"), page,
+					   sizeof(page), &len), 0);
+	ck_assert_uint_eq(len, SMALL);
+	ck_assert_msg(log_count(" read ino=") > 0, "the daemon served the small file");
 }
 END_TEST
 
 /* Every way of writing is recorded, though the daemon sees no write. */
 START_TEST(test_writes_are_tracked_without_write_requests)
 {
-	static char page[8192];
 	char *map;
 	size_t len;
 	int fd;
 	long long written, size;
 
 	mount_with(NULL);
-	put_bytes("same.jpg", 4096, 's');
-	put_bytes("mapped.jpg", 4096, 'm');
-	put_bytes("cut.jpg", 4096, 'c');
+	put_bytes("same.jpg", BIG, 's');
+	put_bytes("mapped.jpg", BIG, 'm');
+	put_bytes("cut.jpg", BIG, 'c');
 	written = catalog_field("same.jpg", "last_written_ms");
 
 	/* The same size, other bytes: only the times tell. */
@@ -152,18 +161,18 @@ START_TEST(test_writes_are_tracked_without_write_requests)
 	/* A shared mapping written through. */
 	fd = open(harness_mount_path(&h, "mapped.jpg"), O_RDWR);
 	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(ftruncate(fd, 8192), 0);
-	map = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ck_assert_int_eq(ftruncate(fd, BIG + 8192), 0);
+	map = mmap(NULL, BIG + 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	ck_assert_ptr_ne(map, MAP_FAILED);
-	memset(map + 4096, 'M', 4096);
-	ck_assert_int_eq(msync(map, 8192, MS_SYNC), 0);
-	ck_assert_int_eq(munmap(map, 8192), 0);
+	memset(map + BIG + 4096, 'M', 4096);
+	ck_assert_int_eq(msync(map, BIG + 8192, MS_SYNC), 0);
+	ck_assert_int_eq(munmap(map, BIG + 8192), 0);
 	ck_assert_int_eq(close(fd), 0);
 	app_wait_closed(&app, "mapped.jpg");
-	ck_assert_int_eq(catalog_field("mapped.jpg", "size"), 8192);
+	ck_assert_int_eq(catalog_field("mapped.jpg", "size"), BIG + 8192);
 	ck_assert_int_eq(harness_read_file(harness_backing_path(&h, "mapped.jpg"), page,
 					   sizeof(page), &len), 0);
-	ck_assert_msg(len == 8192 && page[4096] == 'M' && page[8191] == 'M',
+	ck_assert_msg(len == BIG + 8192 && page[BIG + 4096] == 'M' && page[BIG + 8191] == 'M',
 		      "the mapping's writes reached BACKING");
 
 	/* Truncated by handle. */
@@ -189,7 +198,7 @@ START_TEST(test_handles_of_one_file_share_its_backing)
 	int reader, writer, again;
 
 	mount_with(NULL);
-	put_bytes("shared.jpg", 8, 'x');
+	put_bytes("shared.jpg", BIG, 'x');
 	reader = open(harness_mount_path(&h, "shared.jpg"), O_RDONLY);
 	ck_assert_int_ge(reader, 0);
 	writer = open(harness_mount_path(&h, "shared.jpg"), O_RDWR);
@@ -225,7 +234,7 @@ START_TEST(test_open_file_reads_on_after_a_move)
 	/* A source with no reference at all holds the scan: one is kept. */
 	put_bytes("kept.jpg", 8, 'k');
 	app_insert(&app, "photo.image", "kept.jpg");
-	put_bytes("orphan.jpg", 8, 'o');
+	put_bytes("orphan.jpg", BIG, 'o');
 	fd = open(harness_mount_path(&h, "orphan.jpg"), O_RDONLY);
 	ck_assert_int_ge(fd, 0);
 	status = app_mediactl(&app, &r, "scan", NULL);
