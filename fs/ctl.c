@@ -681,9 +681,18 @@ out_errno:
 int ctl_start(struct mediafs *fs, const struct config *cfg, const char *mountpoint,
 	      const char *catalog_path, struct ctl **out, char *error, size_t error_size)
 {
-	struct ctl *ctl = calloc(1, sizeof(*ctl));
+	const char *timeout = getenv(IDLE_TIMEOUT_ENV);
+	int64_t idle_timeout_ms = DEFAULT_IDLE_TIMEOUT_MS;
+	struct ctl *ctl;
 	int err;
 
+	/* Checked before anything is made, so a bad value leaks nothing. */
+	if (timeout && (duration_parse(timeout, &idle_timeout_ms) != 0 || idle_timeout_ms <= 0)) {
+		snprintf(error, error_size, "%s='%s' is not a duration (e.g. 30s, 10m)",
+			 IDLE_TIMEOUT_ENV, timeout);
+		return -EINVAL;
+	}
+	ctl = calloc(1, sizeof(*ctl));
 	if (!ctl)
 		return -ENOMEM;
 	ctl->fs = fs;
@@ -698,15 +707,7 @@ int ctl_start(struct mediafs *fs, const struct config *cfg, const char *mountpoi
 		ctl->fds[i] = -1;
 	pthread_mutex_init(&ctl->lock, NULL);
 	pthread_cond_init(&ctl->idle, NULL);
-	ctl->idle_timeout_ms = DEFAULT_IDLE_TIMEOUT_MS;
-	const char *timeout = getenv(IDLE_TIMEOUT_ENV);
-	if (timeout && (duration_parse(timeout, &ctl->idle_timeout_ms) != 0 ||
-			ctl->idle_timeout_ms <= 0)) {
-		snprintf(error, error_size, "%s='%s' is not a duration (e.g. 30s, 10m)",
-			 IDLE_TIMEOUT_ENV, timeout);
-		free(ctl);
-		return -EINVAL;
-	}
+	ctl->idle_timeout_ms = idle_timeout_ms;
 	ctl->mountpoint = strdup(mountpoint);
 	ctl->catalog_path = strdup(catalog_path);
 	err = ctl->mountpoint && ctl->catalog_path ? 0 : -ENOMEM;
@@ -725,9 +726,14 @@ int ctl_start(struct mediafs *fs, const struct config *cfg, const char *mountpoi
 			unlink(ctl->socket_path);
 			unlink(ctl->info_path);
 		}
+		for (int i = 0; i < 2; i++)
+			if (ctl->stop_pipe[i] >= 0)
+				close(ctl->stop_pipe[i]);
 		free(ctl->mountpoint);
 		free(ctl->catalog_path);
 		config_put(ctl, ctl->config);
+		pthread_cond_destroy(&ctl->idle);
+		pthread_mutex_destroy(&ctl->lock);
 		free(ctl);
 		return err;
 	}

@@ -191,6 +191,23 @@ START_TEST(test_socket_is_private_and_described)
 }
 END_TEST
 
+/* A bad idle timeout is refused with its name, before anything is made
+ * (under ASan a leak here fails the run). */
+START_TEST(test_bad_idle_timeout_is_refused_and_leaks_nothing)
+{
+	char error[1024] = "";
+	struct ctl *second = NULL;
+
+	ck_assert_int_eq(setenv("MEDIAFS_CONTROL_IDLE_TIMEOUT", "soon", 1), 0);
+	ck_assert_int_eq(ctl_start(&fs, &cfg, "/elsewhere", "/nonexistent", &second, error,
+				   sizeof(error)), -EINVAL);
+	ck_assert_ptr_null(second);
+	ck_assert_msg(strstr(error, "MEDIAFS_CONTROL_IDLE_TIMEOUT='soon' is not a duration"),
+		      "%s", error);
+	ck_assert_int_eq(unsetenv("MEDIAFS_CONTROL_IDLE_TIMEOUT"), 0);
+}
+END_TEST
+
 START_TEST(test_requests_are_answered_line_by_line)
 {
 	int fd = client();
@@ -289,6 +306,7 @@ static Suite *ctl_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_socket_is_private_and_described);
+	tcase_add_test(tc, test_bad_idle_timeout_is_refused_and_leaks_nothing);
 	tcase_add_test(tc, test_requests_are_answered_line_by_line);
 	tcase_add_test(tc, test_client_beyond_the_limit_is_refused_busy);
 	tcase_add_test(tc, test_stop_ends_open_connections_and_removes_the_socket);
