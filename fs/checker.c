@@ -245,6 +245,7 @@ void checker_run_scan(struct checker *checker, const char *trigger, bool dry_run
 		log_error("%s", work.record.message);
 		goto out_free;
 	}
+	checker_progress_set(checker, CHECKER_PHASE_READING, 0);
 	err = checker_gather(&work, outcomes, confirmed_scan_id);
 	if (err) {
 		/* protect_unmatched() said why already. */
@@ -301,6 +302,7 @@ void checker_run_scan(struct checker *checker, const char *trigger, bool dry_run
 		 (long long)(work.record.finished_ms - work.record.started_ms),
 		 decision.reason[0] ? ": " : "", decision.reason);
 out_free:
+	checker_progress_set(checker, CHECKER_PHASE_NONE, 0);
 	if (out)
 		*out = work.record;
 	pthread_mutex_lock(&checker->lock);
@@ -588,11 +590,34 @@ int checker_reload(struct checker *checker, const struct config *cfg, int64_t ti
 	return request(checker, REQUEST_RELOAD, 0, timeout_ms, NULL);
 }
 
+const char *checker_phase_name(enum checker_phase phase)
+{
+	switch (phase) {
+	case CHECKER_PHASE_READING:
+		return "reading";
+	case CHECKER_PHASE_RESTORING:
+		return "restoring";
+	case CHECKER_PHASE_MOVING:
+		return "moving";
+	case CHECKER_PHASE_PURGING:
+		return "purging";
+	case CHECKER_PHASE_NONE:
+		break;
+	}
+	return "";
+}
+
 void checker_get_status(struct checker *checker, struct checker_status *status)
 {
 	pthread_mutex_lock(&checker->lock);
 	*status = checker->status;
 	pthread_mutex_unlock(&checker->lock);
+	status->phase = status->scanning ?
+		(enum checker_phase)atomic_load_explicit(&checker->progress_phase,
+							 memory_order_acquire) :
+		CHECKER_PHASE_NONE;
+	status->phase_done = atomic_load_explicit(&checker->progress_done, memory_order_relaxed);
+	status->phase_total = atomic_load_explicit(&checker->progress_total, memory_order_relaxed);
 }
 
 /* ------------------------------------------------------------------ */

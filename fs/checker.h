@@ -28,8 +28,22 @@
 
 struct checker;
 
+/* How far the scan in progress is (mediactl scan shows it). */
+enum checker_phase {
+	CHECKER_PHASE_NONE,
+	CHECKER_PHASE_READING,	/* the references, the catalog, the judging */
+	CHECKER_PHASE_RESTORING,
+	CHECKER_PHASE_MOVING,	/* into the quarantine */
+	CHECKER_PHASE_PURGING,
+};
+
+/* "reading", "restoring", "moving", "purging", or "" for none. */
+const char *checker_phase_name(enum checker_phase phase);
+
 struct checker_status {
 	bool scanning;
+	enum checker_phase phase;	/* while scanning */
+	uint64_t phase_done, phase_total; /* files, in the acting phases */
 	int64_t next_scan_ms;		/* wall clock; 0 when none is planned */
 	struct catalog_scan last;	/* last finished scan; id 0 when none */
 	bool held;			/* a scan waits for an admin */

@@ -425,25 +425,46 @@ static void remove_emptied_dirs(struct scan_work *work)
 /* checker_act()                                                        */
 /* ------------------------------------------------------------------ */
 
+/* How many candidates of list have action. */
+static uint64_t count_action(const struct candidates *list, enum policy_action action)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < list->count; i++)
+		n += list->items[i].action == action;
+	return n;
+}
+
 int checker_act(struct scan_work *work, const struct policy_decision *decision)
 {
 	char scan_qid[QUARANTINE_ID_BYTES];
 	int err;
 
 	snprintf(scan_qid, sizeof(scan_qid), "s%lld", (long long)work->record.id);
+	checker_progress_set(work->checker, CHECKER_PHASE_RESTORING, decision->may_restore ?
+			     count_action(&work->others, POLICY_RESTORE) : 0);
 	for (size_t i = 0; decision->may_restore && i < work->others.count; i++)
-		if (work->others.items[i].action == POLICY_RESTORE)
+		if (work->others.items[i].action == POLICY_RESTORE) {
 			restore_one(work, &work->others.items[i]);
+			checker_progress_step(work->checker);
+		}
 	if (decision->may_quarantine && work->quarantine.count > 0) {
 		err = confirm_candidates(work);
 		if (err)
 			return err;
-		for (size_t i = 0; i < work->quarantine.count; i++)
+		checker_progress_set(work->checker, CHECKER_PHASE_MOVING, work->quarantine.count);
+		for (size_t i = 0; i < work->quarantine.count; i++) {
 			quarantine_one(work, &work->quarantine.items[i], scan_qid);
+			checker_progress_step(work->checker);
+		}
 		remove_emptied_dirs(work);
 	}
+	checker_progress_set(work->checker, CHECKER_PHASE_PURGING, decision->may_purge ?
+			     count_action(&work->others, POLICY_PURGE) : 0);
 	for (size_t i = 0; decision->may_purge && i < work->others.count; i++)
-		if (work->others.items[i].action == POLICY_PURGE)
+		if (work->others.items[i].action == POLICY_PURGE) {
 			purge_one(work, &work->others.items[i]);
+			checker_progress_step(work->checker);
+		}
 	return 0;
 }

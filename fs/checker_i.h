@@ -20,6 +20,7 @@
 #define MEDIAFS_CHECKER_I_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -65,6 +66,10 @@ struct checker {
 	int request_result;			/* guarded by lock */
 	struct catalog_scan request_scan;	/* guarded by lock */
 	struct checker_status status;		/* guarded by lock */
+	/* The scan's progress, written by the checker thread alone and read
+	 * by checker_get_status() without the lock. */
+	atomic_int progress_phase;
+	atomic_uint_fast64_t progress_done, progress_total;
 	uint64_t *source_references;		/* guarded by lock; per source, last scan */
 	struct config pending_config;		/* guarded by lock; for REQUEST_RELOAD */
 	int64_t *query_ids;			/* guarded by lock; REQUEST_QUERY's answer */
@@ -205,5 +210,20 @@ void checker_reconcile_quarantine(struct checker *checker);
  */
 int checker_recover_quarantined(struct checker *checker, const char *path, const char *qname,
 				const struct stat *st, int64_t now_ms, const char *reason);
+
+/* Say how far the scan is: phase, with total files to act on (0: the
+ * reading phase) and none done yet; checker_progress_step() counts one. */
+static inline void checker_progress_set(struct checker *checker, enum checker_phase phase,
+					uint64_t total)
+{
+	atomic_store_explicit(&checker->progress_done, 0, memory_order_relaxed);
+	atomic_store_explicit(&checker->progress_total, total, memory_order_relaxed);
+	atomic_store_explicit(&checker->progress_phase, (int)phase, memory_order_release);
+}
+
+static inline void checker_progress_step(struct checker *checker)
+{
+	atomic_fetch_add_explicit(&checker->progress_done, 1, memory_order_relaxed);
+}
 
 #endif

@@ -181,6 +181,12 @@ void ctl_add_daemon_status(void *daemon, json_t *status)
 	json_object_set_new(status, "pid", json_integer(getpid()));
 	json_object_set_new(status, "version", json_string(MEDIAFS_VERSION));
 	json_object_set_new(status, "scanning", json_boolean(checker.scanning));
+	if (checker.phase != CHECKER_PHASE_NONE)
+		json_object_set_new(status, "scan_progress",
+				    json_pack("{s:s, s:I, s:I}",
+					      "phase", checker_phase_name(checker.phase),
+					      "done", (json_int_t)checker.phase_done,
+					      "total", (json_int_t)checker.phase_total));
 	json_object_set_new(status, "next_scan_ms", json_integer(checker.next_scan_ms));
 	json_object_set_new(status, "restores_by_access",
 			    json_integer((json_int_t)atomic_load(&fs->restores_by_access)));

@@ -139,6 +139,8 @@ static int find_socket(const struct options *opts, char *path, size_t size)
  */
 struct progress {
 	const char *socket_path;	/* NULL: nothing to count */
+	bool scan;			/* a scan: the daemon says how far it is */
+	char scan_text[96];		/* what it said last, "" before */
 	const char *done_word;		/* "restored", "purged" */
 	int64_t before;			/* quarantined files when it began */
 	int64_t total;			/* files it will move, or -1 when unknown */
@@ -160,7 +162,9 @@ static void spinner(const char *what, int64_t started_ms, bool done,
 	}
 	fprintf(stderr, "\r%c %s... %llds", frames[frame++ % 4], what,
 		(long long)((clock_now_ms() - started_ms) / 1000));
-	if (progress && progress->left_quarantine >= 0 && progress->total >= 0)
+	if (progress && progress->scan_text[0])
+		fprintf(stderr, ", %s", progress->scan_text);
+	else if (progress && progress->left_quarantine >= 0 && progress->total >= 0)
 		fprintf(stderr, ", %lld of %lld files %s", (long long)progress->left_quarantine,
 			(long long)progress->total, progress->done_word);
 	else if (progress && progress->left_quarantine >= 0)
@@ -202,6 +206,30 @@ static int64_t quarantined_files(const char *socket_path)
 	return files;
 }
 
+/* How far the daemon's scan is, for people, into progress->scan_text. */
+static void scan_progress(struct progress *progress)
+{
+	json_t *request = json_pack("{s:s}", "command", "status");
+	json_t *status = request ? ask_daemon(progress->socket_path, request, NULL, NULL) : NULL;
+	json_t *p = json_object_get(status, "scan_progress");
+	const char *phase = json_string_value(json_object_get(p, "phase"));
+	long long done = json_integer_value(json_object_get(p, "done"));
+	long long total = json_integer_value(json_object_get(p, "total"));
+
+	if (!status)
+		progress->socket_path = NULL;
+	else if (!phase)
+		progress->scan_text[0] = '\0';
+	else if (!strcmp(phase, "reading"))
+		snprintf(progress->scan_text, sizeof(progress->scan_text),
+			 "reading the references and the catalog");
+	else
+		snprintf(progress->scan_text, sizeof(progress->scan_text), "%s: %lld of %lld files",
+			 phase, done, total);
+	json_decref(request);
+	json_decref(status);
+}
+
 /* Count again, once a second. */
 static void progress_count(struct progress *progress)
 {
@@ -210,6 +238,10 @@ static void progress_count(struct progress *progress)
 	if (!progress || !progress->socket_path || now - progress->counted_ms < PROGRESS_MS)
 		return;
 	progress->counted_ms = now;
+	if (progress->scan) {
+		scan_progress(progress);
+		return;
+	}
 	files = quarantined_files(progress->socket_path);
 	if (files < 0) {
 		progress->socket_path = NULL;
@@ -320,13 +352,20 @@ static int load_remembered_config(struct catalog *cat, struct config *cfg)
 
 /*
  * A restore or a purge counts the files that leave the quarantine; purge
- * --all knows how many will.
+ * --all knows how many will.  A scan (or a confirmed one) asks the daemon
+ * how far it is.
  */
 static void start_progress(struct progress *progress, const char *command,
 			   const json_t *request, const char *socket_path)
 {
 	bool purge = !strcmp(command, "purge");
 
+	if (!strcmp(command, "scan") || !strcmp(command, "confirm")) {
+		progress->socket_path = socket_path;
+		progress->scan = true;
+		progress->counted_ms = clock_now_ms();
+		return;
+	}
 	if (!purge && strcmp(command, "restore") != 0)
 		return;
 	progress->before = quarantined_files(socket_path);

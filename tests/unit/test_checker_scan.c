@@ -289,10 +289,15 @@ static void use_fake_source(int good_fetches)
 /* ------------------------------------------------------------------ */
 
 static char invalidated[256];	/* names the checker told the kernel about */
+static char progress_seen[64];	/* how far the scan said it was, meanwhile */
 
 static void note_invalidated(struct mediafs *on, const char *rel)
 {
 	ck_assert_ptr_eq(on, &fs);
+	snprintf(progress_seen, sizeof(progress_seen), "%s %llu of %llu",
+		 checker_phase_name((enum checker_phase)atomic_load(&checker->progress_phase)),
+		 (unsigned long long)atomic_load(&checker->progress_done),
+		 (unsigned long long)atomic_load(&checker->progress_total));
 	snprintf(invalidated + strlen(invalidated), sizeof(invalidated) - strlen(invalidated),
 		 "%s;", rel);
 }
@@ -400,6 +405,9 @@ START_TEST(test_scan_moves_the_orphan_and_keeps_the_referenced)
 	ck_assert_msg(!in_backing("orphan.jpg"), "the orphan left its path");
 	ck_assert_msg(strcmp(invalidated, "orphan.jpg;") == 0,
 		      "the kernel hears of the moved name, and of it only: '%s'", invalidated);
+	ck_assert_msg(strcmp(progress_seen, "moving 0 of 1") == 0,
+		      "while it moves, the scan says how far it is: '%s'", progress_seen);
+	ck_assert_int_eq(atomic_load(&checker->progress_phase), CHECKER_PHASE_NONE);
 	ck_assert_int_eq(state_of("orphan.jpg"), CATALOG_QUARANTINED);
 	ck_assert_msg(in_backing("kept.jpg"), "the referenced file stays");
 	ck_assert_int_eq(state_of("kept.jpg"), CATALOG_LIVE);
