@@ -81,7 +81,8 @@ static void check_source(const struct config *cfg, size_t index)
 	if (src->kind == CONFIG_SOURCE_SQLITE)
 		fuzz_check(config_sqlite_path(src->url) != NULL, "a sqlite url names a path");
 	else
-		fuzz_check(src->kind == CONFIG_SOURCE_POSTGRESQL, "a source is of a known kind");
+		fuzz_check(src->kind == CONFIG_SOURCE_POSTGRESQL || src->kind == CONFIG_SOURCE_MYSQL,
+			   "a source is of a known kind");
 	fuzz_check((src->column_count > 0) != (src->query != NULL),
 		   "a source has columns or a query, not both");
 	for (size_t i = 0; i < src->column_count; i++) {
