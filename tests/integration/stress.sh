@@ -8,7 +8,7 @@
 set -uo pipefail
 
 bin=${1:?usage: stress.sh MEDIAFS_BIN [SECONDS]}
-seconds=${2:-${STRESS_SECONDS:-3}}
+seconds=${2:-${STRESS_SECONDS:-2}}
 command -v stress-ng >/dev/null || { echo "skip: stress-ng is not installed"; exit 77; }
 [ -w /dev/fuse ] || { echo "skip: /dev/fuse is not usable"; exit 77; }
 
