@@ -31,6 +31,7 @@
 #include "ctladdr.h"
 #include "duration.h"
 #include "events.h"
+#include "grow.h"
 #include "log.h"
 #include "mount_hooks.h"
 #include "pathmap.h"
@@ -310,15 +311,13 @@ static ssize_t read_line(int fd, int64_t timeout_ms, char **buf, size_t *cap)
 			return -1;
 		/* Room for c and the NUL, even for an empty line. */
 		if (len + 2 > *cap) {
-			size_t next = *cap ? 2 * *cap : 4096;
 			char *grown;
-			if (next > MAX_REQUEST_BYTES)
+			if (len + 2 > MAX_REQUEST_BYTES)
 				return -1;
-			grown = realloc(*buf, next);
+			grown = grow_array(*buf, cap, len + 2, 1, 4096);
 			if (!grown)
 				return -1;
 			*buf = grown;
-			*cap = next;
 		}
 		if (n <= 0 || c == '\n')
 			break;
