@@ -16,6 +16,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "options.h"
 #include "checker.h"
 #include "ctl.h"
 #include "log.h"

@@ -26,7 +26,8 @@
 #include <stddef.h>
 
 #include "mediafs.h"
-#include "options.h"
+
+struct daemon_options;
 
 struct reload;
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "options.h"
 #include "reload.h"
 
 static char dir[] = "/tmp/mediafs-test-reload-XXXXXX";
