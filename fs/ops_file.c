@@ -81,6 +81,8 @@ static bool fs_passthrough_usable(struct mediafs *fs, struct inode *inode)
  */
 static void fs_io_begin(struct mediafs *fs, struct inode *inode, struct open_file *file)
 {
+	struct stat st;
+	bool stated = false;
 	int id, surplus;
 
 	file->io_inode = NULL;
@@ -91,9 +93,8 @@ static void fs_io_begin(struct mediafs *fs, struct inode *inode, struct open_fil
 	if (id < 0) {
 		/* The first handle decides, by the file's size (a failed stat
 		 * leaves it to the daemon). */
-		struct stat st;
-
-		if (store_stat(file->fd, &st) == 0 && st.st_size >= PASSTHROUGH_MIN_BYTES)
+		stated = store_stat(file->fd, &st) == 0;
+		if (stated && st.st_size >= PASSTHROUGH_MIN_BYTES)
 			id = passthrough_backing_open(fs->passthrough, file->fd);
 		id = inode_io_settle(&fs->inodes, inode, id, &surplus);
 		if (surplus > 0)
@@ -101,9 +102,13 @@ static void fs_io_begin(struct mediafs *fs, struct inode *inode, struct open_fil
 	}
 	file->io_inode = inode;
 	file->backing_id = id;
-	/* Without a stat to compare with, the first report counts it as written. */
-	if (id > 0 && file->writer && store_stat(file->fd, &file->seen) != 0)
-		memset(&file->seen, 0, sizeof(file->seen));
+	if (id <= 0 || !file->writer)
+		return;
+	/* The stat that decided serves as the first one to compare with;
+	 * without any, the first report counts the file as written. */
+	if (!stated && store_stat(file->fd, &st) != 0)
+		memset(&st, 0, sizeof(st));
+	file->seen = st;
 }
 
 /* Has the file changed since file->seen?  (Passthrough writers only.) */
